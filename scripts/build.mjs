@@ -1,0 +1,35 @@
+// Bundles every function under functions/<name>/index.ts into dist/functions/<name>/index.js (what s.yaml
+// points at, one bundle per function for a small cold start), and the CLI into dist/cli.js.
+import { build } from 'esbuild';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const functionsDir = join(root, 'functions');
+const names = existsSync(functionsDir)
+  ? readdirSync(functionsDir, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && existsSync(join(functionsDir, d.name, 'index.ts')))
+      .map((d) => d.name)
+  : [];
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  minify: true,
+  sourcemap: 'linked',
+  legalComments: 'none',
+  logLevel: 'warning',
+};
+
+rmSync(join(root, 'dist', 'functions'), { recursive: true, force: true });
+await Promise.all([
+  ...names.map((name) =>
+    build({ ...common, entryPoints: [join(functionsDir, name, 'index.ts')], outfile: join(root, 'dist', 'functions', name, 'index.js') }),
+  ),
+  ...(existsSync(join(root, 'cli', 'main.ts'))
+    ? [build({ ...common, minify: false, entryPoints: [join(root, 'cli', 'main.ts')], outfile: join(root, 'dist', 'cli.js') })]
+    : []),
+]);
+console.log(`build: ${names.length} function bundle(s)${names.length ? ': ' + names.join(', ') : ''}`);
