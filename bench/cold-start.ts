@@ -1,0 +1,107 @@
+/**
+ * Cold-start cost of the ECS port vs. the generated ECS client, as Function Compute would pay it: each
+ * entry is bundled the way functions are (esbuild, minify, node20, cjs), then `require`d in fresh
+ * `node -e` processes and timed. Run: `npx tsx bench/cold-start.ts`.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { build } from 'esbuild';
+
+export interface Row {
+  readonly entry: string;
+  readonly bundleBytes: number;
+  readonly medianMs: number;
+  readonly minMs: number;
+  readonly maxMs: number;
+  readonly runs: number;
+}
+
+const projectRoot = resolve(__dirname, '..');
+
+const Entries: ReadonlyArray<{ name: string; contents: string }> = [
+  {
+    name: 'createEcsPort (cloud/ecs.ts, openapi-core callApi)',
+    contents: `export { createEcsPort } from ${JSON.stringify(join(projectRoot, 'cloud/ecs'))};`,
+  },
+  {
+    name: 'full client (@alicloud/ecs20140526)',
+    contents: `export { default as Ecs } from '@alicloud/ecs20140526';`,
+  },
+];
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Time of `require(file)` in a fresh node process, in ms (module loading only, not node's own boot). */
+function timeRequire(file: string): number {
+  const script =
+    'const t=process.hrtime.bigint();require(process.argv[1]);' +
+    'process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))';
+  const out = execFileSync(process.execPath, ['-e', script, file], {
+    encoding: 'utf8',
+    // No metadata-service probing or other surprises from the environment while loading.
+    env: { PATH: process.env['PATH'] ?? '', ALIBABA_CLOUD_ECS_METADATA_DISABLED: 'true' },
+  });
+  return Number(out);
+}
+
+/** Bundles each entry and measures size and median require time over `runs` fresh processes. */
+export async function benchColdStart(runs = 7): Promise<Row[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'cold-start-'));
+  try {
+    const rows: Row[] = [];
+    for (const [i, entry] of Entries.entries()) {
+      const outfile = join(dir, `entry-${i}.js`);
+      await build({
+        stdin: { contents: entry.contents, resolveDir: projectRoot, loader: 'ts', sourcefile: `entry-${i}.ts` },
+        bundle: true,
+        minify: true,
+        platform: 'node',
+        target: 'node20',
+        format: 'cjs',
+        outfile,
+        logLevel: 'silent',
+      });
+      timeRequire(outfile); // warm the OS file cache once; not counted
+      const times = Array.from({ length: runs }, () => timeRequire(outfile));
+      rows.push({
+        entry: entry.name,
+        bundleBytes: statSync(outfile).size,
+        medianMs: median(times),
+        minMs: Math.min(...times),
+        maxMs: Math.max(...times),
+        runs,
+      });
+    }
+    return rows;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The rows as a markdown table. */
+export function toMarkdown(rows: readonly Row[]): string {
+  const lines = [
+    '| entry | bundle KB | median require ms | min | max | runs |',
+    '|---|---:|---:|---:|---:|---:|',
+    ...rows.map(
+      (r) =>
+        `| ${r.entry} | ${(r.bundleBytes / 1024).toFixed(0)} | ${r.medianMs.toFixed(0)} | ${r.minMs.toFixed(0)} | ${r.maxMs.toFixed(0)} | ${r.runs} |`,
+    ),
+  ];
+  return lines.join('\n');
+}
+
+if (require.main === module) {
+  benchColdStart()
+    .then((rows) => console.log(toMarkdown(rows)))
+    .catch((err: unknown) => {
+      console.error(err);
+      process.exitCode = 1;
+    });
+}
