@@ -20,6 +20,7 @@ const common = {
   minify: true,
   sourcemap: 'linked',
   legalComments: 'none',
+  loader: { '.sh': 'text' },
   logLevel: 'warning',
 };
 

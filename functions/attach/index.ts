@@ -1,0 +1,5 @@
+import { Step } from '../../workflow/messages';
+import { stepHandlerFromEnvironment } from '../_shared/step-function';
+
+/** Function Compute entry for the attach step (s.yaml: handler index.handler). */
+export const handler = stepHandlerFromEnvironment(Step.Attach);

@@ -1,0 +1,300 @@
+import { CloudError } from '../../workflow/errors';
+import { runInProcess } from '../../workflow/in-process';
+import { newOperation, parseBindRequest, type BindRequestInput, type OperationMessage } from '../../workflow/messages';
+import { Reason } from '../../workflow/rules';
+import type { StepContext } from '../../workflow/step';
+import { validate } from '../../workflow/steps/validate';
+import { FakeClock, FakeEcs } from '../helpers/fake-ecs';
+
+const GUEST_SCRIPT = 'echo configuring\n';
+
+function request(overrides: Partial<BindRequestInput> = {}) {
+  const parsed = parseBindRequest({
+    eniId: 'eni-service',
+    instanceId: 'i-standby',
+    regionId: 'cn-hangzhou',
+    origin: { kind: 'cli', id: 'test', time: '2026-11-26T03:00:00Z' },
+    ...overrides,
+  });
+  if (!parsed.ok) throw new Error(parsed.error);
+  return parsed.value;
+}
+
+/** Two Running g7 instances in one zone; the service ENI on the primary. */
+function twoNodes() {
+  const clock = new FakeClock();
+  const ecs = new FakeEcs(clock)
+    .addType('ecs.g7.large', 3)
+    .addType('ecs.t6-c1m1.large', 2)
+    .addInstance({ instanceId: 'i-primary' })
+    .addInstance({ instanceId: 'i-standby' })
+    .addEni({ eniId: 'eni-service', instanceId: 'i-primary', macAddress: '00:16:3e:aa:bb:cc', privateIps: ['10.0.1.100', '10.0.1.101'] });
+  return { clock, ecs };
+}
+
+function run(ecs: FakeEcs, clock: FakeClock, req = request()) {
+  return runInProcess(req, { ecs, clock, guestScript: GUEST_SCRIPT });
+}
+
+describe('Step: validate', () => {
+  const ctx = (ecs: FakeEcs, clock: FakeClock): StepContext => ({ ecs, clock, guestScript: GUEST_SCRIPT, timeScale: 1 });
+  const cases: { name: string; setup: (ecs: FakeEcs) => void; req?: Partial<BindRequestInput>; expect: { kind: string; reason?: string; step?: string; detail?: RegExp } }[] = [
+    { name: 'a missing instance fails InstanceNotFound', setup: () => {}, req: { instanceId: 'i-nope' }, expect: { kind: 'end', reason: Reason.InstanceNotFound } },
+    { name: 'a missing ENI fails EniNotFound', setup: () => {}, req: { eniId: 'eni-nope' }, expect: { kind: 'end', reason: Reason.EniNotFound } },
+    { name: 'a non-I/O-optimized target fails', setup: (e) => void (e.instances.get('i-standby')!.ioOptimized = false), expect: { kind: 'end', reason: Reason.InstanceNotIoOptimized } },
+    { name: 'a primary ENI cannot move', setup: () => {}, req: { eniId: 'eni-pprimary', sourceInstanceId: 'i-primary' }, expect: { kind: 'end', reason: Reason.EniIsPrimary } },
+    { name: 'another VPC fails VpcMismatch', setup: (e) => void (e.instances.get('i-standby')!.vpcId = 'vpc-b'), req: { sourceInstanceId: 'i-primary' }, expect: { kind: 'end', reason: Reason.VpcMismatch } },
+    { name: 'another zone fails ZoneMismatch', setup: (e) => void (e.instances.get('i-standby')!.zoneId = 'cn-hangzhou-i'), req: { sourceInstanceId: 'i-primary' }, expect: { kind: 'end', reason: Reason.ZoneMismatch, detail: /choose a standby in cn-hangzhou-h/ } },
+    { name: 'an ENI bound to an instance the request did not name is refused', setup: () => {}, expect: { kind: 'end', reason: Reason.EniBoundElsewhere, detail: /bound to i-primary/ } },
+    { name: 'a full ENI quota fails EniQuotaExceeded', setup: (e) => e.addEni({ eniId: 'eni-x1', instanceId: 'i-standby' }).addEni({ eniId: 'eni-x2', instanceId: 'i-standby' }), req: { sourceInstanceId: 'i-primary' }, expect: { kind: 'end', reason: Reason.EniQuotaExceeded, detail: /3 of 3/ } },
+    { name: 'a Stopped-only type while Running without allowStop fails StopRequired', setup: (e) => void (e.instances.get('i-standby')!.instanceType = 'ecs.t6-c1m1.large'), req: { sourceInstanceId: 'i-primary' }, expect: { kind: 'end', reason: Reason.StopRequired } },
+    { name: 'a Stopped-only type while Running with allowStop plans a stop', setup: (e) => void (e.instances.get('i-standby')!.instanceType = 'ecs.t6-c1m1.large'), req: { sourceInstanceId: 'i-primary', policy: { allowStop: true } }, expect: { kind: 'next', step: 'stop-if-required' } },
+    { name: 'a Stopped-only type already Stopped needs no stop', setup: (e) => Object.assign(e.instances.get('i-standby')!, { instanceType: 'ecs.t6-c1m1.large', status: 'Stopped' }), req: { sourceInstanceId: 'i-primary' }, expect: { kind: 'next', step: 'attach' } },
+    { name: 'running since before 2018-04-01 without allowStop fails RestartRequired', setup: (e) => void (e.instances.get('i-standby')!.startTime = '2018-03-31T23:59:59Z'), req: { sourceInstanceId: 'i-primary' }, expect: { kind: 'end', reason: Reason.RestartRequired } },
+    { name: 'running since 2018-04-01 exactly needs no restart', setup: (e) => void (e.instances.get('i-standby')!.startTime = '2018-04-01T00:00:00Z'), req: { sourceInstanceId: 'i-primary' }, expect: { kind: 'next', step: 'attach' } },
+    { name: 'a Starting target waits', setup: (e) => void (e.instances.get('i-standby')!.status = 'Starting'), req: { sourceInstanceId: 'i-primary' }, expect: { kind: 'wait' } },
+    { name: 'an ENI detaching from an unnamed instance waits', setup: (e) => void (e.enis.get('eni-service')!.status = 'Detaching'), expect: { kind: 'wait' } },
+    { name: 'an ENI on the named source plans a detach first', setup: () => {}, req: { sourceInstanceId: 'i-primary' }, expect: { kind: 'next', step: 'attach', detail: /detach from i-primary/ } },
+    { name: 'an ENI already on the target skips to verify-bound', setup: () => {}, req: { instanceId: 'i-primary' }, expect: { kind: 'next', step: 'verify-bound', detail: /already InUse/ } },
+  ];
+  it.each(cases)('$name', async ({ setup, req, expect: want }) => {
+    // Prepare
+    const { ecs, clock } = twoNodes();
+    setup(ecs);
+    const op = newOperation(request(req), clock.now());
+    // Act
+    const result = await validate(op, ctx(ecs, clock));
+    // Assess
+    expect(result.kind).toBe(want.kind);
+    if (want.reason) expect(result).toMatchObject({ reason: want.reason });
+    if (want.step) expect(result).toMatchObject({ step: want.step });
+    if (want.detail) expect(result.detail).toMatch(want.detail);
+    expect(ecs.writes).toEqual([]);
+  });
+});
+
+describe('Workflow: whole operations against the in-memory ECS', () => {
+  it('fails over from the named source: detach, attach, guest configured, all IPs passed to the guest', async () => {
+    const { ecs, clock } = twoNodes();
+    const event = await run(ecs, clock, request({ sourceInstanceId: 'i-primary' }));
+    expect(event).toMatchObject({ outcome: 'succeeded', step: 'configure-guest-routes' });
+    expect(ecs.writes).toEqual(['detach eni-service i-primary', 'attach eni-service i-standby', 'run i-standby']);
+    expect(ecs.enis.get('eni-service')).toMatchObject({ status: 'InUse', instanceId: 'i-standby' });
+    const script = [...ecs.invocations.values()][0]!.script;
+    expect(script).toContain("ENI_MAC='00:16:3e:aa:bb:cc'");
+    expect(script).toContain("ENI_IPS='10.0.1.100,10.0.1.101'");
+    expect(event.guest).toMatchObject({ device: 'eth1', ips: ['10.0.1.100', '10.0.1.101'] });
+    // detach 2 s + attach 3 s + command 1 s, polled with a bounded overshoot.
+    expect(event.durationMs).toBeGreaterThanOrEqual(6000);
+    expect(event.durationMs).toBeLessThan(7500);
+  });
+
+  it('binds an Available ENI to a Running hot-plug type without stopping anything', async () => {
+    const { ecs, clock } = twoNodes();
+    ecs.addEni({ eniId: 'eni-free', macAddress: '00:16:3e:00:00:99' });
+    const event = await run(ecs, clock, request({ eniId: 'eni-free' }));
+    expect(event.outcome).toBe('succeeded');
+    expect(ecs.writes).toEqual(['attach eni-free i-standby', 'run i-standby']);
+  });
+
+  it('an ENI already bound to the target succeeds with no API write at all', async () => {
+    const { ecs, clock } = twoNodes();
+    const event = await run(ecs, clock, request({ instanceId: 'i-primary' }));
+    expect(event.outcome).toBe('succeeded');
+    expect(event.message).toMatch(/already bound/);
+    expect(ecs.writes).toEqual([]);
+  });
+
+  it('a Stopped-only type with allowStop is stopped, bound, and Running again afterwards', async () => {
+    const { ecs, clock } = twoNodes();
+    ecs.instances.get('i-standby')!.instanceType = 'ecs.t6-c1m1.large';
+    const event = await run(ecs, clock, request({ sourceInstanceId: 'i-primary', policy: { allowStop: true } }));
+    expect(event.outcome).toBe('succeeded');
+    expect(ecs.writes).toEqual(['detach eni-service i-primary', 'stop i-standby', 'attach eni-service i-standby', 'start i-standby', 'run i-standby']);
+    expect((await ecs.describeInstance('i-standby'))!.status).toBe('Running');
+  });
+
+  it('a Stopped-only type without allowStop fails before any write', async () => {
+    const { ecs, clock } = twoNodes();
+    ecs.instances.get('i-standby')!.instanceType = 'ecs.t6-c1m1.large';
+    const event = await run(ecs, clock, request({ sourceInstanceId: 'i-primary' }));
+    expect(event).toMatchObject({ outcome: 'failed', reason: Reason.StopRequired, step: 'validate' });
+    expect(ecs.writes).toEqual([]);
+  });
+
+  it('the 2018 rule restarts the target (StartTime renewed) before the bind', async () => {
+    const { ecs, clock } = twoNodes();
+    ecs.instances.get('i-standby')!.startTime = '2017-06-01T00:00:00Z';
+    const event = await run(ecs, clock, request({ sourceInstanceId: 'i-primary', policy: { allowStop: true } }));
+    expect(event.outcome).toBe('succeeded');
+    expect(ecs.writes.slice(0, 3)).toEqual(['detach eni-service i-primary', 'reboot i-standby', 'attach eni-service i-standby']);
+    expect(Date.parse(ecs.instances.get('i-standby')!.startTime!)).toBeGreaterThan(Date.parse('2026-01-01'));
+  });
+
+  it('a detach that hangs is fenced by force-stopping the source when fenceSource is set', async () => {
+    const { ecs, clock } = twoNodes();
+    ecs.instances.get('i-primary')!.guestResponsive = false;
+    const event = await run(ecs, clock, request({ sourceInstanceId: 'i-primary', policy: { fenceSource: true } }));
+    expect(event.outcome).toBe('succeeded');
+    expect(ecs.writes).toEqual(['detach eni-service i-primary', 'stop i-primary force', 'attach eni-service i-standby', 'run i-standby']);
+  });
+
+  it('a detach that hangs without fenceSource fails at the deadline and says why', async () => {
+    const { ecs, clock } = twoNodes();
+    ecs.instances.get('i-primary')!.guestResponsive = false;
+    const event = await run(ecs, clock, request({ sourceInstanceId: 'i-primary', policy: { deadlineSeconds: 120 } }));
+    expect(event).toMatchObject({ outcome: 'failed', reason: Reason.DeadlineExceeded, step: 'attach' });
+    expect(event.timeline.at(-2)?.detail).toMatch(/fenceSource would force-stop it/);
+    expect(ecs.writes).toEqual(['detach eni-service i-primary']);
+  });
+
+  it('a deadline that expires after this operation stopped the target starts it again', async () => {
+    const { ecs, clock } = twoNodes();
+    ecs.instances.get('i-standby')!.instanceType = 'ecs.t6-c1m1.large';
+    ecs.instances.get('i-primary')!.guestResponsive = false;
+    const event = await run(ecs, clock, request({ sourceInstanceId: 'i-primary', policy: { allowStop: true, deadlineSeconds: 60 } }));
+    expect(event).toMatchObject({ outcome: 'failed', reason: Reason.DeadlineExceeded });
+    expect(event.restored).toMatch(/start i-standby again/);
+    expect(ecs.writes).toContain('start i-standby');
+    await clock.sleep(15_000);
+    expect((await ecs.describeInstance('i-standby'))!.status).toBe('Running');
+  });
+
+  it('an attach that falls back to Available is attached again, bounded', async () => {
+    const { ecs, clock } = twoNodes();
+    ecs.failAttaches = 1;
+    const once = await run(ecs, clock, request({ sourceInstanceId: 'i-primary' }));
+    expect(once.outcome).toBe('succeeded');
+    expect(ecs.writes.filter((w) => w.startsWith('attach'))).toHaveLength(2);
+
+    const again = twoNodes();
+    again.ecs.failAttaches = 5;
+    const never = await run(again.ecs, again.clock, request({ sourceInstanceId: 'i-primary' }));
+    expect(never).toMatchObject({ outcome: 'failed', reason: Reason.AttachFailed });
+    expect(again.ecs.writes.filter((w) => w.startsWith('attach'))).toHaveLength(3);
+  });
+
+  it('throttling and 5xx bursts are waited out', async () => {
+    const { ecs, clock } = twoNodes();
+    ecs.failNext('describeEni', new CloudError('throttling', 'Throttling.User', 'slow down'), 4);
+    ecs.failNext('attachEni', new CloudError('transient', 'ServiceUnavailable', 'busy'), 2);
+    const event = await run(ecs, clock, request({ sourceInstanceId: 'i-primary' }));
+    expect(event.outcome).toBe('succeeded');
+    expect(ecs.writes.filter((w) => w.startsWith('attach'))).toHaveLength(1);
+  });
+
+  it('a cloud error that retrying cannot fix ends the operation with its code', async () => {
+    const { ecs, clock } = twoNodes();
+    ecs.failNext('attachEni', new CloudError('fatal', 'Forbidden.RAM', 'not allowed', { api: 'AttachNetworkInterface' }));
+    const event = await run(ecs, clock, request({ sourceInstanceId: 'i-primary' }));
+    expect(event).toMatchObject({ outcome: 'failed', reason: Reason.CloudApiError, step: 'attach' });
+    expect(event.message).toMatch(/AttachNetworkInterface failed with Forbidden.RAM/);
+  });
+
+  it('an attach that loses the race to another instance is superseded', async () => {
+    const { ecs, clock } = twoNodes();
+    ecs.addInstance({ instanceId: 'i-other' });
+    const originalDetach = ecs.detachEni.bind(ecs);
+    ecs.detachEni = async (args) => {
+      await originalDetach(args);
+      await clock.sleep(2500);
+      await ecs.describeEni('eni-service');
+      await ecs.attachEni({ eniId: 'eni-service', instanceId: 'i-other' });
+    };
+    const event = await run(ecs, clock, request({ sourceInstanceId: 'i-primary' }));
+    expect(event.outcome).toBe('superseded');
+    expect(ecs.enis.get('eni-service')!.instanceId).toBe('i-other');
+  });
+
+  it('a guest script that cannot find the MAC fails GuestConfigFailed with the script error', async () => {
+    const { ecs, clock } = twoNodes();
+    ecs.guest = () => ({ exitCode: 10, output: 'eni-failover-error: mac-not-found 00:16:3e:aa:bb:cc not present after 30 s\n' });
+    const event = await run(ecs, clock, request({ sourceInstanceId: 'i-primary' }));
+    expect(event).toMatchObject({ outcome: 'failed', reason: Reason.GuestConfigFailed });
+    expect(event.message).toMatch(/mac-not-found/);
+  });
+
+  it('exit 0 without the result line is not success', async () => {
+    const { ecs, clock } = twoNodes();
+    ecs.guest = () => ({ exitCode: 0, output: 'looks fine\n' });
+    const event = await run(ecs, clock, request({ sourceInstanceId: 'i-primary' }));
+    expect(event).toMatchObject({ outcome: 'failed', reason: Reason.GuestConfigFailed });
+  });
+
+  it('Windows guests and configureGuest:false skip the script and say so', async () => {
+    const win = twoNodes();
+    win.ecs.instances.get('i-standby')!.osType = 'windows';
+    const a = await run(win.ecs, win.clock, request({ sourceInstanceId: 'i-primary' }));
+    expect(a.outcome).toBe('succeeded');
+    expect(a.message).toMatch(/skipped: Windows/);
+    expect(win.ecs.writes).not.toContain('run i-standby');
+
+    const off = twoNodes();
+    const b = await run(off.ecs, off.clock, request({ sourceInstanceId: 'i-primary', policy: { configureGuest: false } }));
+    expect(b.message).toMatch(/configureGuest: false/);
+    expect(off.ecs.invocations.size).toBe(0);
+  });
+
+  it('Cloud Assistant offline past its grace fails GuestAgentOffline with the ENI still bound', async () => {
+    const { ecs, clock } = twoNodes();
+    ecs.instances.get('i-standby')!.agentOnline = false;
+    const event = await run(ecs, clock, request({ sourceInstanceId: 'i-primary' }));
+    expect(event).toMatchObject({ outcome: 'failed', reason: Reason.GuestAgentOffline });
+    expect(ecs.enis.get('eni-service')).toMatchObject({ status: 'InUse', instanceId: 'i-standby' });
+  });
+
+  it('every step message delivered twice converges: no extra writes, same end state', async () => {
+    // Prepare: record every message of a successful failover.
+    const { ecs, clock } = twoNodes();
+    const messages: OperationMessage[] = [];
+    const { runStep } = await import('../../workflow/runner');
+    const { defaultQueueNames } = await import('../../workflow/pipeline');
+    const queues = defaultQueueNames('t-');
+    let op: OperationMessage | undefined = newOperation(request({ sourceInstanceId: 'i-primary' }), clock.now());
+    const sent: string[] = [];
+    const queue = { send: async (_q: string, body: string) => (sent.push(body), { messageId: 'm' }) };
+    while (op) {
+      messages.push(op);
+      sent.length = 0;
+      const report = await runStep(op, { ecs, clock, queue, queues, guestScript: GUEST_SCRIPT });
+      op = report.kind === 'ended' ? undefined : JSON.parse(sent[0]!);
+    }
+    const writesAfterFirstRun = [...ecs.writes];
+    expect(messages.map((m) => m.step)).toEqual(['validate', 'attach', 'verify-bound', 'configure-guest-routes']);
+    // Act: deliver every message again, after the operation finished.
+    const outcomes: string[] = [];
+    for (const m of messages) {
+      let cur: OperationMessage | undefined = m;
+      while (cur) {
+        sent.length = 0;
+        const report = await runStep(cur, { ecs, clock, queue, queues, guestScript: GUEST_SCRIPT });
+        if (report.kind === 'ended') outcomes.push(report.event.outcome);
+        cur = report.kind === 'ended' ? undefined : JSON.parse(sent[0]!);
+      }
+    }
+    // Assess: the guest command is the only repeatable write and its ClientToken returns the same invocation.
+    expect(ecs.writes).toEqual(writesAfterFirstRun);
+    expect(outcomes).toEqual(['succeeded', 'succeeded', 'succeeded', 'succeeded']);
+    expect(ecs.enis.get('eni-service')).toMatchObject({ status: 'InUse', instanceId: 'i-standby' });
+  });
+});
+
+describe('Messages', () => {
+  it.each([
+    ['not JSON', '{"eniId":', /not JSON/],
+    ['a bad ENI id', { eniId: 'bad', instanceId: 'i-a', regionId: 'cn-hangzhou', origin: { kind: 'cli', id: 'x', time: '2026-11-26T03:00:00Z' } }, /eniId: must look like eni-/],
+    ['an unknown field', { eniId: 'eni-a', instanceId: 'i-a', regionId: 'cn-hangzhou', origin: { kind: 'cli', id: 'x', time: '2026-11-26T03:00:00Z' }, force: true }, /Unrecognized key/],
+    ['source equal to target', { eniId: 'eni-a', instanceId: 'i-a', sourceInstanceId: 'i-a', regionId: 'cn-hangzhou', origin: { kind: 'cli', id: 'x', time: '2026-11-26T03:00:00Z' } }, /sourceInstanceId: must differ/],
+    ['a too short deadline', { eniId: 'eni-a', instanceId: 'i-a', regionId: 'cn-hangzhou', policy: { deadlineSeconds: 1 }, origin: { kind: 'cli', id: 'x', time: '2026-11-26T03:00:00Z' } }, /policy.deadlineSeconds/],
+  ])('a request with %s is refused with a message naming the field', (_name, input, error) => {
+    const parsed = parseBindRequest(input);
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.error).toMatch(error);
+  });
+
+  it('the same origin, ENI and target always derive the same operation id; another origin does not', () => {
+    const a = newOperation(request(), 0).operationId;
+    expect(newOperation(request(), 99).operationId).toBe(a);
+    expect(newOperation(request({ origin: { kind: 'cli', id: 'other', time: '2026-11-26T03:00:00Z' } }), 0).operationId).not.toBe(a);
+  });
+});

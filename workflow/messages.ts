@@ -1,0 +1,208 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+
+/**
+ * The messages that travel between the steps. Every message is parsed with these schemas on arrival; a
+ * message that does not parse is never retried (it would fail the same way forever): it goes to the
+ * dead-letter queue with the parse error.
+ */
+
+export const Step = {
+  Validate: 'validate',
+  StopIfRequired: 'stop-if-required',
+  Attach: 'attach',
+  VerifyBound: 'verify-bound',
+  ConfigureGuestRoutes: 'configure-guest-routes',
+} as const;
+export type Step = (typeof Step)[keyof typeof Step];
+export const Steps: readonly Step[] = Object.values(Step);
+
+const eniId = z.string().regex(/^eni-[a-z0-9]{1,40}$/, 'must look like eni-xxxxxxxx');
+const instanceId = z.string().regex(/^i-[a-z0-9]{1,40}$/, 'must look like i-xxxxxxxx');
+const regionId = z.string().regex(/^[a-z]{2,}(-[a-z0-9]+)+$/, 'must be a region id such as cn-hangzhou');
+
+export const OriginKind = { Alarm: 'alarm', Schedule: 'schedule', Request: 'request', Cli: 'cli', Event: 'event' } as const;
+export type OriginKind = (typeof OriginKind)[keyof typeof OriginKind];
+
+export const Origin = z
+  .object({
+    kind: z.enum(['alarm', 'schedule', 'request', 'cli', 'event']),
+    /** Who asked: alarm name + instance, timer name + fire time, request id, operator. */
+    id: z.string().min(1).max(256),
+    /** ISO-8601 time the trigger happened. */
+    time: z.string().datetime({ offset: true }),
+  })
+  .strict();
+export type Origin = z.infer<typeof Origin>;
+
+export const Policy = z
+  .object({
+    /** Stop a Stopped-only type, or restart a pre-2018 instance, when the bind needs it. */
+    allowStop: z.boolean().default(false),
+    stoppedMode: z.enum(['KeepCharging', 'StopCharging']).default('KeepCharging'),
+    /** Force-stop the source instance when its detach hangs. */
+    fenceSource: z.boolean().default(false),
+    /** Configure the guest OS through Cloud Assistant after the bind. */
+    configureGuest: z.boolean().default(true),
+    /** The whole operation must end within this many seconds of its start. */
+    deadlineSeconds: z.number().int().min(30).max(86_400).default(900),
+  })
+  .strict();
+export type Policy = z.infer<typeof Policy>;
+
+/** What a caller asks for: bind `eniId` to `instanceId`, taking it from `sourceInstanceId` if named. */
+export const BindRequest = z
+  .object({
+    eniId,
+    instanceId,
+    regionId,
+    sourceInstanceId: instanceId.optional(),
+    policy: Policy.default({}),
+    origin: Origin,
+  })
+  .strict()
+  .refine((r) => r.sourceInstanceId !== r.instanceId, {
+    message: 'sourceInstanceId must differ from instanceId',
+    path: ['sourceInstanceId'],
+  });
+export type BindRequest = z.infer<typeof BindRequest>;
+export type BindRequestInput = z.input<typeof BindRequest>;
+
+/** What validate decided. */
+export const Plan = z
+  .object({
+    /** `attach`: the ENI must be bound; `alreadyBound`: it is (or is being) bound to the target. */
+    action: z.enum(['attach', 'alreadyBound']),
+    /** Detach from this instance first (always the request's named source). */
+    detachFrom: instanceId.optional(),
+    /** What the target needs before the bind. */
+    instancePrep: z.enum(['none', 'stop', 'restart']),
+    targetStatusAtValidate: z.string(),
+    osType: z.enum(['linux', 'windows']),
+    instanceType: z.string(),
+    eni: z.object({ macAddress: z.string(), privateIps: z.array(z.string()).min(1) }).strict(),
+  })
+  .strict();
+export type Plan = z.infer<typeof Plan>;
+
+/** What an operation remembers between steps; only facts the next steps need to act or to restore. */
+export const OperationState = z
+  .object({
+    /** This operation stopped the target: it must be started again whatever the outcome. */
+    stoppedByUs: z.boolean().default(false),
+    /** This operation asked for the pre-2018 restart. */
+    rebootRequestedAt: z.number().optional(),
+    detachRequestedAt: z.number().optional(),
+    sourceFencedAt: z.number().optional(),
+    /** How many times AttachNetworkInterface was accepted for this operation. */
+    attachRequests: z.number().int().default(0),
+    attachRequestedAt: z.number().optional(),
+    guestRuns: z.number().int().default(0),
+    invokeId: z.string().optional(),
+    startRequestedAt: z.number().optional(),
+  })
+  .strict();
+export type OperationState = z.infer<typeof OperationState>;
+
+export const TimelineEntry = z
+  .object({
+    step: z.string(),
+    outcome: z.string(),
+    detail: z.string(),
+    at: z.number(),
+    ms: z.number(),
+    calls: z.record(z.number()),
+  })
+  .strict();
+export type TimelineEntry = z.infer<typeof TimelineEntry>;
+
+/** The envelope that moves through the queues. */
+export const OperationMessage = z
+  .object({
+    kind: z.literal('eni-failover.operation'),
+    version: z.literal(1),
+    operationId: z.string().regex(/^op-[0-9a-f]{16}$/),
+    request: BindRequest,
+    step: z.enum(Steps as [Step, ...Step[]]),
+    /** Deliveries of this step so far for this operation (0 = first). */
+    attempt: z.number().int().min(0),
+    startedAt: z.number(),
+    deadlineAt: z.number(),
+    plan: Plan.optional(),
+    state: OperationState.default({}),
+    timeline: z.array(TimelineEntry).default([]),
+  })
+  .strict();
+export type OperationMessage = z.infer<typeof OperationMessage>;
+
+export const Outcome = { Succeeded: 'succeeded', Superseded: 'superseded', Failed: 'failed' } as const;
+export type Outcome = (typeof Outcome)[keyof typeof Outcome];
+
+/** The terminal event published on the events queue (and, for failures, the dead-letter queue). */
+export interface OperationEvent {
+  readonly kind: 'eni-failover.outcome';
+  readonly operationId: string;
+  readonly outcome: Outcome;
+  readonly reason?: string;
+  readonly step: Step;
+  readonly message: string;
+  readonly request: BindRequest;
+  readonly startedAt: number;
+  readonly finishedAt: number;
+  readonly durationMs: number;
+  readonly apiCalls: number;
+  readonly timeline: TimelineEntry[];
+  readonly guest?: unknown;
+  readonly restored?: string;
+}
+
+/**
+ * The operation id: the same trigger (origin), ENI and target always give the same id, so a repeated
+ * trigger is recognised as the same operation.
+ */
+export function deriveOperationId(request: Pick<BindRequest, 'origin' | 'eniId' | 'instanceId'>): string {
+  const h = createHash('sha256')
+    .update(`${request.origin.kind}\n${request.origin.id}\n${request.eniId}\n${request.instanceId}`)
+    .digest('hex');
+  return `op-${h.slice(0, 16)}`;
+}
+
+/** Turns zod issues into one line a person can act on: `policy.deadlineSeconds: Expected number`. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(message)'}: ${i.message}`).join('; ');
+}
+
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: string };
+
+function parseWith<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, text: string | unknown): ParseResult<T> {
+  let data: unknown = text;
+  if (typeof text === 'string') {
+    try {
+      data = JSON.parse(text);
+    } catch (err) {
+      return { ok: false, error: `not JSON: ${(err as Error).message}` };
+    }
+  }
+  const parsed = schema.safeParse(data);
+  return parsed.success ? { ok: true, value: parsed.data } : { ok: false, error: describeIssues(parsed.error) };
+}
+
+export const parseBindRequest = (input: string | unknown): ParseResult<BindRequest> => parseWith(BindRequest, input);
+export const parseOperationMessage = (input: string | unknown): ParseResult<OperationMessage> =>
+  parseWith(OperationMessage, input);
+
+/** Starts an operation for a validated request at `now`. */
+export function newOperation(request: BindRequest, now: number): OperationMessage {
+  return {
+    kind: 'eni-failover.operation',
+    version: 1,
+    operationId: deriveOperationId(request),
+    request,
+    step: Step.Validate,
+    attempt: 0,
+    startedAt: now,
+    deadlineAt: now + request.policy.deadlineSeconds * 1000,
+    state: OperationState.parse({}),
+    timeline: [],
+  };
+}

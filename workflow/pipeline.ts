@@ -1,0 +1,36 @@
+import { Step } from './messages';
+import type { StepFn } from './step';
+import { attach } from './steps/attach';
+import { configureGuestRoutes } from './steps/configure-guest-routes';
+import { stopIfRequired } from './steps/stop-if-required';
+import { validate } from './steps/validate';
+import { verifyBound } from './steps/verify-bound';
+
+/**
+ * The only place the step order lives. Each step names its successor itself (validate may skip
+ * stop-if-required when nothing needs stopping, and jumps to verify-bound when the ENI is already bound),
+ * but only along these edges.
+ */
+export const Pipeline: Readonly<Record<Step, { run: StepFn; mayGoTo: readonly Step[] }>> = {
+  [Step.Validate]: { run: validate, mayGoTo: [Step.StopIfRequired, Step.Attach, Step.VerifyBound] },
+  [Step.StopIfRequired]: { run: stopIfRequired, mayGoTo: [Step.Attach] },
+  [Step.Attach]: { run: attach, mayGoTo: [Step.VerifyBound] },
+  [Step.VerifyBound]: { run: verifyBound, mayGoTo: [Step.Attach, Step.ConfigureGuestRoutes] },
+  [Step.ConfigureGuestRoutes]: { run: configureGuestRoutes, mayGoTo: [] },
+};
+
+/** Deployed queue names: one per step, plus where outcomes and dead letters go. */
+export type QueueNames = Readonly<Record<Step, string>> & { readonly events: string; readonly deadLetter: string };
+
+/** The queue names s.yaml declares, with a prefix (`eni-failover-` by default). */
+export function defaultQueueNames(prefix = 'eni-failover-'): QueueNames {
+  return {
+    [Step.Validate]: `${prefix}validate`,
+    [Step.StopIfRequired]: `${prefix}stop-if-required`,
+    [Step.Attach]: `${prefix}attach`,
+    [Step.VerifyBound]: `${prefix}verify-bound`,
+    [Step.ConfigureGuestRoutes]: `${prefix}configure-guest-routes`,
+    events: `${prefix}events`,
+    deadLetter: `${prefix}dead-letter`,
+  };
+}

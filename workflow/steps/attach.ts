@@ -1,0 +1,86 @@
+import { CloudErrorKind, isCloudError } from '../errors';
+import { Step, type OperationMessage } from '../messages';
+import { EniStatus, InstanceStatus } from '../model';
+import { Reason } from '../rules';
+import { fail, next, superseded, wait, type StepContext, type StepResult } from '../step';
+
+/** How long a detach may stay in Detaching before the source is considered hung (scaled by timeScale). */
+export const DetachHangsAfterMs = 20_000;
+
+/**
+ * Step 3: take the ENI from the named source if needed, then AttachNetworkInterface.
+ *
+ * The ENI's own state is the lock. This step detaches only from the source the request named, and when
+ * the attach loses a race it re-reads: bound to our target is success, bound elsewhere is `superseded`.
+ *
+ *   InUse@source --Detach--> Detaching --(guest releases)--> Available --Attach--> Attaching -> InUse@target
+ *                               |  hangs > DetachHangsAfterMs and fenceSource: ForceStop source
+ */
+export async function attach(op: OperationMessage, ctx: StepContext): Promise<StepResult> {
+  const plan = op.plan;
+  if (plan === undefined) return fail(Reason.InvalidRequest, 'attach got an operation without a plan');
+  const { eniId, instanceId, sourceInstanceId, policy } = op.request;
+  const eni = await ctx.ecs.describeEni(eniId);
+  if (eni === undefined) return fail(Reason.EniNotFound, `ENI ${eniId} disappeared`);
+  const owner = eni.instanceId;
+  const now = ctx.clock.now();
+
+  switch (eni.status) {
+    case EniStatus.InUse:
+    case EniStatus.Attaching:
+      if (owner === instanceId) return next(Step.VerifyBound, `ENI ${eniId} is ${eni.status} on ${instanceId}`);
+      if (owner !== undefined && owner === sourceInstanceId) {
+        await ctx.ecs.detachEni({ eniId, instanceId: owner });
+        return wait(`asked ECS to detach ${eniId} from ${owner}`, { detachRequestedAt: op.state.detachRequestedAt ?? now });
+      }
+      return superseded(`ENI ${eniId} is now ${eni.status} on ${owner ?? 'another instance'}; another operation took it`);
+
+    case EniStatus.Detaching: {
+      const since = op.state.detachRequestedAt ?? now;
+      const hung = now - since > DetachHangsAfterMs * ctx.timeScale;
+      if (hung && owner !== undefined && owner === sourceInstanceId && policy.fenceSource && op.state.sourceFencedAt === undefined) {
+        return fenceSource(owner);
+      }
+      const note = hung && !policy.fenceSource ? ' (hung: the source does not release it; fenceSource would force-stop it)' : '';
+      return wait(`ENI ${eniId} is Detaching from ${owner ?? 'its instance'}${note}`, { detachRequestedAt: since });
+    }
+
+    case EniStatus.Available:
+      return attachNow();
+
+    default:
+      return fail(Reason.EniStateUnsupported, `ENI ${eniId} is ${eni.status}; it cannot be bound`);
+  }
+
+  async function fenceSource(source: string): Promise<StepResult> {
+    const instance = await ctx.ecs.describeInstance(source);
+    if (instance !== undefined && instance.status !== InstanceStatus.Stopped && instance.status !== InstanceStatus.Stopping) {
+      await ctx.ecs.stopInstance({ instanceId: source, forceStop: true, stoppedMode: 'KeepCharging' });
+    }
+    return wait(`detach of ${eniId} hung; fencing: force-stopping the source ${source}`, { sourceFencedAt: now });
+  }
+
+  async function attachNow(): Promise<StepResult> {
+    try {
+      await ctx.ecs.attachEni({ eniId, instanceId });
+    } catch (err) {
+      if (!isCloudError(err) || err.kind !== CloudErrorKind.InvalidState) throw err;
+      // Lost a race, or the target is changing state: look again before deciding.
+      const again = await ctx.ecs.describeEni(eniId);
+      if (again?.instanceId === instanceId && (again.status === EniStatus.InUse || again.status === EniStatus.Attaching)) {
+        return next(Step.VerifyBound, `ENI ${eniId} is ${again.status} on ${instanceId} (attach raced with another delivery)`);
+      }
+      if (again?.instanceId !== undefined && again.instanceId !== instanceId) {
+        return superseded(`ENI ${eniId} was taken by ${again.instanceId} while this operation attached it`);
+      }
+      const target = await ctx.ecs.describeInstance(instanceId);
+      if (target && (target.status === InstanceStatus.Starting || target.status === InstanceStatus.Stopping)) {
+        return wait(`instance ${instanceId} is ${target.status}; attach waits`);
+      }
+      return fail(Reason.AttachFailed, `AttachNetworkInterface refused: ${err.code}: ${err.message}`);
+    }
+    return next(Step.VerifyBound, `asked ECS to attach ${eniId} to ${instanceId}`, {
+      state: { attachRequests: op.state.attachRequests + 1, attachRequestedAt: now },
+    });
+  }
+}

@@ -1,0 +1,68 @@
+import { buildGuestCommand, parseGuestResult } from '../guest-command';
+import type { OperationMessage } from '../messages';
+import { InstanceStatus } from '../model';
+import { Reason } from '../rules';
+import { fail, wait, type StepContext, type StepResult } from '../step';
+import { guestSkipReason } from './verify-bound';
+
+/** Cloud Assistant may come online some time after a start; this long, scaled, before we give up. */
+export const GuestAgentGraceMs = 120_000;
+/** The guest script's own time limit (RunCommand Timeout, seconds). */
+export const GuestCommandTimeoutSeconds = 120;
+/** Per-instance invocation states that are final (DescribeInvocationResults). */
+const FinalInvocationStates = new Set(['Success', 'Failed', 'Error', 'Timeout', 'Cancelled', 'Terminated', 'Aborted', 'Invalid']);
+
+/**
+ * Step 5: run the guest script through Cloud Assistant so the ENI's IPs answer (policy routing, rp_filter),
+ * and believe it only on exit code 0 and the script's own result line.
+ */
+export async function configureGuestRoutes(op: OperationMessage, ctx: StepContext): Promise<StepResult> {
+  const plan = op.plan;
+  if (plan === undefined) return fail(Reason.InvalidRequest, 'configure-guest-routes got an operation without a plan');
+  const { instanceId, eniId, policy } = op.request;
+  const now = ctx.clock.now();
+
+  if (op.state.invokeId === undefined) {
+    const instance = await ctx.ecs.describeInstance(instanceId);
+    if (instance === undefined) return fail(Reason.InstanceNotFound, `instance ${instanceId} disappeared`);
+    const skip = guestSkipReason(policy.configureGuest, instance.osType, instance.status);
+    if (skip !== undefined) return { kind: 'end', outcome: 'succeeded', detail: `ENI ${eniId} bound; guest configuration skipped: ${skip}` };
+    if (!(await ctx.ecs.cloudAssistantOnline(instanceId))) {
+      const waited = now - op.startedAt;
+      if (instance.status === InstanceStatus.Running && waited > GuestAgentGraceMs * ctx.timeScale) {
+        return fail(Reason.GuestAgentOffline, `ENI ${eniId} is bound, but Cloud Assistant on ${instanceId} is offline, so its OS was not configured; start the agent and run guest/configure-eni.sh by hand`);
+      }
+      return wait(`Cloud Assistant on ${instanceId} is not online yet`);
+    }
+    const command = buildGuestCommand({ mac: plan.eni.macAddress, ips: plan.eni.privateIps, persist: true }, ctx.guestScript);
+    const runs = op.state.guestRuns + 1;
+    const { invokeId } = await ctx.ecs.runShellScript({
+      instanceId,
+      scriptBase64: Buffer.from(command, 'utf8').toString('base64'),
+      timeoutSeconds: GuestCommandTimeoutSeconds,
+      // The same operation and run always gets the same invocation, however often this message is delivered.
+      clientToken: `${op.operationId}-guest-${runs}`,
+      name: `eni-failover-${eniId}`,
+    });
+    return wait(`running the guest script on ${instanceId} (${invokeId})`, { invokeId, guestRuns: runs });
+  }
+
+  const result = await ctx.ecs.describeInvocation({ invokeId: op.state.invokeId, instanceId });
+  if (result === undefined || !FinalInvocationStates.has(result.status)) {
+    return wait(`guest script ${op.state.invokeId} is ${result?.status ?? 'not visible yet'}`);
+  }
+  const parsed = parseGuestResult(result.output);
+  if (result.status === 'Success' && result.exitCode === 0 && parsed.ok) {
+    const r = parsed.result;
+    return {
+      kind: 'end',
+      outcome: 'succeeded',
+      detail: `guest configured: ${r.device} up with ${r.ips.join(', ')}/${r.prefix}, table ${r.table}, rule priority ${r.priority}, persisted by ${r.persisted}`,
+      guest: r,
+    };
+  }
+  const why = parsed.ok
+    ? `exit code ${result.exitCode ?? '?'} (${result.status}${result.errorCode ? `, ${result.errorCode}` : ''})`
+    : `${parsed.code}: ${parsed.message} (${result.status}, exit code ${result.exitCode ?? '?'}${result.errorCode ? `, ${result.errorCode}` : ''})`;
+  return fail(Reason.GuestConfigFailed, `ENI ${eniId} is bound but the guest script failed on ${instanceId}: ${why}`);
+}
