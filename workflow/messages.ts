@@ -62,7 +62,7 @@ export const BindRequest = z
   })
   .strict()
   .refine((r) => r.sourceInstanceId !== r.instanceId, {
-    message: 'sourceInstanceId must differ from instanceId',
+    message: 'must differ from instanceId',
     path: ['sourceInstanceId'],
   });
 export type BindRequest = z.infer<typeof BindRequest>;

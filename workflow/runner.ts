@@ -79,15 +79,6 @@ export async function runStep(input: OperationMessage, deps: RunnerDeps): Promis
     delay = Math.min(delay * policy.factor, policy.maxMs * timeScale);
   }
 
-  const entry = (outcome: string, detail: string): TimelineEntry => ({
-    step: op.step,
-    outcome,
-    detail,
-    at: started,
-    ms: clock.now() - started,
-    calls: { ...calls },
-  });
-
   if (result.kind === 'next') {
     if (!Pipeline[op.step].mayGoTo.includes(result.step)) {
       throw new Error(`pipeline: ${op.step} may not go to ${result.step}`);
@@ -128,6 +119,10 @@ export async function runStep(input: OperationMessage, deps: RunnerDeps): Promis
   if (result.outcome === Outcome.Failed) await deps.queue.send(queues.deadLetter, body);
   journal(result.outcome, result.detail, { reason: result.reason, restored, durationMs: event.durationMs });
   return { kind: 'ended', event };
+
+  function entry(outcome: string, detail: string): TimelineEntry {
+    return { step: op.step, outcome, detail, at: started, ms: clock.now() - started, calls: { ...calls } };
+  }
 
   async function requeue(detail: string): Promise<RunReport> {
     const delaySeconds = Math.min(60, Math.max(1, Math.ceil(delay / 1000)));

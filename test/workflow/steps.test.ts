@@ -110,7 +110,8 @@ describe('Workflow: whole operations against the in-memory ECS', () => {
     ecs.instances.get('i-standby')!.instanceType = 'ecs.t6-c1m1.large';
     const event = await run(ecs, clock, request({ sourceInstanceId: 'i-primary', policy: { allowStop: true } }));
     expect(event.outcome).toBe('succeeded');
-    expect(ecs.writes).toEqual(['detach eni-service i-primary', 'stop i-standby', 'attach eni-service i-standby', 'start i-standby', 'run i-standby']);
+    // The source keeps the ENI until the target is ready to take it.
+    expect(ecs.writes).toEqual(['stop i-standby', 'detach eni-service i-primary', 'attach eni-service i-standby', 'start i-standby', 'run i-standby']);
     expect((await ecs.describeInstance('i-standby'))!.status).toBe('Running');
   });
 
@@ -127,7 +128,7 @@ describe('Workflow: whole operations against the in-memory ECS', () => {
     ecs.instances.get('i-standby')!.startTime = '2017-06-01T00:00:00Z';
     const event = await run(ecs, clock, request({ sourceInstanceId: 'i-primary', policy: { allowStop: true } }));
     expect(event.outcome).toBe('succeeded');
-    expect(ecs.writes.slice(0, 3)).toEqual(['detach eni-service i-primary', 'reboot i-standby', 'attach eni-service i-standby']);
+    expect(ecs.writes.slice(0, 3)).toEqual(['reboot i-standby', 'detach eni-service i-primary', 'attach eni-service i-standby']);
     expect(Date.parse(ecs.instances.get('i-standby')!.startTime!)).toBeGreaterThan(Date.parse('2026-01-01'));
   });
 
