@@ -15,6 +15,27 @@ export async function resolveCredentials(source: CredentialSource): Promise<EcsC
   return typeof source === 'function' ? await source() : source;
 }
 
+/**
+ * The SDK-side credential object for an openapi-core `Config.credential`. openapi-core asks only
+ * `getCredential()` before each request (client.js `doRequest`), so a getter source is consulted per
+ * request and refreshed STS keys are used without rebuilding the client.
+ */
+export function toSdkCredential(source: CredentialSource): { getCredential(): Promise<Record<string, unknown>> } {
+  return {
+    async getCredential() {
+      const c = await resolveCredentials(source);
+      const sts = c.securityToken !== undefined && c.securityToken !== '';
+      return {
+        accessKeyId: c.accessKeyId,
+        accessKeySecret: c.accessKeySecret,
+        securityToken: sts ? c.securityToken : undefined,
+        type: sts ? 'sts' : 'access_key',
+        providerName: sts ? 'static_sts' : 'static_ak',
+      };
+    },
+  };
+}
+
 /** The part of the FC 3.0 handler context this module reads (function-compute.md, "Handlers"). */
 export interface FcContextLike {
   readonly credentials?: {

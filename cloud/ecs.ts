@@ -24,7 +24,7 @@ import {
 import { classifyError, malformedResponse } from './errors';
 import { defaultRetryPolicy, withRetry, type RetryPolicy } from './retry';
 import { RateLimiter } from './rate-limit';
-import { resolveCredentials, type CredentialSource } from './credentials';
+import { toSdkCredential, type CredentialSource } from './credentials';
 
 export type { RetryPolicy } from './retry';
 export type { EcsCredentials, CredentialSource } from './credentials';
@@ -115,21 +115,8 @@ export function createEcsPort(options: EcsPortOptions): EcsPortWithStats {
 
   const client = new OpenApi(
     new $OpenApiUtil.Config({
-      // A credential provider asked per request: the SDK calls only getCredential() on it (openapi-core
-      // doRequest), so STS keys that the getter refreshes are picked up without rebuilding the client.
-      credential: {
-        getCredential: async () => {
-          const c = await resolveCredentials(options.credentials);
-          const sts = c.securityToken !== undefined && c.securityToken !== '';
-          return {
-            accessKeyId: c.accessKeyId,
-            accessKeySecret: c.accessKeySecret,
-            securityToken: sts ? c.securityToken : undefined,
-            type: sts ? 'sts' : 'access_key',
-            providerName: sts ? 'static_sts' : 'static_ak',
-          };
-        },
-      } as unknown as $OpenApiUtil.Config['credential'],
+      // Asked before every request, so refreshed STS keys are used (see toSdkCredential).
+      credential: toSdkCredential(options.credentials) as unknown as $OpenApiUtil.Config['credential'],
       endpoint: options.endpoint ?? `ecs.${options.regionId}.aliyuncs.com`,
       protocol: options.protocol ?? 'HTTPS',
       regionId: options.regionId,

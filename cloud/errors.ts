@@ -19,6 +19,8 @@ export const ThrottlingCodes: readonly string[] = [
   'Throttling.Api',
   'Throttling.Resource',
   'Throttling.Concurrent',
+  // Function Compute 3.0: the function's concurrency is exhausted (HTTP 429).
+  'ResourceThrottled',
   // Our own limiter's code (cloud/rate-limit.ts) when waiting for a token would pass the deadline.
   'Throttling.ClientSide',
 ];
@@ -93,6 +95,10 @@ export const NotFoundCodes: readonly string[] = [
   'InvalidInstanceType.NotFound',
   'InvalidInvokeId.NotFound',
   'InvalidCommandId.NotFound',
+  // Function Compute 3.0 (InvokeFunction).
+  'FunctionNotFound',
+  'AliasNotFound',
+  'VersionNotFound',
 ];
 
 /**
