@@ -48,8 +48,8 @@ export type EcsApi = (typeof EcsApi)[keyof typeof EcsApi];
 const EcsApiVersion = '2014-05-26';
 /** DescribeNetworkInterfaces accepts up to 100 NetworkInterfaceId.N; DescribeInstances up to 100 ids. */
 const IdsPerCall = 100;
-/** MaxResults per page (DescribeNetworkInterfaces allows 10-500, DescribeInstances 1-100). */
-const PageSize = 100;
+/** Default MaxResults per page (DescribeNetworkInterfaces allows 10-500, DescribeInstances 1-100). */
+const DefaultPageSize = 100;
 /** A loop guard: no legitimate listing here needs more pages than this. */
 const MaxPages = 1000;
 
@@ -78,6 +78,8 @@ export interface EcsPortOptions {
   readonly timeoutsMs?: { read: number; connect: number };
   /** Absolute epoch ms: no call starts, no retry or rate-limit wait ends after it. */
   readonly deadlineMs?: number;
+  /** MaxResults per page of listings, 10-100 (default 100); smaller pages trade calls for latency. */
+  readonly pageSize?: number;
   /** Observes every attempt (for the structured log); must not throw. */
   readonly onCall?: (e: EcsCallEvent) => void;
 }
@@ -111,6 +113,7 @@ export function createEcsPort(options: EcsPortOptions): EcsPortWithStats {
   const bump = (key: string, by = 1): void => {
     counters[key] = (counters[key] ?? 0) + by;
   };
+  const pageSize = String(Math.min(100, Math.max(10, Math.floor(options.pageSize ?? DefaultPageSize))));
   const instanceTypeCache = new Map<string, Promise<InstanceTypeInfo | undefined>>();
 
   const client = new OpenApi(
@@ -202,7 +205,7 @@ export function createEcsPort(options: EcsPortOptions): EcsPortWithStats {
     const regionId = options.regionId;
 
     async function describeEnis(filter: { eniIds?: readonly string[]; instanceId?: string; tags?: Tags }): Promise<Eni[]> {
-      const base: Query = { RegionId: regionId, MaxResults: String(PageSize) };
+      const base: Query = { RegionId: regionId, MaxResults: pageSize };
       if (filter.instanceId !== undefined) base['InstanceId'] = filter.instanceId;
       Object.entries(filter.tags ?? {}).forEach(([key, value], i) => {
         base[`Tag.${i + 1}.Key`] = key;
@@ -228,7 +231,7 @@ export function createEcsPort(options: EcsPortOptions): EcsPortWithStats {
       const instances: Instance[] = [];
       for (const ids of chunk([...new Set(instanceIds)], IdsPerCall)) {
         // InstanceIds is one JSON-array string, not InstanceId.N (ecs-api.md, sdk-wire.md).
-        const query: Query = { RegionId: regionId, InstanceIds: JSON.stringify(ids), MaxResults: String(PageSize) };
+        const query: Query = { RegionId: regionId, InstanceIds: JSON.stringify(ids), MaxResults: pageSize };
         for (const body of await paged(EcsApi.DescribeInstances, query, deadlineMs)) {
           for (const raw of wrappedList(EcsApi.DescribeInstances, body, 'Instances', 'Instance')) {
             instances.push(mapInstance(raw, regionId));
