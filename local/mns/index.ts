@@ -299,8 +299,10 @@ export async function startLocalMns(options: LocalMnsOptions): Promise<LocalMns>
       if (got.length > 0 || closing) return got;
       const remaining = deadline - Date.now();
       if (remaining <= 0) return [];
+      // A delayed or in-flight message becomes receivable on the injected clock, which may run faster
+      // than real time in tests: look again at least every 200 ms while one is pending.
       const untilVisible = model.msUntilNextVisible(queueName);
-      const sleepMs = Math.max(1, Math.min(remaining, untilVisible ?? remaining));
+      const sleepMs = Math.max(1, Math.min(remaining, untilVisible === undefined ? remaining : Math.min(untilVisible, 200)));
       await new Promise<void>((resolve) => {
         const done = (): void => {
           clearTimeout(timer);

@@ -406,17 +406,22 @@ export interface PersistedState {
 }
 
 /**
- * Receipt handles look like MNS's (`<n>-<base64>`) and carry the message id and delivery, so a
- * handle from an earlier delivery is recognisably stale rather than malformed.
+ * Receipt handles look like MNS's (`<n>-<base64>`, so they contain `+`, `/` and `=`) and carry the
+ * message id and delivery, so a handle from an earlier delivery is recognisably stale, not malformed.
  */
 function newReceiptHandle(messageId: string, delivery: number, salt = ''): string {
-  return `1-${Buffer.from(`${messageId}:${delivery}:${salt}${randomBytes(6).toString('hex')}`).toString('base64')}`;
+  const payload = Buffer.concat([Buffer.from(`${messageId}:${delivery}:${salt}`, 'latin1'), randomBytes(12)]);
+  return `1-${payload.toString('base64')}`;
 }
 
 function parseReceiptHandle(handle: string): string | undefined {
   const match = /^1-([A-Za-z0-9+/]+={0,2})$/.exec(handle);
   if (match === null) return undefined;
-  const parts = Buffer.from(match[1] as string, 'base64').toString('utf8').split(':');
-  if (parts.length !== 3 || !/^[0-9A-F-]+$/.test(parts[0] ?? '') || !/^\d+$/.test(parts[1] ?? '')) return undefined;
-  return parts[0];
+  const text = Buffer.from(match[1] as string, 'base64').toString('latin1');
+  const first = text.indexOf(':');
+  const second = first < 0 ? -1 : text.indexOf(':', first + 1);
+  if (second < 0) return undefined;
+  const messageId = text.slice(0, first);
+  if (!/^[0-9A-F-]+$/.test(messageId) || !/^\d+$/.test(text.slice(first + 1, second))) return undefined;
+  return messageId;
 }
