@@ -1,0 +1,322 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { MnsQueues } from '../../cloud/mns';
+import type { Keyring } from '../credentials';
+import { systemTimerClock, type TimerClock } from './clock';
+import { LocalFcError } from './errors';
+import { FunctionRuntime, newRequestId, type InvocationResult } from './function-runtime';
+import { startHttpServer } from './http-server';
+import { MnsTriggerConsumer, type MnsQueueClient, type MnsTriggerReport } from './mns-trigger';
+import { loadSYaml, type FunctionSpec, type HttpTrigger, type MnsTopicTrigger, type SYamlModel, type TimerTrigger } from './syaml';
+import { TimerSchedule, timerEvent } from './timer-trigger';
+
+export { ManualClock, systemTimerClock, type TimerClock } from './clock';
+export { parseSchedule, formatTriggerTime } from './cron';
+export { SYamlError, LocalFcError, FcErrorType, FcApiError } from './errors';
+export { InvocationOutcome, type InvocationResult, type FunctionErrorBody } from './function-runtime';
+export { mnsCloudEvent, mnsTriggerPayload, RetryPolicies, type MnsCloudEvent, type MnsQueueClient, type ReceivedMnsMessage } from './mns-trigger';
+export type { HttpTriggerEvent } from './http-server';
+export type { TimerEvent } from './timer-trigger';
+export {
+  loadSYaml,
+  Fc3TriggerTypes,
+  LocallySupportedTriggerTypes,
+  PushRetryStrategy,
+  ErrorsTolerance,
+  DeliveryMode,
+  EventSchema,
+  type SYamlModel,
+  type FunctionSpec,
+  type TriggerSpec,
+  type MnsQueueTrigger,
+  type TimerTrigger,
+  type HttpTrigger,
+  type MnsTopicTrigger,
+  type LoadSYamlOptions,
+} from './syaml';
+
+export interface StartLocalFcOptions {
+  readonly sYamlPath: string;
+  /** Override s.yaml's top-level `vars` (key by key). */
+  readonly vars?: Record<string, unknown>;
+  readonly keyring: Keyring;
+  readonly accountId: string;
+  readonly regionId: string;
+  readonly mns: { readonly endpoint: string; readonly credentials: { readonly accessKeyId: string; readonly accessKeySecret: string } };
+  /**
+   * The queues that exist (the local cloud creates them). Every eventbridge trigger's QueueName and
+   * dead-letter queue must be one of them: s.yaml has no place to declare queues (fc3 only references
+   * them), so the list comes from whoever creates them.
+   */
+  readonly queues: readonly string[];
+  /** Added to every instance's environment after the function's environmentVariables (wins on a clash). */
+  readonly extraEnv?: Record<string, string>;
+  /** Multiplies EventBridge retry intervals and batch windows (0.001 turns 10-20 s into 10-20 ms). Default 1. */
+  readonly timeScale?: number;
+  /** Port of the invoke API and HTTP triggers; default ephemeral. */
+  readonly port?: number;
+  /** Receives one JSON line per invocation; default stdout. */
+  readonly logSink?: (line: string) => void;
+  /** Receives the functions' own log lines (`<time> <requestId> [LEVEL] msg`); default: logSink. */
+  readonly functionLogSink?: (line: string) => void;
+  /** Default 4. */
+  readonly maxInstancesPerFunction?: number;
+  /** The clock timer triggers run on; pass a {@link ManualClock} to fire cron times without waiting. */
+  readonly clock?: TimerClock;
+  /** Replaces the MNS client built from `mns` (tests of the consumer itself). */
+  readonly mnsClient?: MnsQueueClient;
+  /** Long-poll wait of idle queue consumers, seconds (default 1); close() waits at most about this long. */
+  readonly pollWaitSeconds?: number;
+}
+
+/** One structured line per invocation (also emitted as the `invocation` event). */
+export interface InvocationRecord {
+  readonly time: string;
+  readonly function: string;
+  /** Trigger name, `api`, `api:async`, or `direct` for {@link LocalFc.invoke}. */
+  readonly trigger: string;
+  readonly triggerType: string;
+  readonly requestId: string;
+  readonly durationMs: number;
+  readonly outcome: InvocationResult['outcome'];
+  readonly error?: string;
+  readonly attempt?: number;
+  readonly messageIds?: readonly string[];
+}
+
+/**
+ * Events of {@link LocalFc.events}:
+ *   'invocation' (InvocationRecord, InvocationResult)   every invocation, whatever started it
+ *   'log' ({functionName, requestId, line})              every log line a function wrote
+ *   'deadLettered' | 'dropped' | 'blocked' | 'consumerError' ({functionName, triggerName, ...report})
+ */
+export interface LocalFc {
+  /** `http://127.0.0.1:PORT`: the FC 3.0 API endpoint (`127.0.0.1:PORT` for the SDK's `endpoint`). */
+  readonly endpoint: string;
+  /** functionName -> base URL of its HTTP trigger (`${endpoint}/${functionName}`). */
+  readonly httpTriggers: Record<string, string>;
+  readonly functions: string[];
+  readonly model: SYamlModel;
+  readonly events: EventEmitter;
+  /**
+   * Invokes in-process (no signature), resolving when the invocation ended; a function failure is a
+   * result (`ok: false`), an unknown function throws {@link LocalFcError}. `trigger` labels the record.
+   */
+  invoke(name: string, payload: Buffer | string | object, opts?: { trigger?: string }): Promise<InvocationResult>;
+  /** Fires a timer trigger now (or as if at `atMs`), whether or not it is enabled; resolves with the result. */
+  fireTimer(functionName: string, triggerName: string, atMs?: number): Promise<InvocationResult>;
+  /** Publishes to an MNS topic: every mns_topic trigger on it (and matching filterTag) is invoked. */
+  publishToTopic(topicName: string, message: string, opts?: { messageTag?: string; attributes?: Record<string, string> }): Promise<InvocationResult[]>;
+  /** Instances alive per function (for tests of instance reuse and replacement). */
+  instanceCount(functionName: string): number;
+  /** Stops timers and queue consumers, closes the HTTP server, terminates every worker. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the local Function Compute runtime for an s.yaml. Guarantees on return: the s.yaml is valid
+ * ({@link loadSYaml} with `queues`), the HTTP server listens, timers are armed and queue consumers run.
+ */
+export async function startLocalFc(options: StartLocalFcOptions): Promise<LocalFc> {
+  const model = await loadSYaml(options.sYamlPath, options.vars ?? {}, { queues: options.queues });
+  const events = new EventEmitter();
+  const sink = options.logSink ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const functionSink = options.functionLogSink ?? sink;
+  const timeScale = options.timeScale ?? 1;
+  const clock = options.clock ?? systemTimerClock;
+  const maxInstances = options.maxInstancesPerFunction ?? 4;
+
+  const runtimes = new Map<string, FunctionRuntime>();
+  for (const spec of model.functions) {
+    runtimes.set(
+      spec.functionName,
+      new FunctionRuntime({
+        spec,
+        base: {
+          accountId: options.accountId,
+          region: options.regionId,
+          mintCredentials: () => {
+            const k = options.keyring.mintSts();
+            return { accessKeyId: k.accessKeyId, accessKeySecret: k.accessKeySecret, securityToken: k.securityToken };
+          },
+        },
+        extraEnv: options.extraEnv ?? {},
+        maxInstances,
+        onLog: (line, requestId) => {
+          functionSink(line);
+          events.emit('log', { functionName: spec.functionName, requestId, line });
+        },
+      }),
+    );
+  }
+
+  const runtimeOf = (name: string): FunctionRuntime => {
+    const r = runtimes.get(name);
+    if (r === undefined) throw new LocalFcError(`no function "${name}" in ${model.file} (functions: ${[...runtimes.keys()].join(', ')})`);
+    return r;
+  };
+
+  const record = (result: InvocationResult, how: { trigger: string; triggerType: string; attempt?: number; messageIds?: string[] }): void => {
+    const rec: InvocationRecord = {
+      time: new Date().toISOString(),
+      function: result.functionName,
+      trigger: how.trigger,
+      triggerType: how.triggerType,
+      requestId: result.requestId,
+      durationMs: result.durationMs,
+      outcome: result.outcome,
+      ...(result.error === undefined ? {} : { error: `${result.error.errorType}: ${result.error.errorMessage}` }),
+      ...(how.attempt === undefined ? {} : { attempt: how.attempt }),
+      ...(how.messageIds === undefined ? {} : { messageIds: how.messageIds }),
+    };
+    sink(JSON.stringify(rec));
+    events.emit('invocation', rec, result);
+  };
+
+  const run = async (name: string, event: Buffer, how: { trigger: string; triggerType: string; requestId?: string; attempt?: number; messageIds?: string[]; quiet?: boolean }): Promise<InvocationResult> => {
+    const result = await runtimeOf(name).invoke(event, how.requestId ?? newRequestId());
+    if (how.quiet !== true) record(result, how);
+    return result;
+  };
+
+  // --- HTTP: invoke API and HTTP triggers
+  const httpTriggerOf = (name: string): HttpTrigger | undefined =>
+    runtimes.get(name)?.spec.triggers.find((t): t is HttpTrigger => t.triggerType === 'http');
+  const http = await startHttpServer(
+    {
+      keyring: options.keyring,
+      accountId: options.accountId,
+      httpTrigger: httpTriggerOf,
+      invoke: (name, event, how) => (runtimes.has(name) ? run(name, event, how) : undefined),
+    },
+    options.port ?? 0,
+  );
+
+  // --- timers
+  const schedules: TimerSchedule[] = [];
+  const timerOf = (fn: FunctionSpec, triggerName: string): TimerTrigger => {
+    const t = fn.triggers.find((x): x is TimerTrigger => x.triggerType === 'timer' && x.triggerName === triggerName);
+    if (t === undefined) throw new LocalFcError(`function "${fn.functionName}" has no timer trigger "${triggerName}"`);
+    return t;
+  };
+  for (const spec of model.functions) {
+    for (const t of spec.triggers) {
+      if (t.triggerType !== 'timer') continue;
+      schedules.push(
+        new TimerSchedule(t, clock, (event) =>
+          run(spec.functionName, Buffer.from(JSON.stringify(event)), { trigger: t.triggerName, triggerType: 'timer' }),
+        ),
+      );
+    }
+  }
+
+  // --- MNS queue triggers (EventBridge)
+  const mnsClient: MnsQueueClient =
+    options.mnsClient ?? new MnsQueues({ endpoint: options.mns.endpoint, accountId: options.accountId, credentials: { ...options.mns.credentials } });
+  const consumers: MnsTriggerConsumer[] = [];
+  for (const spec of model.functions) {
+    for (const t of spec.triggers) {
+      if (t.triggerType !== 'eventbridge') continue;
+      const report = (r: MnsTriggerReport): void => {
+        if (r.kind === 'delivered' || r.kind === 'failedAttempt') {
+          record(r.result, { trigger: t.triggerName, triggerType: 'eventbridge', attempt: r.attempt, messageIds: r.messageIds });
+          return;
+        }
+        const line = { time: new Date().toISOString(), function: spec.functionName, trigger: t.triggerName, triggerType: 'eventbridge', ...r };
+        // Losing or parking a message is the thing an operator must see: say it loudly.
+        const loud = r.kind === 'dropped' || r.kind === 'blocked' || r.kind === 'consumerError';
+        sink(JSON.stringify(loud ? { level: 'ERROR', ...line } : line));
+        if (loud) process.stderr.write(`[local-fc] ${r.kind.toUpperCase()} ${spec.functionName}/${t.triggerName}: ${JSON.stringify(r)}\n`);
+        events.emit(r.kind, { functionName: spec.functionName, triggerName: t.triggerName, ...r });
+      };
+      const consumer = new MnsTriggerConsumer({
+        functionName: spec.functionName,
+        trigger: t,
+        accountId: options.accountId,
+        regionId: options.regionId,
+        client: mnsClient,
+        invoke: (event) => runtimeOf(spec.functionName).invoke(event),
+        functionTimeoutSeconds: spec.timeout,
+        timeScale,
+        concurrency: Math.max(1, Math.min(maxInstances * spec.instanceConcurrency, 16)),
+        pollWaitSeconds: options.pollWaitSeconds ?? 1,
+        report,
+      });
+      consumer.start();
+      consumers.push(consumer);
+    }
+  }
+
+  const httpTriggers: Record<string, string> = {};
+  for (const spec of model.functions) if (httpTriggerOf(spec.functionName) !== undefined) httpTriggers[spec.functionName] = `${http.endpoint}/${spec.functionName}`;
+
+  let closed = false;
+  return {
+    endpoint: http.endpoint,
+    httpTriggers,
+    functions: model.functions.map((f) => f.functionName),
+    model,
+    events,
+    async invoke(name, payload, opts = {}) {
+      const event = Buffer.isBuffer(payload) ? payload : Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload));
+      const how = { trigger: opts.trigger ?? 'direct', triggerType: 'direct' };
+      return run(name, event, how);
+    },
+    async fireTimer(functionName, triggerName, atMs) {
+      const spec = runtimeOf(functionName).spec;
+      const t = timerOf(spec, triggerName);
+      return run(functionName, Buffer.from(JSON.stringify(timerEvent(t, atMs ?? clock.now()))), { trigger: t.triggerName, triggerType: 'timer' });
+    },
+    async publishToTopic(topicName, message, opts = {}) {
+      const results: Promise<InvocationResult>[] = [];
+      const messageId = randomBytes(16).toString('hex').toUpperCase();
+      for (const spec of model.functions) {
+        for (const t of spec.triggers) {
+          if (t.triggerType !== 'mns_topic' || t.topicName !== topicName) continue;
+          if (t.filterTag !== undefined && t.filterTag !== opts.messageTag) continue;
+          const event = topicEvent(t, topicName, message, messageId, opts.attributes, options);
+          results.push(run(spec.functionName, event, { trigger: t.triggerName, triggerType: 'mns_topic' }));
+        }
+      }
+      return Promise.all(results);
+    },
+    instanceCount: (name) => runtimeOf(name).instanceCount,
+    async close() {
+      if (closed) return;
+      closed = true;
+      for (const s of schedules) s.stop();
+      await Promise.all(consumers.map((c) => c.stop()));
+      await http.close();
+      await Promise.all([...runtimes.values()].map((r) => r.close()));
+    },
+  };
+}
+
+/**
+ * The mns_topic trigger event (function-compute.md): STREAM is the raw message, or `{body, attrs}` when
+ * the message has attributes; JSON is the MNS notification document.
+ */
+function topicEvent(
+  t: MnsTopicTrigger,
+  topicName: string,
+  message: string,
+  messageId: string,
+  attributes: Record<string, string> | undefined,
+  options: StartLocalFcOptions,
+): Buffer {
+  if (t.notifyContentFormat === 'STREAM') {
+    return Buffer.from(attributes === undefined ? message : JSON.stringify({ body: message, attrs: attributes }));
+  }
+  return Buffer.from(
+    JSON.stringify({
+      TopicOwner: options.accountId,
+      Message: message,
+      Subscriber: options.accountId,
+      PublishTime: Date.now(),
+      SubscriptionName: t.triggerName,
+      MessageMD5: createHash('md5').update(message).digest('hex').toUpperCase(),
+      TopicName: topicName,
+      MessageId: messageId,
+    }),
+  );
+}
