@@ -298,8 +298,9 @@ export class MnsQueues implements QueuePort {
         const first = failed[0]?.e;
         const errorCode = first?.ErrorCode ?? 'MalformedResponse';
         const list = failed.map(({ e, i }) => `#${start + i}: ${e.ErrorCode ?? '?'} ${e.ErrorMessage ?? ''}`.trim()).join('; ');
+        // The 500 is the envelope of a partial failure, not the entry's status: classify by the entry's code.
         throw new CloudError(
-          kindOf(errorCode, code),
+          kindOf(errorCode, undefined),
           errorCode,
           `MNS BatchSendMessage: ${failed.length} of ${chunk.length} messages were not sent (${list}); ${
             entries.length - failed.length
