@@ -4,9 +4,13 @@
  * (function-compute.md "Timer trigger").
  */
 
+/**
+ * `next(afterMs, startMs?)`: the first fire time strictly after `afterMs`. `@every` counts whole intervals
+ * from `startMs` (when the trigger started; default `afterMs`).
+ */
 export type Schedule =
-  | { readonly kind: 'cron'; readonly expression: string; next(afterMs: number): number }
-  | { readonly kind: 'every'; readonly expression: string; readonly intervalMs: number; next(afterMs: number, startMs: number): number };
+  | { readonly kind: 'cron'; readonly expression: string; next(afterMs: number, startMs?: number): number }
+  | { readonly kind: 'every'; readonly expression: string; readonly intervalMs: number; next(afterMs: number, startMs?: number): number };
 
 const FIELDS = [
   { name: 'second', min: 0, max: 59 },
@@ -29,7 +33,7 @@ export function parseSchedule(expression: string): Schedule {
       kind: 'every',
       expression: text,
       intervalMs,
-      next: (afterMs, startMs) => startMs + (Math.floor((afterMs - startMs) / intervalMs) + 1) * intervalMs,
+      next: (afterMs, startMs = afterMs) => startMs + (Math.floor((afterMs - startMs) / intervalMs) + 1) * intervalMs,
     };
   }
   const parts = text.split(/\s+/);

@@ -33,8 +33,7 @@ export class TimerSchedule {
   }
 
   private nextAfter(ms: number): number {
-    const s = this.trigger.schedule;
-    return s.kind === 'every' ? s.next(ms, this.startMs) : s.next(ms);
+    return this.trigger.schedule.next(ms, this.startMs);
   }
 
   private arm(afterMs: number): void {
