@@ -141,6 +141,11 @@ export class MnsTriggerConsumer {
     while (!this.stopped) {
       try {
         const batch = await this.collect();
+        if (this.stopped) {
+          // Received while the stream stopped (closed or blocked): hand them back to the queue soon.
+          await Promise.all(batch.map((m) => this.deps.client.changeVisibility(this.deps.trigger.queueName, m.receiptHandle, 1).catch(() => undefined)));
+          break;
+        }
         if (batch.length === 0) {
           // waitSeconds 0 means "the queue's PollingWaitSeconds", possibly 0: do not spin on an empty queue.
           if (this.deps.pollWaitSeconds === 0) await this.sleep(50);
@@ -215,11 +220,12 @@ export class MnsTriggerConsumer {
       const handle = handles.get(m.messageId) ?? m.receiptHandle;
       if (trigger.deadLetterQueue !== undefined) {
         await client.sendRaw(trigger.deadLetterQueue, m.rawBody);
+        await client.delete(trigger.queueName, handle);
         this.deps.report({ kind: 'deadLettered', messageId: m.messageId, deadLetterQueue: trigger.deadLetterQueue });
       } else {
+        await client.delete(trigger.queueName, handle);
         this.deps.report({ kind: 'dropped', messageId: m.messageId, reason: `retries exhausted (${trigger.retryStrategy}) and the trigger has no deadLetterQueue` });
       }
-      await client.delete(trigger.queueName, handle);
     }
   }
 
