@@ -132,6 +132,7 @@ find_dev() {
 }
 DEV=
 _end=$(($(date +%s) + WAIT))
+[ "$WAIT" -eq 0 ] || _end=$((_end + 1)) # whole seconds: wait at least WAIT, at most WAIT+1
 until find_dev; do
   [ "$(date +%s)" -lt "$_end" ] || die 10 "mac-not-found: no network device has MAC $MAC after ${WAIT}s"
   nap

@@ -10,10 +10,13 @@ export interface GuestEniConfig {
   readonly mac: string;
   /** Every private IP of the ENI, its primary IP first. */
   readonly ips: readonly string[];
-  /** The vSwitch prefix length (fallback when metadata is unreachable). */
-  readonly prefix: number;
-  /** The vSwitch gateway (fallback when metadata is unreachable). */
-  readonly gateway: string;
+  /**
+   * The vSwitch prefix length, used only when metadata cannot tell (unreachable, or lagging after a move).
+   * Optional: without it and without metadata the script exits 11 (metadata-unreachable-no-fallback).
+   */
+  readonly prefix?: number;
+  /** The vSwitch gateway (its `.253`), the fallback when metadata cannot tell; optional like `prefix`. */
+  readonly gateway?: string;
   /** Also write the distro's network configuration so it survives a reboot. */
   readonly persist: boolean;
   /** Metadata service base URL; the script defaults to http://100.100.100.200. */
@@ -93,7 +96,7 @@ function check(ok: boolean, field: keyof GuestEniConfig, message: string): void 
  * Builds the RunShellScript content: `#!/bin/sh`, one `ENI_*='value'` line per input, then the script.
  *
  * Guarantees: every value is validated (MAC lowercase colon form, dotted-quad IPv4 with octets 0-255, prefix
- * 1-32, the gateway not one of the IPs) and refused with a {@link GuestCommandInputError} otherwise, so no
+ * 1-32 and the gateway - not one of the IPs - when given) and refused with a {@link GuestCommandInputError} otherwise, so no
  * value can carry a quote, `$`, backtick, space or newline into the shell; the script's own shebang and its
  * comment-only lines are dropped (Cloud Assistant limits content to 24 KB in base64); throws when the result
  * would still exceed that limit.
@@ -106,10 +109,15 @@ export function buildGuestCommand(config: GuestEniConfig, scriptText: string): s
     check(typeof a === 'string' && IPV4.test(a), 'ips', `ips must be IPv4 dotted quads, got ${JSON.stringify(a)}`);
   }
   check(new Set(config.ips).size === config.ips.length, 'ips', 'ips must not repeat an address');
-  check(Number.isInteger(config.prefix) && config.prefix >= 1 && config.prefix <= 32, 'prefix', `prefix must be an integer 1..32, got ${String(config.prefix)}`);
-  const gw: unknown = config.gateway;
-  check(typeof gw === 'string' && IPV4.test(gw), 'gateway', `gateway must be an IPv4 dotted quad, got ${JSON.stringify(gw)}`);
-  check(!config.ips.includes(config.gateway), 'gateway', 'gateway must not be one of the ENI IPs');
+  if (config.prefix !== undefined) {
+    const p = config.prefix;
+    check(Number.isInteger(p) && p >= 1 && p <= 32, 'prefix', `prefix must be an integer 1..32, got ${String(p)}`);
+  }
+  if (config.gateway !== undefined) {
+    const gw: unknown = config.gateway;
+    check(typeof gw === 'string' && IPV4.test(gw), 'gateway', `gateway must be an IPv4 dotted quad, got ${JSON.stringify(gw)}`);
+    check(!config.ips.includes(config.gateway), 'gateway', 'gateway must not be one of the ENI IPs');
+  }
   check(typeof config.persist === 'boolean', 'persist', 'persist must be true or false');
   if (config.metadataUrl !== undefined) {
     check(METADATA_URL.test(config.metadataUrl), 'metadataUrl', 'metadataUrl must be http:// followed by [A-Za-z0-9.:/_-] only');
@@ -121,10 +129,10 @@ export function buildGuestCommand(config: GuestEniConfig, scriptText: string): s
   const vars: Array<[string, string]> = [
     ['ENI_MAC', config.mac],
     ['ENI_IPS', config.ips.join(',')],
-    ['ENI_PREFIX', String(config.prefix)],
-    ['ENI_GATEWAY', config.gateway],
     ['ENI_PERSIST', config.persist ? '1' : '0'],
   ];
+  if (config.prefix !== undefined) vars.push(['ENI_PREFIX', String(config.prefix)]);
+  if (config.gateway !== undefined) vars.push(['ENI_GATEWAY', config.gateway]);
   if (config.metadataUrl !== undefined) vars.push(['ENI_METADATA_URL', config.metadataUrl]);
   if (config.waitSeconds !== undefined) vars.push(['ENI_WAIT_SECONDS', String(config.waitSeconds)]);
   // Defence in depth: the checks above already exclude anything that could end the single quotes.

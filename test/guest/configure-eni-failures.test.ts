@@ -1,0 +1,133 @@
+// The guest script's failure modes and exit codes: metadata down, MAC missing, hot-plug wait, gateway, bad input.
+import { existsSync, rmSync } from 'node:fs';
+import { assertCanBuildNamespaces } from '../../local/guest/netns-topology';
+import { ENI_IPS, ENI_MAC, GATEWAY, GuestWorld, expectSuccess } from './helpers';
+
+describe('Guest script: failures and exit codes', () => {
+  let world: GuestWorld | undefined;
+
+  beforeAll(() => assertCanBuildNamespaces());
+  afterEach(async () => {
+    await world?.destroy();
+    world = undefined;
+  });
+
+  it('exits 11 when metadata is down and no fallback was given, changing nothing on the link', async () => {
+    // Prepare
+    world = await GuestWorld.create();
+    const device = await world.topo.attachEni(ENI_MAC, 'i-a');
+    await world.topo.stopMetadata('i-a');
+
+    // Act
+    const r = await world.configureRaw('i-a', { ENI_MAC, ENI_WAIT_SECONDS: '0' });
+
+    // Assess
+    expect(r.exitCode).toBe(11);
+    expect(r.parsed).toEqual({ ok: false, code: 11, message: expect.stringMatching(/^metadata-unreachable-no-fallback: .*unreachable.* ENI_IPS ENI_PREFIX ENI_GATEWAY/) });
+    expect(await world.addresses('i-a', device)).toEqual({ up: false, inet: [] });
+  });
+
+  it('exits 10 when no device carries the MAC, after waiting only as long as told', async () => {
+    // Prepare
+    world = await GuestWorld.create();
+    const before = await world.netState('i-a');
+
+    // Act
+    const r = await world.configure('i-a', { waitSeconds: 1 });
+
+    // Assess
+    expect(r.exitCode).toBe(10);
+    expect(r.parsed).toEqual({ ok: false, code: 10, message: `mac-not-found: no network device has MAC ${ENI_MAC} after 1s` });
+    expect(r.ms).toBeGreaterThanOrEqual(1000);
+    expect(r.ms).toBeLessThan(4000);
+    expect(await world.netState('i-a')).toBe(before);
+  });
+
+  it('waits for a NIC that is hot-plugged after the script started', async () => {
+    // Prepare
+    world = await GuestWorld.create();
+    const w = world;
+
+    // Act: start the script, attach 300 ms later.
+    const running = w.configure('i-a', { waitSeconds: 10 });
+    await new Promise((r) => setTimeout(r, 300));
+    const device = await w.topo.attachEni(ENI_MAC, 'i-a');
+    const r = await running;
+
+    // Assess
+    expect(expectSuccess(r).device).toBe(device);
+    expect(r.ms).toBeLessThan(5000);
+  });
+
+  it('exits 12 when the gateway does not answer ARP on the ENI', async () => {
+    // Prepare: metadata down, the fallback names an address nobody holds.
+    world = await GuestWorld.create();
+    await world.topo.attachEni(ENI_MAC, 'i-a');
+    await world.topo.stopMetadata('i-a');
+
+    // Act
+    const r = await world.configure('i-a', { gateway: '10.0.1.250' });
+
+    // Assess
+    expect(r.exitCode).toBe(12);
+    expect(r.parsed).toEqual({ ok: false, code: 12, message: expect.stringMatching(/^gateway-unreachable: no ARP answer from 10\.0\.1\.250 on eth1/) });
+  });
+
+  it('exits 12 before changing anything when the gateway lies outside the ENI subnet', async () => {
+    // Prepare
+    world = await GuestWorld.create();
+    const device = await world.topo.attachEni(ENI_MAC, 'i-a');
+    await world.topo.stopMetadata('i-a');
+
+    // Act
+    const r = await world.configure('i-a', { gateway: '10.0.2.253' });
+
+    // Assess
+    expect(r.parsed).toEqual({ ok: false, code: 12, message: 'gateway-unreachable: gateway 10.0.2.253 is outside the ENI subnet 10.0.1.0/24' });
+    expect(await world.addresses('i-a', device)).toEqual({ up: false, inet: [] });
+  });
+});
+
+describe('Guest script: input validation', () => {
+  const PWNED = '/tmp/eni-pwned';
+  let world: GuestWorld | undefined;
+
+  beforeAll(async () => {
+    assertCanBuildNamespaces();
+    world = await GuestWorld.create();
+    await world.topo.attachEni(ENI_MAC, 'i-a');
+    await world.topo.stopMetadata('i-a');
+  });
+  afterAll(async () => {
+    await world?.destroy();
+  });
+
+  it.each([
+    ['a MAC that is not one', { ENI_MAC: '00:16:3e:aa:00' }, /^bad-input: ENI_MAC/],
+    ['an IP with an octet over 255', { ENI_MAC, ENI_IPS: '10.0.1.300' }, /^bad-input: ENI_IPS/],
+    ['a command after an IP', { ENI_MAC, ENI_IPS: '10.0.1.10;touch /tmp/eni-pwned' }, /^bad-input: ENI_IPS/],
+    ['a command substitution', { ENI_MAC, ENI_IPS: '$(touch /tmp/eni-pwned)' }, /^bad-input: ENI_IPS/],
+    ['a newline in an IP list', { ENI_MAC, ENI_IPS: '10.0.1.10\ntouch /tmp/eni-pwned' }, /^bad-input: ENI_IPS/],
+    ['a leading-zero octet', { ENI_MAC, ENI_IPS: '10.0.1.010' }, /^bad-input: ENI_IPS/],
+    ['prefix 33', { ENI_MAC, ENI_PREFIX: '33' }, /^bad-input: ENI_PREFIX/],
+    ['a gateway that is not an IP', { ENI_MAC, ENI_GATEWAY: '10.0.1' }, /^bad-input: ENI_GATEWAY/],
+    ['persist 2', { ENI_MAC, ENI_PERSIST: '2' }, /^bad-input: ENI_PERSIST/],
+    ['a metadata URL with a quote', { ENI_MAC, ENI_METADATA_URL: "http://x'y" }, /^bad-input: ENI_METADATA_URL/],
+    ['a relative ENI_ROOT', { ENI_MAC, ENI_ROOT: 'etc' }, /^bad-input: ENI_ROOT/],
+    ['an IP outside the subnet', { ENI_MAC, ENI_IPS: '10.0.1.10,10.0.9.9', ENI_PREFIX: '24', ENI_GATEWAY: GATEWAY }, /^bad-input: 10\.0\.9\.9 is outside/],
+  ])('exits 2 on %s, changing nothing', async (_name, vars, message) => {
+    // Prepare
+    if (!world) throw new Error('no world');
+    rmSync(PWNED, { force: true });
+    const before = await world.netState('i-a');
+
+    // Act
+    const r = await world.configureRaw('i-a', { ENI_WAIT_SECONDS: '0', ...vars });
+
+    // Assess
+    expect(r.exitCode).toBe(2);
+    expect(r.parsed).toEqual({ ok: false, code: 2, message: expect.stringMatching(message) });
+    expect(await world.netState('i-a')).toBe(before);
+    expect(existsSync(PWNED)).toBe(false);
+  });
+});
