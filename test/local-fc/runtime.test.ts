@@ -3,6 +3,7 @@
  * HTTP on the HTTP trigger, a manual clock on the timers, and in-process invokes for the instance rules
  * (timeouts, memory, environment isolation, initializer).
  */
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import FC, { InvokeFunctionHeaders, InvokeFunctionRequest } from '@alicloud/fc20230330';
 import { $OpenApiUtil } from '@alicloud/openapi-core';
@@ -154,6 +155,14 @@ describe('HTTP trigger', () => {
     expect(failed.headers.get('x-fc-error-type')).toBe('UnhandledInvocationError');
   });
 
+  it('refuses an unsigned request to an authType function trigger with 403 and runs nothing', async () => {
+    const before = cloud.records.length;
+    const res = await fetch(`${cloud.fc.httpTriggers['web-signed']}/x`);
+    expect(res.status).toBe(403);
+    expect(res.headers.get('x-fc-error-type')).toBe('FcCommonError');
+    expect(cloud.records.length).toBe(before);
+  });
+
   it('runs the initializer once per instance, before the first invocation', async () => {
     // Prepare: the earlier requests already used the single warm instance.
     const res = await fetch(`${cloud.fc.httpTriggers['web']}/again`);
@@ -192,6 +201,28 @@ describe('Timer trigger', () => {
     expect(result.ok).toBe(true);
     const last = recordedEvents(cloud).at(-1)!;
     expect(JSON.parse(last.event)).toEqual({ triggerTime: '2024-05-05T05:05:05Z', triggerName: 'switched-off', payload: 'never' });
+  });
+});
+
+describe('Trigger: mns_topic', () => {
+  it('delivers a published message as the JSON notification document to subscribed functions', async () => {
+    // Act
+    const results = await cloud.fc.publishToTopic('alarms', 'disk full');
+    const unrelated = await cloud.fc.publishToTopic('other-topic', 'nobody listens');
+    // Assess
+    expect(results).toHaveLength(1);
+    expect(unrelated).toHaveLength(0);
+    const recorded = recordedEvents(cloud).find((e) => e.requestId === results[0]!.requestId)!;
+    expect(JSON.parse(recorded.event)).toEqual({
+      TopicOwner: accountId,
+      Message: 'disk full',
+      Subscriber: accountId,
+      PublishTime: expect.any(Number),
+      SubscriptionName: 'topic-json',
+      MessageMD5: createHash('md5').update('disk full').digest('hex').toUpperCase(),
+      TopicName: 'alarms',
+      MessageId: expect.any(String),
+    });
   });
 });
 

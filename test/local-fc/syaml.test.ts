@@ -77,7 +77,7 @@ describe('loadSYaml: references', () => {
     expect(failer.props['triggers']).toMatchObject([
       { triggerConfig: { runOptions: { deadLetterQueue: { Arn: 'acs:mns:cn-hangzhou:42:/queues/fc-dead' } } } },
     ]);
-    expect(model.functions.map((f) => f.functionName)).toEqual(['recorder', 'failer', 'web', 'sleeper', 'env-a', 'env-b']);
+    expect(model.functions.map((f) => f.functionName)).toEqual(['recorder', 'failer', 'web', 'sleeper', 'env-a', 'env-b', 'web-signed']);
   });
 
   it('takes ${env(...)} and ${env.NAME} from the environment, and a whole-value reference keeps its type', async () => {
