@@ -1,0 +1,360 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import { createEcsPort } from '../../cloud/ecs';
+import { fromFcContext, type EcsCredentials } from '../../cloud/credentials';
+import { MnsQueues } from '../../cloud/mns';
+import { parseGroups, type GroupsConfig } from '../../workflow/groups';
+import { describeIssues, newOperation } from '../../workflow/messages';
+import type { QueueNames } from '../../workflow/pipeline';
+import { systemClock, type Clock, type EcsPort, type QueuePort } from '../../workflow/ports';
+import { normaliseAlarm, parseAlarmCallback } from '../../workflow/entries/alarm';
+import { normaliseEcsEvent } from '../../workflow/entries/ecs-event';
+import { DefaultFlapWindowSeconds, type EntryDecision, type EntryDeps, type EntryResult } from '../../workflow/entries/failover';
+import { normaliseRequest, parseRequestEnvelope } from '../../workflow/entries/request';
+import { normaliseSchedule, parseSchedulePayload, type TimerEventLike } from '../../workflow/entries/schedule';
+import { loadConfig, type FunctionConfig } from './config';
+import { decodeQueueEvent } from './events';
+import type { StepFunctionContext } from './step-function';
+
+/**
+ * The adapters of the four entry points: CloudMonitor alarm (HTTP trigger), ECS event (EventBridge),
+ * timer (scheduled jobs) and the requests queue (EventBridge MNS trigger). Each decodes its trigger's
+ * event, runs a normaliser of workflow/entries, and sends `newOperation(request)` to the validate queue
+ * for every bind (failures before an operation exists go to the events and dead-letter queues). No
+ * business rule lives here. A factory per entry point for tests, `entryHandlerFromEnvironment` for FC.
+ */
+
+export interface EntryPorts {
+  readonly ecs: EcsPort;
+  readonly queue: QueuePort;
+  /** The region this deployment operates in (FC context `region`). */
+  readonly regionId: string;
+}
+
+export interface EntryFunctionDeps {
+  readonly queues: QueueNames;
+  readonly groups: GroupsConfig;
+  readonly ports: (context: StepFunctionContext) => EntryPorts;
+  readonly clock?: Clock;
+  readonly windowSeconds?: number;
+  readonly log?: (line: Record<string, unknown>) => void;
+}
+
+/** What an invocation did, in the order decided (also logged, one JSON line per item). */
+export interface DispatchSummary {
+  readonly enqueued: { operationId: string; eniId: string; instanceId: string; sourceInstanceId?: string; group?: string; note: string }[];
+  readonly failed: { operationId: string; eniId: string; reason: string; message: string }[];
+  readonly skipped: { eniId?: string; group?: string; reason: string }[];
+}
+
+/**
+ * Sends what the decisions call for. Guarantees: one validate-queue message per bind (its operationId
+ * derived from the request, so a repeated trigger repeats the same id); one events-queue and one
+ * dead-letter message per failure; nothing for skips. A send that fails throws (the trigger retries;
+ * repeats converge on the same operationIds).
+ */
+export async function dispatch(
+  decisions: readonly EntryDecision[],
+  ports: { queue: QueuePort; queues: QueueNames; now: number; log: (line: Record<string, unknown>) => void; entry: string },
+): Promise<DispatchSummary> {
+  const summary: DispatchSummary = { enqueued: [], failed: [], skipped: [] };
+  for (const d of decisions) {
+    if (d.kind === 'bind') {
+      const op = newOperation(d.request, ports.now);
+      await ports.queue.send(ports.queues.validate, JSON.stringify(op));
+      const { eniId, instanceId, sourceInstanceId } = d.request;
+      summary.enqueued.push({ operationId: op.operationId, eniId, instanceId, ...(sourceInstanceId ? { sourceInstanceId } : {}), ...(d.group ? { group: d.group } : {}), note: d.note });
+      ports.log({ entry: ports.entry, decision: 'enqueued', operationId: op.operationId, eniId, instanceId, sourceInstanceId, group: d.group, note: d.note, passedOver: d.passedOver, origin: d.request.origin });
+    } else if (d.kind === 'fail') {
+      const body = JSON.stringify(d.event);
+      await ports.queue.send(ports.queues.events, body);
+      await ports.queue.send(ports.queues.deadLetter, body);
+      summary.failed.push({ operationId: d.event.operationId, eniId: d.event.eniId, reason: d.event.reason, message: d.event.message });
+      ports.log({ entry: ports.entry, decision: 'failed', operationId: d.event.operationId, eniId: d.event.eniId, reason: d.event.reason, message: d.event.message, passedOver: d.event.passedOver });
+    } else {
+      summary.skipped.push({ ...(d.eniId ? { eniId: d.eniId } : {}), ...(d.group ? { group: d.group } : {}), reason: d.reason });
+      ports.log({ entry: ports.entry, decision: 'skipped', eniId: d.eniId, group: d.group, reason: d.reason });
+    }
+  }
+  return summary;
+}
+
+function setup(deps: EntryFunctionDeps, context: StepFunctionContext) {
+  const clock = deps.clock ?? systemClock;
+  const log = deps.log ?? ((line) => console.log(JSON.stringify(line)));
+  const ports = deps.ports(context);
+  const entryDeps: EntryDeps & { windowSeconds: number } = {
+    ecs: ports.ecs,
+    groups: deps.groups,
+    regionId: ports.regionId,
+    now: () => clock.now(),
+    windowSeconds: deps.windowSeconds ?? DefaultFlapWindowSeconds,
+  };
+  const send = (result: EntryResult, entry: string) =>
+    result.kind === 'ignored'
+      ? Promise.resolve<DispatchSummary>({ enqueued: [], failed: [], skipped: [] })
+      : dispatch(result.decisions, { queue: ports.queue, queues: deps.queues, now: clock.now(), log: (l) => log({ ...l, requestId: context.requestId }), entry });
+  return { clock, log, ports, entryDeps, send };
+}
+
+// ---- on-alarm: CloudMonitor callback through an HTTP trigger --------------------------------------------
+
+/** The FC 3.0 HTTP trigger event (function-compute.md, "HTTP trigger (FC 3.0)"), the parts read here. */
+export interface HttpTriggerEventLike {
+  readonly version?: string;
+  readonly rawPath?: string;
+  readonly headers?: Readonly<Record<string, string | undefined>>;
+  readonly queryParameters?: Readonly<Record<string, string | undefined>>;
+  readonly body?: string;
+  readonly isBase64Encoded?: boolean;
+  readonly requestContext?: { readonly http?: { readonly method?: string; readonly sourceIp?: string } };
+}
+
+export interface HttpResponse {
+  readonly statusCode: number;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+}
+
+/** Where the alarm token may travel: `?token=` in the callback URL (CloudMonitor can set no header), or this header. */
+export const AlarmTokenHeader = 'x-eni-failover-token';
+
+/**
+ * Constant-time token check. Both sides are hashed to 32 bytes first, so `timingSafeEqual` always compares
+ * equal-length buffers and neither the content nor the length of the secret leaks through timing.
+ */
+export function tokenMatches(given: string | undefined, secret: string): boolean {
+  if (given === undefined || secret === '') return false;
+  const a = createHash('sha256').update(given, 'utf8').digest();
+  const b = createHash('sha256').update(secret, 'utf8').digest();
+  return timingSafeEqual(a, b);
+}
+
+const json = (statusCode: number, body: Record<string, unknown>): HttpResponse => ({
+  statusCode,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
+
+function header(event: HttpTriggerEventLike, name: string): string | undefined {
+  for (const [k, v] of Object.entries(event.headers ?? {})) if (k.toLowerCase() === name) return v;
+  return undefined;
+}
+
+/**
+ * The alarm entry. Answers: 401 (nothing read or sent) without the right token; 405 for other methods
+ * than POST; 400 for a body that is not a callback; 200 `ignored: ...` for OK / INSUFFICIENT_DATA or an
+ * instance with nothing to move; 202 with the operation ids when binds were enqueued; 500 when the cloud
+ * failed (CloudMonitor retries the callback).
+ */
+export function createAlarmFunction(deps: EntryFunctionDeps & { readonly token: string }) {
+  if (deps.token === '') throw new Error('eni-failover on-alarm: the alarm token is empty');
+  return async function handler(event: Buffer | string, context: StepFunctionContext): Promise<HttpResponse> {
+    let http: HttpTriggerEventLike;
+    try {
+      http = JSON.parse(event.toString()) as HttpTriggerEventLike;
+    } catch {
+      return json(400, { error: 'the trigger event is not JSON (expected an FC 3.0 HTTP trigger event)' });
+    }
+    const given = http.queryParameters?.token ?? header(http, AlarmTokenHeader);
+    if (!tokenMatches(given, deps.token)) {
+      (deps.log ?? ((l) => console.log(JSON.stringify(l))))({ entry: 'on-alarm', decision: 'unauthorized', sourceIp: http.requestContext?.http?.sourceIp, requestId: context.requestId });
+      return json(401, { error: `missing or wrong token: put ?token=<ALARM_TOKEN> in the callback URL (or the ${AlarmTokenHeader} header)` });
+    }
+    const method = http.requestContext?.http?.method?.toUpperCase();
+    if (method !== undefined && method !== 'POST') return json(405, { error: `CloudMonitor posts its callback; ${method} is not accepted` });
+    const raw = http.isBase64Encoded ? Buffer.from(http.body ?? '', 'base64').toString('utf8') : (http.body ?? '');
+    let fields: string | Record<string, string> = raw;
+    if (/json/i.test(header(http, 'content-type') ?? '')) {
+      try {
+        const parsed: unknown = JSON.parse(raw);
+        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+        fields = Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
+      } catch (err) {
+        return json(400, { error: `body is not a JSON object: ${(err as Error).message}` });
+      }
+    }
+    const alarm = parseAlarmCallback(fields);
+    if (!alarm.ok) return json(400, { error: `not a CloudMonitor alarm callback: ${alarm.error}` });
+    const { log, entryDeps, send } = setup(deps, context);
+    try {
+      const result = await normaliseAlarm(alarm.value, entryDeps);
+      if (result.kind === 'ignored') {
+        log({ entry: 'on-alarm', decision: 'ignored', reason: result.reason, alertName: alarm.value.alertName, instanceId: alarm.value.instanceId, requestId: context.requestId });
+        return json(200, { ignored: result.reason });
+      }
+      const summary = await send(result, 'on-alarm');
+      if (summary.enqueued.length === 0) {
+        return json(200, { ignored: summary.failed.length ? 'no healthy standby' : 'nothing to move', ...summary });
+      }
+      return json(202, { operationIds: summary.enqueued.map((e) => e.operationId), ...summary });
+    } catch (err) {
+      log({ entry: 'on-alarm', decision: 'error', error: (err as Error).message, requestId: context.requestId });
+      return json(500, { error: `could not act on the alarm: ${(err as Error).message}` });
+    }
+  };
+}
+
+// ---- on-ecs-event: ECS events through EventBridge --------------------------------------------------------
+
+/**
+ * The ECS-event entry. An event EventBridge delivers is one object or (event-streaming) a JSON array.
+ * Guarantees: events that do not start a failover are answered `ignored` with a reason; a cloud or queue
+ * failure throws, so EventBridge retries.
+ */
+export function createEcsEventFunction(deps: EntryFunctionDeps) {
+  return async function handler(event: Buffer | string, context: StepFunctionContext) {
+    let data: unknown;
+    try {
+      data = JSON.parse(event.toString());
+    } catch (err) {
+      return [{ ignored: `event is not JSON: ${(err as Error).message}` }];
+    }
+    const { log, entryDeps, send } = setup(deps, context);
+    const out: ({ ignored: string } | DispatchSummary)[] = [];
+    for (const item of Array.isArray(data) ? data : [data]) {
+      const result = await normaliseEcsEvent(item, entryDeps);
+      if (result.kind === 'ignored') {
+        log({ entry: 'on-ecs-event', decision: 'ignored', reason: result.reason, requestId: context.requestId });
+        out.push({ ignored: result.reason });
+      } else out.push(await send(result, 'on-ecs-event'));
+    }
+    return out;
+  };
+}
+
+// ---- on-schedule: timer trigger --------------------------------------------------------------------------
+
+/**
+ * The timer entry: `{triggerTime, triggerName, payload}`. A payload that does not parse is reported
+ * (and logged) without acting: a timer retry could only fail the same way.
+ */
+export function createScheduleFunction(deps: EntryFunctionDeps) {
+  return async function handler(event: Buffer | string, context: StepFunctionContext) {
+    let timer: TimerEventLike;
+    try {
+      timer = JSON.parse(event.toString()) as TimerEventLike;
+    } catch (err) {
+      return { error: `timer event is not JSON: ${(err as Error).message}` };
+    }
+    const payload = parseSchedulePayload(timer.payload ?? '');
+    const { log, entryDeps, send } = setup(deps, context);
+    if (!payload.ok) {
+      log({ entry: 'on-schedule', decision: 'invalid', error: payload.error, triggerName: timer.triggerName, requestId: context.requestId });
+      return { error: payload.error };
+    }
+    const mode = Array.isArray(payload.value) ? 'switch-over' : 'reconcile';
+    const summary = await send(await normaliseSchedule(timer, payload.value, entryDeps), 'on-schedule');
+    log({ entry: 'on-schedule', mode, triggerName: timer.triggerName, enqueued: summary.enqueued.length, failed: summary.failed.length, skipped: summary.skipped.length, requestId: context.requestId });
+    return { mode, ...summary };
+  };
+}
+
+// ---- on-request: the requests queue ----------------------------------------------------------------------
+
+/**
+ * The requests-queue entry. Guarantees: a message that does not parse, or that is refused (unmanaged
+ * ENI, foreign region), goes to the dead-letter queue with the error and is acknowledged (a retry could
+ * only fail the same way); a cloud or queue failure throws, so the trigger redelivers.
+ */
+export function createRequestFunction(deps: EntryFunctionDeps) {
+  return async function handler(event: Buffer | string, context: StepFunctionContext) {
+    const { log, entryDeps, ports, send } = setup(deps, context);
+    const reject = async (messageId: string, error: string, body: string) => {
+      await ports.queue.send(deps.queues.deadLetter, JSON.stringify({ kind: 'eni-failover.rejected', step: 'on-request', messageId, error, body: body.slice(0, 16_384) }));
+      log({ entry: 'on-request', decision: 'rejected', messageId, error, requestId: context.requestId });
+      return { messageId, rejected: error };
+    };
+    const decoded = decodeQueueEvent(event);
+    if (!decoded.ok) return [await reject(context.requestId ?? 'unknown', decoded.error, event.toString())];
+    const out: ({ messageId: string; rejected: string } | ({ messageId: string } & DispatchSummary))[] = [];
+    for (const message of decoded.messages) {
+      const envelope = parseRequestEnvelope(message.body);
+      if (!envelope.ok) {
+        out.push(await reject(message.messageId, `invalid request: ${envelope.error}`, message.body));
+        continue;
+      }
+      const decision = await normaliseRequest(envelope.value, message, entryDeps);
+      if (decision.kind === 'refused') {
+        out.push(await reject(message.messageId, `refused: ${decision.reason}`, message.body));
+        continue;
+      }
+      out.push({ messageId: message.messageId, ...(await send({ kind: 'decided', decisions: [decision] }, 'on-request')) });
+    }
+    return out;
+  };
+}
+
+// ---- from the environment --------------------------------------------------------------------------------
+
+const EntryEnv = z.object({
+  /** Groups as YAML or JSON text; empty or unset: the groups bundled from config/groups.yaml. */
+  FAILOVER_GROUPS: z.string().optional(),
+  /** Alarms/events for one instance inside this many seconds are one failover (default 600). */
+  FLAP_WINDOW_SECONDS: z.coerce.number().int().min(60).max(86_400).default(DefaultFlapWindowSeconds),
+  ALARM_TOKEN: z.string().optional(),
+});
+
+export const EntryKind = { Alarm: 'alarm', EcsEvent: 'ecs-event', Schedule: 'schedule', Request: 'request' } as const;
+export type EntryKind = (typeof EntryKind)[keyof typeof EntryKind];
+
+/**
+ * The handler FC calls for an entry point, built from the environment once per instance. Guarantees:
+ * a bad FAILOVER_GROUPS or FLAP_WINDOW_SECONDS stops the module at load with a message naming the
+ * variable; an empty ALARM_TOKEN is detected at load too, and the alarm endpoint then answers every call
+ * 503 naming the variable and enqueues nothing - it never runs unprotected.
+ * Clients are made once and sign with the credentials of the latest invocation (STS keys rotate).
+ */
+export function entryHandlerFromEnvironment(kind: EntryKind, bundledGroupsYaml: string, env: NodeJS.ProcessEnv = process.env) {
+  const config: FunctionConfig = loadConfig(env);
+  const parsed = EntryEnv.safeParse(env);
+  if (!parsed.success) throw new Error(`eni-failover: bad function environment: ${describeIssues(parsed.error)}`);
+  const e = parsed.data;
+  const overridden = e.FAILOVER_GROUPS !== undefined && e.FAILOVER_GROUPS.trim() !== '';
+  const groups = overridden ? parseGroups(e.FAILOVER_GROUPS!, 'FAILOVER_GROUPS') : parseGroups(bundledGroupsYaml, 'config/groups.yaml (bundled)');
+  let credentials: EcsCredentials | undefined;
+  let clients: EntryPorts | undefined;
+  const current = (): EcsCredentials => {
+    if (credentials === undefined) throw new Error('no invocation context yet');
+    return credentials;
+  };
+  const deps: EntryFunctionDeps = {
+    queues: config.queues,
+    groups,
+    windowSeconds: e.FLAP_WINDOW_SECONDS,
+    ports(context) {
+      credentials = fromFcContext(context);
+      if (clients === undefined) {
+        const regionId = context.region ?? env.FC_REGION ?? '';
+        const accountId = context.accountId ?? env.FC_ACCOUNT_ID ?? '';
+        if (regionId === '' || accountId === '') throw new Error('FC context has no region or accountId');
+        clients = {
+          regionId,
+          ecs: createEcsPort({ regionId, endpoint: config.ecsEndpoint(regionId), protocol: config.ecsProtocol, credentials: current }),
+          queue: new MnsQueues({ endpoint: config.mnsEndpoint(accountId, regionId), accountId, credentials: current }),
+        };
+      }
+      return clients;
+    },
+  };
+  switch (kind) {
+    case EntryKind.Alarm: {
+      const token = e.ALARM_TOKEN ?? '';
+      if (token.trim() === '') {
+        // Fail closed, but still load: a module that throws at load would also stop the local runtime
+        // (and `s` tooling) from loading every other function of s.yaml.
+        const problem =
+          'ALARM_TOKEN is empty: set it (s.yaml vars.alarmToken, from ENI_FAILOVER_ALARM_TOKEN) to a long random secret and put ?token=<it> in the CloudMonitor callback URL';
+        console.error(JSON.stringify({ entry: 'on-alarm', decision: 'misconfigured', error: problem }));
+        return async (): Promise<HttpResponse> => json(503, { error: `on-alarm is not configured: ${problem}` });
+      }
+      return createAlarmFunction({ ...deps, token });
+    }
+    case EntryKind.EcsEvent:
+      return createEcsEventFunction(deps);
+    case EntryKind.Schedule:
+      return createScheduleFunction(deps);
+    case EntryKind.Request:
+      return createRequestFunction(deps);
+  }
+}

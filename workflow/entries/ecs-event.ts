@@ -1,0 +1,106 @@
+import { DefaultFlapWindowSeconds, failoverFrom, windowStart, type EntryDeps, type EntryResult } from './failover';
+
+/**
+ * ECS events (function-compute.md, "ECS events through EventBridge"). CloudMonitor's body is
+ * `{name: "Instance:StateChange", resourceId: "acs:ecs:<region>:<uid>:instance/i-...", eventTime, regionId,
+ * content: {resourceId: "i-...", state: "Stopping"}}`; system events are named
+ * `Instance:<EventType>:<Status>` with content `{instanceId, eventType, eventStatus}`. Through EventBridge
+ * the type is `ecs:Instance:StateChange` etc.; the exact wrapper is unverified, so the body is accepted
+ * bare, under a CloudEvent's `data`, and as bare content under `data`.
+ */
+
+/** Instance states that mean the instance is going away. */
+export const FailingStates: ReadonlySet<string> = new Set(['Stopping', 'Stopped']);
+
+/** Event families (the part after `Instance:`) that start a failover: the instance failed or is failing. */
+export const FailingEventTypes: readonly RegExp[] = [/^InstanceFailure\.[A-Za-z]+$/, /^SystemFailure\.[A-Za-z]+$/];
+
+/** System-event statuses after which there is nothing left to fail over from. */
+export const SettledEventStatuses: ReadonlySet<string> = new Set(['Canceled', 'Cancelled', 'Executed', 'Avoided', 'Failed']);
+
+export interface EcsEvent {
+  /** `Instance:StateChange`, `Instance:SystemFailure.Reboot`, ... (status suffix removed). */
+  readonly name: string;
+  readonly instanceId: string | undefined;
+  readonly state?: string;
+  readonly eventStatus?: string;
+  readonly regionId?: string;
+  readonly timeMs?: number;
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (x: unknown): x is Obj => typeof x === 'object' && x !== null && !Array.isArray(x);
+const str = (x: unknown): string | undefined => (typeof x === 'string' && x !== '' ? x : undefined);
+
+/**
+ * Reads the fields that matter from any accepted shape. Guarantees: never throws; `undefined` when the
+ * input is not an object or names no event.
+ */
+export function readEcsEvent(input: unknown): EcsEvent | undefined {
+  if (!isObj(input)) return undefined;
+  const wrapped = isObj(input.data) ? input.data : undefined;
+  const body = wrapped ?? input;
+  const content = isObj(body.content) ? body.content : body;
+  // CloudMonitor `name`, else the CloudEvent `type` without its `ecs:` prefix.
+  const rawName = str(body.name) ?? str(input.name) ?? str(input.type)?.replace(/^ecs:/, '');
+  if (rawName === undefined) return undefined;
+  const parts = rawName.split(':');
+  // `Instance:SystemFailure.Reboot:Executing` carries the status as a third part.
+  const name = parts.slice(0, 2).join(':');
+  const statusFromName = parts.length > 2 ? parts.slice(2).join(':') : undefined;
+  const arnId = (v: unknown) => str(v)?.match(/instance\/(i-[a-z0-9]+)$/)?.[1];
+  const instanceId =
+    [content.instanceId, content.resourceId, body.instanceId].map(str).find((v) => v?.startsWith('i-')) ??
+    arnId(body.resourceId) ??
+    arnId(input.subject) ??
+    arnId(input.resourceId);
+  const time = str(body.eventTime) ?? str(input.time);
+  const timeMs = time === undefined ? undefined : Date.parse(time.replace(/^(\d{8})T/, (_m, d: string) => `${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6)}T`));
+  const state = str(content.state);
+  const eventStatus = str(content.eventStatus) ?? statusFromName;
+  const regionId = str(body.regionId) ?? str(input.aliyunregionid);
+  return {
+    name,
+    instanceId,
+    ...(state === undefined ? {} : { state }),
+    ...(eventStatus === undefined ? {} : { eventStatus }),
+    ...(regionId === undefined ? {} : { regionId }),
+    ...(timeMs === undefined || Number.isNaN(timeMs) ? {} : { timeMs }),
+  };
+}
+
+/** Why an event does not start a failover, or undefined when it does. */
+export function whyIgnored(e: EcsEvent): string | undefined {
+  if (!e.name.startsWith('Instance:')) return `${e.name} is not an instance event`;
+  const kind = e.name.slice('Instance:'.length);
+  if (kind === 'StateChange') {
+    if (e.state === undefined) return 'Instance:StateChange without content.state';
+    return FailingStates.has(e.state) ? undefined : `state ${e.state} is not a failure (only ${[...FailingStates].join('/')})`;
+  }
+  if (FailingEventTypes.some((p) => p.test(kind))) {
+    return e.eventStatus !== undefined && SettledEventStatuses.has(e.eventStatus) ? `${e.name} is ${e.eventStatus}: nothing left to fail over from` : undefined;
+  }
+  return `${e.name} does not start a failover (only StateChange to ${[...FailingStates].join('/')}, InstanceFailure.*, SystemFailure.*)`;
+}
+
+/**
+ * Turns an ECS event into binds, or ignores it with a reason. The origin is
+ * `{kind: event, id: <name>/<instanceId>/<window start>}` (default window 600 s), so the Stopping and the
+ * Stopped event of one stop, and redeliveries, collapse into one operation per ENI.
+ */
+export async function normaliseEcsEvent(input: unknown, deps: EntryDeps & { windowSeconds?: number }): Promise<EntryResult> {
+  const e = readEcsEvent(input);
+  if (e === undefined) return { kind: 'ignored', reason: 'not an ECS event (no name or type)' };
+  const why = whyIgnored(e);
+  if (why !== undefined) return { kind: 'ignored', reason: why };
+  if (e.instanceId === undefined) return { kind: 'ignored', reason: `${e.name} names no instance` };
+  if (e.regionId !== undefined && e.regionId !== deps.regionId) {
+    return { kind: 'ignored', reason: `event from ${e.regionId}; this deployment handles ${deps.regionId}` };
+  }
+  const at = e.timeMs ?? deps.now();
+  const window = windowStart(at, deps.windowSeconds ?? DefaultFlapWindowSeconds);
+  // StateChange Stopping and Stopped share one id (the instance is stopping either way).
+  const id = `${e.name}/${e.instanceId}/${window}`;
+  const origin = { kind: 'event' as const, id, time: new Date(at).toISOString() };
+  return { kind: 'decided', decisions: await failoverFrom(e.instanceId, origin, deps) };
+}

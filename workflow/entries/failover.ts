@@ -1,0 +1,137 @@
+import { BindRequest, deriveOperationId, type Origin } from '../messages';
+import { describeGroupEnis, groupsOfInstance, type FailoverGroup, type GroupsConfig } from '../groups';
+import { EniStatus } from '../model';
+import type { EcsPort } from '../ports';
+import { Reason } from '../rules';
+import { selectStandby, type PassedOver } from '../standby';
+
+/**
+ * What the entry points (alarm, ECS event, schedule, request) decide, before anything is sent: binds to
+ * start, things deliberately left alone, and failures that end before an operation exists.
+ */
+
+/** The step name entry failures carry (no workflow step ran). */
+export const EntryStep = 'select-standby' as const;
+
+/**
+ * An entry-level failure, shaped like the workflow's OperationEvent so one consumer of the events and
+ * dead-letter queues reads both: `kind`, `operationId`, `outcome: failed`, `reason`, `step`, `message`.
+ */
+export interface EntryFailureEvent {
+  readonly kind: 'eni-failover.outcome';
+  readonly operationId: string;
+  readonly outcome: 'failed';
+  readonly reason: Reason;
+  readonly step: typeof EntryStep;
+  readonly message: string;
+  readonly group: string;
+  readonly eniId: string;
+  readonly sourceInstanceId?: string;
+  readonly origin: Origin;
+  readonly passedOver: readonly PassedOver[];
+  readonly finishedAt: number;
+}
+
+export type EntryDecision =
+  /** Start an operation for `request`. */
+  | { readonly kind: 'bind'; readonly group?: string; readonly request: BindRequest; readonly passedOver: readonly PassedOver[]; readonly note: string }
+  /** Nothing to do for this ENI or group, and why. */
+  | { readonly kind: 'skip'; readonly group?: string; readonly eniId?: string; readonly reason: string }
+  /** Nothing can be done: published on the events and dead-letter queues. */
+  | { readonly kind: 'fail'; readonly event: EntryFailureEvent };
+
+/** What an entry point made of one trigger: ignored as a whole (with why), or decisions per ENI. */
+export type EntryResult = { readonly kind: 'ignored'; readonly reason: string } | { readonly kind: 'decided'; readonly decisions: readonly EntryDecision[] };
+
+export interface EntryDeps {
+  readonly ecs: EcsPort;
+  readonly groups: GroupsConfig;
+  /** The region the function (or CLI) operates in; requests carry it. */
+  readonly regionId: string;
+  readonly now: () => number;
+}
+
+/**
+ * Start of the flapping window `timeMs` falls in. Repeated triggers for one instance inside a window get
+ * the same origin id, hence the same operationId (deriveOperationId), so they collapse into one operation.
+ */
+export function windowStart(timeMs: number, windowSeconds: number): string {
+  const w = windowSeconds * 1000;
+  return new Date(Math.floor(timeMs / w) * w).toISOString();
+}
+
+/** Default flapping window: alarms/events for one instance within 10 minutes are one failover. */
+export const DefaultFlapWindowSeconds = 600;
+
+function failure(args: { group: FailoverGroup; eniId: string; source?: string; origin: Origin; passedOver: readonly PassedOver[]; message: string; now: number }): EntryDecision {
+  return {
+    kind: 'fail',
+    event: {
+      kind: 'eni-failover.outcome',
+      // Not a bind to any instance: hashed with a target no instance id can equal.
+      operationId: deriveOperationId({ origin: args.origin, eniId: args.eniId, instanceId: 'no-standby' }),
+      outcome: 'failed',
+      reason: Reason.NoHealthyStandby,
+      step: EntryStep,
+      message: args.message,
+      group: args.group.name,
+      eniId: args.eniId,
+      ...(args.source === undefined ? {} : { sourceInstanceId: args.source }),
+      origin: args.origin,
+      passedOver: args.passedOver,
+      finishedAt: args.now,
+    },
+  };
+}
+
+/**
+ * Moves every group ENI the failed instance holds to the best standby of that group. Guarantees: reads
+ * only; an ENI the failed instance no longer holds (already moved - a late or repeated alarm) is left
+ * alone with a reason, so a second alarm never moves an ENI back; two ENIs planned onto one standby count
+ * against its quota together; one decision per group ENI the failed instance holds (or one skip per
+ * group holding none, or one skip when the instance is in no group).
+ */
+export async function failoverFrom(failedInstanceId: string, origin: Origin, deps: EntryDeps): Promise<EntryDecision[]> {
+  const groups = groupsOfInstance(deps.groups, failedInstanceId);
+  if (groups.length === 0) return [{ kind: 'skip', reason: `${failedInstanceId} is a member of no failover group` }];
+  const decisions: EntryDecision[] = [];
+  for (const group of groups) {
+    const held = await describeGroupEnis(deps.ecs, group, failedInstanceId);
+    if (held.length === 0) {
+      decisions.push({ kind: 'skip', group: group.name, reason: `${failedInstanceId} holds no ENI of group ${group.name} (already moved, or never held): nothing to do` });
+      continue;
+    }
+    const instances = await deps.ecs.describeInstances(group.members);
+    const planned = new Map<string, number>();
+    for (const eni of held) {
+      if (eni.status !== EniStatus.InUse) {
+        // Attaching/Detaching: an operation is moving it right now; do not fight it.
+        decisions.push({ kind: 'skip', group: group.name, eniId: eni.eniId, reason: `${eni.eniId} is ${eni.status} on ${failedInstanceId}: an operation is already moving it` });
+        continue;
+      }
+      const choice = await selectStandby({ group, eni, excludeInstanceId: failedInstanceId, instances, plannedEnis: planned }, deps.ecs);
+      if (!choice.ok) {
+        decisions.push(failure({ group, eniId: eni.eniId, source: failedInstanceId, origin, passedOver: choice.passedOver, message: choice.detail, now: deps.now() }));
+        continue;
+      }
+      planned.set(choice.standby.instanceId, (planned.get(choice.standby.instanceId) ?? 0) + 1);
+      decisions.push({
+        kind: 'bind',
+        group: group.name,
+        request: BindRequest.parse({
+          eniId: eni.eniId,
+          instanceId: choice.standby.instanceId,
+          regionId: deps.regionId,
+          sourceInstanceId: failedInstanceId,
+          policy: group.policy,
+          origin,
+        }),
+        passedOver: choice.passedOver,
+        note: `fail ${eni.eniId} over from ${failedInstanceId} to ${choice.standby.instanceId}`,
+      });
+    }
+  }
+  return decisions;
+}
+
+export { failure as entryFailure };

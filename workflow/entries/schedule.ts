@@ -1,0 +1,169 @@
+import { z } from 'zod';
+import { BindRequest, Policy, type Origin, type ParseResult } from '../messages';
+import { describeGroupEnis, formatPath, groupOfEni, type FailoverGroup } from '../groups';
+import { EniStatus, InstanceStatus, type Instance } from '../model';
+import { selectStandby } from '../standby';
+import { entryFailure, type EntryDecision, type EntryDeps, type EntryResult } from './failover';
+
+/**
+ * Timer-triggered jobs. The timer's payload (a string in s.yaml) is either
+ *  - a JSON list of planned switch-overs: `[{"eniId": "eni-..", "instanceId": "i-..", "sourceInstanceId"?: "i-..", "policy"?: {...}}]`
+ *  - `{"mode": "reconcile"}`: repair drift in every group (see reconcile).
+ */
+
+const PlannedBind = z
+  .object({
+    eniId: z.string().regex(/^eni-[a-z0-9]{1,40}$/, 'must look like eni-xxxx'),
+    instanceId: z.string().regex(/^i-[a-z0-9]{1,40}$/, 'must look like i-xxxx'),
+    sourceInstanceId: z.string().regex(/^i-[a-z0-9]{1,40}$/, 'must look like i-xxxx').optional(),
+    /** Overrides of the ENI's group policy (or of the defaults for an ENI in no group). */
+    policy: Policy.partial().strict().optional(),
+  })
+  .strict();
+
+export const SchedulePayload = z.union([
+  z.array(PlannedBind).min(1, 'a switch-over list needs at least one bind'),
+  z.object({ mode: z.literal('reconcile') }).strict(),
+]);
+export type SchedulePayload = z.infer<typeof SchedulePayload>;
+
+export interface TimerEventLike {
+  readonly triggerTime?: string;
+  readonly triggerName?: string;
+  readonly payload?: string;
+}
+
+/** Parses the timer payload text. Guarantees: ok:false names the bad field. */
+export function parseSchedulePayload(payload: string): ParseResult<SchedulePayload> {
+  let data: unknown;
+  try {
+    data = JSON.parse(payload);
+  } catch (err) {
+    return { ok: false, error: `payload is not JSON (expected a list of binds or {"mode":"reconcile"}): ${(err as Error).message}` };
+  }
+  const parsed = SchedulePayload.safeParse(data);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  // A union reports both branches; name the one the payload was meant to be.
+  const branch = Array.isArray(data) ? z.array(PlannedBind).min(1) : z.object({ mode: z.literal('reconcile') }).strict();
+  const detail = branch.safeParse(data);
+  const issues = detail.success ? parsed.error.issues : detail.error.issues;
+  return { ok: false, error: issues.map((i) => `payload${formatPath(i.path) === '(root)' ? '' : formatPath(i.path).replace(/^(?!\[)/, '.')}: ${i.message}`).join('; ') };
+}
+
+function originOf(timer: TimerEventLike, now: number, what: string): Origin {
+  const time = timer.triggerTime !== undefined && !Number.isNaN(Date.parse(timer.triggerTime)) ? new Date(Date.parse(timer.triggerTime)).toISOString() : new Date(now).toISOString();
+  // One fire of one trigger is one origin: FC redelivering the same fire makes the same operations.
+  return { kind: 'schedule', id: `${timer.triggerName ?? 'timer'}/${what}@${time}`.slice(0, 256), time };
+}
+
+/** Runs a parsed payload: planned switch-overs or a reconcile pass. */
+export async function normaliseSchedule(timer: TimerEventLike, payload: SchedulePayload, deps: EntryDeps): Promise<EntryResult> {
+  if (!Array.isArray(payload)) return { kind: 'decided', decisions: await reconcile(originOf(timer, deps.now(), 'reconcile'), deps) };
+  const origin = originOf(timer, deps.now(), 'switch-over');
+  const decisions: EntryDecision[] = [];
+  for (const bind of payload) {
+    const eni = await deps.ecs.describeEni(bind.eniId);
+    const group = eni === undefined ? undefined : groupOfEni(deps.groups, eni);
+    // A planned switch-over moves the ENI from wherever it is: name the current holder as the source,
+    // unless the payload named one (validate refuses a holder nobody named).
+    const holder = eni !== undefined && eni.status !== EniStatus.Available && eni.instanceId !== bind.instanceId ? eni.instanceId : undefined;
+    const source = bind.sourceInstanceId ?? holder;
+    const parsed = BindRequest.safeParse({
+      eniId: bind.eniId,
+      instanceId: bind.instanceId,
+      regionId: deps.regionId,
+      ...(source === undefined ? {} : { sourceInstanceId: source }),
+      policy: { ...(group?.policy ?? {}), ...(bind.policy ?? {}) },
+      origin,
+    });
+    if (!parsed.success) {
+      decisions.push({ kind: 'skip', eniId: bind.eniId, reason: `invalid switch-over: ${parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ')}` });
+      continue;
+    }
+    decisions.push({
+      kind: 'bind',
+      ...(group === undefined ? {} : { group: group.name }),
+      request: parsed.data,
+      passedOver: [],
+      note: `planned switch-over of ${bind.eniId} to ${bind.instanceId}${source === undefined ? '' : ` from ${source}`}`,
+    });
+  }
+  return { kind: 'decided', decisions };
+}
+
+/**
+ * One reconcile pass. For every group ENI: unbound (Available) -> bind to the best member; bound to a
+ * member that is Stopped or no longer exists -> bind to the best other member, from that holder.
+ * Guarantees: reads only; an ENI bound to a Running member (or to any Starting/Stopping/Pending one) is
+ * left alone; an ENI in motion (Attaching, Detaching, Creating, Deleting) is skipped - an operation owns
+ * it; an ENI bound to an instance outside the group is never taken; every ENI gets exactly one decision
+ * saying what was found.
+ */
+export async function reconcile(origin: Origin, deps: EntryDeps): Promise<EntryDecision[]> {
+  const decisions: EntryDecision[] = [];
+  for (const group of deps.groups.groups) {
+    const enis = await describeGroupEnis(deps.ecs, group);
+    if (enis.length === 0) {
+      decisions.push({ kind: 'skip', group: group.name, reason: `group ${group.name} has no ENI in ECS (check its ids or tag)` });
+      continue;
+    }
+    const instances = await deps.ecs.describeInstances(group.members);
+    const byId = new Map(instances.map((i) => [i.instanceId, i]));
+    const planned = new Map<string, number>();
+    for (const eni of enis) {
+      const skip = (reason: string) => decisions.push({ kind: 'skip', group: group.name, eniId: eni.eniId, reason });
+      if (eni.status !== EniStatus.Available && eni.status !== EniStatus.InUse) {
+        skip(`${eni.eniId} is ${eni.status}: an operation is in progress, not touching it`);
+        continue;
+      }
+      let source: string | undefined;
+      if (eni.status === EniStatus.InUse) {
+        const holder = eni.instanceId!;
+        if (!group.members.includes(holder)) {
+          skip(`${eni.eniId} is bound to ${holder}, which is not a member of ${group.name}: left alone`);
+          continue;
+        }
+        const h = byId.get(holder) ?? (await deps.ecs.describeInstance(holder));
+        if (h !== undefined && h.status !== InstanceStatus.Stopped) {
+          skip(`healthy: ${eni.eniId} is on ${holder} (${h.status})`);
+          continue;
+        }
+        source = holder;
+      }
+      const decision = await repair(group, eni, source, instances, planned, origin, deps);
+      decisions.push(decision);
+    }
+  }
+  return decisions;
+}
+
+async function repair(
+  group: FailoverGroup,
+  eni: Parameters<typeof selectStandby>[0]['eni'],
+  source: string | undefined,
+  instances: readonly Instance[],
+  planned: Map<string, number>,
+  origin: Origin,
+  deps: EntryDeps,
+): Promise<EntryDecision> {
+  const choice = await selectStandby({ group, eni, ...(source === undefined ? {} : { excludeInstanceId: source }), instances, plannedEnis: planned }, deps.ecs);
+  const found = source === undefined ? `${eni.eniId} is unbound` : `${eni.eniId} is on ${source}, which is Stopped or gone`;
+  if (!choice.ok) {
+    return entryFailure({ group, eniId: eni.eniId, ...(source === undefined ? {} : { source }), origin, passedOver: choice.passedOver, message: `${found}; ${choice.detail}`, now: deps.now() });
+  }
+  planned.set(choice.standby.instanceId, (planned.get(choice.standby.instanceId) ?? 0) + 1);
+  return {
+    kind: 'bind',
+    group: group.name,
+    request: BindRequest.parse({
+      eniId: eni.eniId,
+      instanceId: choice.standby.instanceId,
+      regionId: deps.regionId,
+      ...(source === undefined ? {} : { sourceInstanceId: source }),
+      policy: group.policy,
+      origin,
+    }),
+    passedOver: choice.passedOver,
+    note: `repair: ${found}; bind to ${choice.standby.instanceId}`,
+  };
+}
