@@ -546,10 +546,13 @@ export class EcsModel implements GuestNicView {
     if (inst.status !== InstanceStatus.Running && inst.status !== InstanceStatus.Stopped) {
       throw ecsError('InvalidOperation.InvalidEcsState', undefined, `The instance is ${inst.status}; it must be Running or Stopped.`);
     }
+    // Already Detaching: accepted, and it changes nothing - a held detach waits for the guest either way.
+    if (eni.status === EniStatus.Detaching) return;
     this.setEniStatus(eni, EniStatus.Detaching, instanceId);
     this.schedule(`eni:${eniId}`, this.scaled(this.scenario.latency.detachSeconds), () => {
       const owner = this.instances.get(instanceId);
-      if (owner !== undefined && owner.status === InstanceStatus.Running && !owner.guestResponsive) {
+      // The guest holds the NIC until it answers again or the instance is fully stopped.
+      if (owner !== undefined && owner.status !== InstanceStatus.Stopped && !owner.guestResponsive) {
         eni.detachHeld = true;
         return;
       }
@@ -602,6 +605,7 @@ export class EcsModel implements GuestNicView {
     // A fresh boot: the guest answers again.
     inst.guestResponsive = true;
     this.setInstanceStatusInternal(inst, InstanceStatus.Running);
+    this.releaseHeldDetaches(inst.instanceId);
   }
 
   /** RebootInstance: Running -> Stopping -> Starting -> Running (StartTime updated), half the latency each. */

@@ -20,7 +20,7 @@ describe('Local ECS: binding rules of the seed document', () => {
     new $Ecs.DetachNetworkInterfaceRequest({ regionId: Region, networkInterfaceId: eniId, instanceId });
   const eniStatus = async (client: ReturnType<typeof ecsClient>, eniId: string) =>
     (await client.describeNetworkInterfaceAttribute(new $Ecs.DescribeNetworkInterfaceAttributeRequest({ regionId: Region, networkInterfaceId: eniId })))
-      .body.status;
+      .body?.status;
 
   it('exports exactly the 28 Stopped-only instance types of the seed document', () => {
     expect(InstanceTypesBindOnlyWhenStopped.size).toBe(28);
@@ -47,7 +47,7 @@ describe('Local ECS: binding rules of the seed document', () => {
 
     await client.rebootInstance(new $Ecs.RebootInstanceRequest({ instanceId: 'i-veteran' }));
     const describe = async () =>
-      (await client.describeInstances(new $Ecs.DescribeInstancesRequest({ regionId: Region, instanceIds: '["i-veteran"]' }))).body.instances?.instance?.[0];
+      (await client.describeInstances(new $Ecs.DescribeInstancesRequest({ regionId: Region, instanceIds: '["i-veteran"]' }))).body?.instances?.instance?.[0];
     await pollUntil(async () => (await describe())?.status, (s) => s === 'Running' && true, 5000, 2);
     await pollUntil(async () => (await describe())?.startTime, (t) => t !== undefined && t > '2018-04-01');
     await client.attachNetworkInterface(attach('eni-spare', 'i-veteran'));

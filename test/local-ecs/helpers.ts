@@ -10,7 +10,12 @@ export const scenarioPath = (name: string) => path.join(ScenarioDir, `${name}.ya
 export const Region = 'cn-hangzhou';
 
 /** The real ECS client against a local endpoint, V3 signature unless `v2`. */
-export function ecsClient(endpoint: string, key: Partial<AccessKey> & { accessKeyId: string; accessKeySecret: string }, v2 = false): Ecs {
+export function ecsClient(
+  endpoint: string,
+  key: Partial<AccessKey> & { accessKeyId: string; accessKeySecret: string },
+  v2 = false,
+  timeouts: { readTimeout?: number } = {},
+): Ecs {
   return new Ecs(
     new $OpenApiUtil.Config({
       accessKeyId: key.accessKeyId,
@@ -19,7 +24,7 @@ export function ecsClient(endpoint: string, key: Partial<AccessKey> & { accessKe
       endpoint,
       protocol: 'HTTP',
       regionId: Region,
-      readTimeout: 5000,
+      readTimeout: timeouts.readTimeout ?? 5000,
       connectTimeout: 5000,
       ...(v2 ? { signatureAlgorithm: 'v2' } : {}),
     }),

@@ -25,7 +25,7 @@ describe('Local ECS: operations through the real @alicloud/ecs20140526 client', 
         const r = await client.describeInvocationResults(
           new $Ecs.DescribeInvocationResultsRequest({ regionId: Region, invokeId, contentEncoding: encoding }),
         );
-        last = r.body.invocation?.invocationResults?.invocationResult?.[0];
+        last = r.body?.invocation?.invocationResults?.invocationResult?.[0];
         return last?.invocationStatus;
       },
       (s) => s !== undefined && s !== 'Pending' && s !== 'Running',
@@ -38,7 +38,7 @@ describe('Local ECS: operations through the real @alicloud/ecs20140526 client', 
     const r = await client.describeNetworkInterfaces(
       new $Ecs.DescribeNetworkInterfacesRequest({ regionId: Region, networkInterfaceId: ['eni-service'] }),
     );
-    const set = r.body.networkInterfaceSets?.networkInterfaceSet ?? [];
+    const set = r.body?.networkInterfaceSets?.networkInterfaceSet ?? [];
     expect(set).toHaveLength(1);
     const eni = set[0];
     expect(eni).toMatchObject({
@@ -60,29 +60,29 @@ describe('Local ECS: operations through the real @alicloud/ecs20140526 client', 
     ]);
     expect(eni?.securityGroupIds?.securityGroupId).toEqual(['sg-failover']);
     expect(eni?.tags?.tag).toEqual([{ tagKey: 'eni-failover/service', tagValue: 'web' }]);
-    expect(r.body.totalCount).toBe(1);
+    expect(r.body?.totalCount).toBe(1);
   });
 
   it('DescribeNetworkInterfaces filters by instance and type, and answers unknown ids with an empty set', async () => {
     const byInstance = await client.describeNetworkInterfaces(
       new $Ecs.DescribeNetworkInterfacesRequest({ regionId: Region, instanceId: 'i-primary' }),
     );
-    expect(byInstance.body.networkInterfaceSets?.networkInterfaceSet?.map((e) => e.networkInterfaceId).sort()).toEqual([
+    expect(byInstance.body?.networkInterfaceSets?.networkInterfaceSet?.map((e) => e.networkInterfaceId).sort()).toEqual([
       'eni-primary0',
       'eni-service',
     ]);
     const primaries = await client.describeNetworkInterfaces(
       new $Ecs.DescribeNetworkInterfacesRequest({ regionId: Region, type: 'Primary' }),
     );
-    expect(primaries.body.networkInterfaceSets?.networkInterfaceSet?.map((e) => e.networkInterfaceId).sort()).toEqual([
+    expect(primaries.body?.networkInterfaceSets?.networkInterfaceSet?.map((e) => e.networkInterfaceId).sort()).toEqual([
       'eni-primary0',
       'eni-standby0',
     ]);
     const none = await client.describeNetworkInterfaces(
       new $Ecs.DescribeNetworkInterfacesRequest({ regionId: Region, networkInterfaceId: ['eni-nope'] }),
     );
-    expect(none.body.networkInterfaceSets?.networkInterfaceSet).toEqual([]);
-    expect(none.body.totalCount).toBe(0);
+    expect(none.body?.networkInterfaceSets?.networkInterfaceSet).toEqual([]);
+    expect(none.body?.totalCount).toBe(0);
   });
 
   it('CreateNetworkInterface allocates an IP in the vSwitch, and NextToken/MaxResults and PageNumber/PageSize page through the result', async () => {
@@ -97,12 +97,12 @@ describe('Local ECS: operations through the real @alicloud/ecs20140526 client', 
           tag: [new $Ecs.CreateNetworkInterfaceRequestTag({ key: 'batch', value: 'paging' })],
         }),
       );
-      expect(r.body.status).toBe('Available');
-      expect(r.body.type).toBe('Secondary');
-      expect(r.body.privateIpAddress).toMatch(/^10\.0\.1\.\d+$/);
-      expect(r.body.macAddress).toMatch(/^00:16:3e(:[0-9a-f]{2}){3}$/);
-      expect(r.body.securityGroupIds?.securityGroupId).toEqual(['sg-failover']);
-      created.push(r.body.networkInterfaceId as string);
+      expect(r.body?.status).toBe('Available');
+      expect(r.body?.type).toBe('Secondary');
+      expect(r.body?.privateIpAddress).toMatch(/^10\.0\.1\.\d+$/);
+      expect(r.body?.macAddress).toMatch(/^00:16:3e(:[0-9a-f]{2}){3}$/);
+      expect(r.body?.securityGroupIds?.securityGroupId).toEqual(['sg-failover']);
+      created.push(r.body?.networkInterfaceId as string);
     }
     const ips = new Set<string>();
     const seen: string[] = [];
@@ -118,11 +118,11 @@ describe('Local ECS: operations through the real @alicloud/ecs20140526 client', 
         }),
       );
       pages++;
-      for (const e of r.body.networkInterfaceSets?.networkInterfaceSet ?? []) {
+      for (const e of r.body?.networkInterfaceSets?.networkInterfaceSet ?? []) {
         seen.push(e.networkInterfaceId as string);
         ips.add(e.privateIpAddress as string);
       }
-      nextToken = r.body.nextToken === '' ? undefined : r.body.nextToken;
+      nextToken = r.body?.nextToken === '' ? undefined : r.body?.nextToken;
     } while (nextToken !== undefined);
     expect(pages).toBe(2);
     expect(seen.sort()).toEqual([...created].sort());
@@ -136,8 +136,8 @@ describe('Local ECS: operations through the real @alicloud/ecs20140526 client', 
         pageSize: 5,
       }),
     );
-    expect(legacy.body.networkInterfaceSets?.networkInterfaceSet).toHaveLength(2);
-    expect([legacy.body.pageNumber, legacy.body.pageSize, legacy.body.totalCount]).toEqual([3, 5, 12]);
+    expect(legacy.body?.networkInterfaceSets?.networkInterfaceSet).toHaveLength(2);
+    expect([legacy.body?.pageNumber, legacy.body?.pageSize, legacy.body?.totalCount]).toEqual([3, 5, 12]);
 
     const bad = await rejection(
       client.describeNetworkInterfaces(new $Ecs.DescribeNetworkInterfacesRequest({ regionId: Region, maxResults: 501 })),
@@ -156,8 +156,8 @@ describe('Local ECS: operations through the real @alicloud/ecs20140526 client', 
       });
     const first = await client.createNetworkInterface(request());
     const again = await client.createNetworkInterface(request());
-    expect(first.body.privateIpAddress).toBe('10.0.1.200');
-    expect(again.body.networkInterfaceId).toBe(first.body.networkInterfaceId);
+    expect(first.body?.privateIpAddress).toBe('10.0.1.200');
+    expect(again.body?.networkInterfaceId).toBe(first.body?.networkInterfaceId);
 
     const other = request();
     other.networkInterfaceName = 'different';
@@ -177,8 +177,8 @@ describe('Local ECS: operations through the real @alicloud/ecs20140526 client', 
       new $Ecs.DescribeNetworkInterfaceAttributeRequest({ regionId: Region, networkInterfaceId: 'eni-service' }),
     );
     expect(r.body).toMatchObject({ networkInterfaceId: 'eni-service', status: 'InUse', instanceId: 'i-primary', macAddress: '00:16:3e:12:34:56' });
-    expect(r.body.attachment?.deviceIndex).toBe(1);
-    expect(r.body.privateIpSets?.privateIpSet).toHaveLength(2);
+    expect(r.body?.attachment?.deviceIndex).toBe(1);
+    expect(r.body?.privateIpSets?.privateIpSet).toHaveLength(2);
     const err = await rejection(
       client.describeNetworkInterfaceAttribute(new $Ecs.DescribeNetworkInterfaceAttributeRequest({ regionId: Region, networkInterfaceId: 'eni-nope' })),
     );
@@ -191,7 +191,7 @@ describe('Local ECS: operations through the real @alicloud/ecs20140526 client', 
   ])('DescribeInstances (%s signature) answers the instance with its ENIs, StartTime and VPC attributes', async (_name, useV2) => {
     const c = useV2 ? v2 : client;
     const r = await c.describeInstances(new $Ecs.DescribeInstancesRequest({ regionId: Region, instanceIds: JSON.stringify(['i-primary']) }));
-    const list = r.body.instances?.instance ?? [];
+    const list = r.body?.instances?.instance ?? [];
     expect(list).toHaveLength(1);
     const inst = list[0];
     expect(inst).toMatchObject({
@@ -213,7 +213,7 @@ describe('Local ECS: operations through the real @alicloud/ecs20140526 client', 
     ]);
     expect(inst?.tags?.tag).toEqual([{ tagKey: 'role', tagValue: 'primary' }]);
     expect(inst?.operationLocks?.lockReason).toEqual([]);
-    expect(r.body.totalCount).toBe(1);
+    expect(r.body?.totalCount).toBe(1);
   });
 
   it('DescribeInstances with DryRun answers DryRunOperation 400; a malformed InstanceIds is InvalidParameter', async () => {
@@ -226,18 +226,18 @@ describe('Local ECS: operations through the real @alicloud/ecs20140526 client', 
   it('DescribeInstanceAttribute, DescribeInstanceStatus and DescribeInstanceTypes answer the scenario values', async () => {
     const attr = await client.describeInstanceAttribute(new $Ecs.DescribeInstanceAttributeRequest({ instanceId: 'i-standby' }));
     expect(attr.body).toMatchObject({ instanceId: 'i-standby', status: 'Running', ioOptimized: 'optimized', instanceType: 'ecs.g7.large' });
-    expect(attr.body.vpcAttributes?.privateIpAddress?.ipAddress).toEqual(['10.0.1.12']);
-    expect(attr.body.securityGroupIds?.securityGroupId).toEqual(['sg-failover']);
+    expect(attr.body?.vpcAttributes?.privateIpAddress?.ipAddress).toEqual(['10.0.1.12']);
+    expect(attr.body?.securityGroupIds?.securityGroupId).toEqual(['sg-failover']);
 
     const status = await v2.describeInstanceStatus(new $Ecs.DescribeInstanceStatusRequest({ regionId: Region, instanceId: ['i-primary', 'i-standby'] }));
-    expect(status.body.instanceStatuses?.instanceStatus?.map((s) => [s.instanceId, s.status])).toEqual([
+    expect(status.body?.instanceStatuses?.instanceStatus?.map((s) => [s.instanceId, s.status])).toEqual([
       ['i-primary', 'Running'],
       ['i-standby', 'Running'],
     ]);
-    expect(status.body.totalCount).toBe(2);
+    expect(status.body?.totalCount).toBe(2);
 
     const types = await client.describeInstanceTypes(new $Ecs.DescribeInstanceTypesRequest({ instanceTypes: ['ecs.g7.large'] }));
-    expect(types.body.instanceTypes?.instanceType?.map((t) => [t.instanceTypeId, t.instanceTypeFamily, t.eniQuantity, t.cpuCoreCount])).toEqual([
+    expect(types.body?.instanceTypes?.instanceType?.map((t) => [t.instanceTypeId, t.instanceTypeFamily, t.eniQuantity, t.cpuCoreCount])).toEqual([
       ['ecs.g7.large', 'ecs.g7', 3, 2],
     ]);
 
@@ -268,10 +268,10 @@ describe('Local ECS: operations through the real @alicloud/ecs20140526 client', 
         name: 'configure-guest-routes',
       }),
     );
-    expect(run.body.invokeId).toMatch(/^t-[0-9a-f]+$/);
-    expect(run.body.commandId).toMatch(/^c-[0-9a-f]+$/);
+    expect(run.body?.invokeId).toMatch(/^t-[0-9a-f]+$/);
+    expect(run.body?.commandId).toMatch(/^c-[0-9a-f]+$/);
 
-    const result = await invocation(run.body.invokeId as string);
+    const result = await invocation(run.body?.invokeId as string);
     expect(result).toMatchObject({ invocationStatus: 'Success', invokeRecordStatus: 'Finished', exitCode: 0, errorCode: '', instanceId: 'i-primary' });
     const output = Buffer.from(result.output ?? '', 'base64').toString('utf8').trimEnd();
     const last = output.split('\n').pop() ?? '';
@@ -286,7 +286,7 @@ describe('Local ECS: operations through the real @alicloud/ecs20140526 client', 
       priority: 1001,
       persisted: 'none',
     });
-    const recorded = ecs.control.scripts().find((s) => s.invokeId === run.body.invokeId);
+    const recorded = ecs.control.scripts().find((s) => s.invokeId === run.body?.invokeId);
     expect(recorded?.script).toBe(script);
     expect(recorded?.instanceId).toBe('i-primary');
   });
@@ -295,14 +295,14 @@ describe('Local ECS: operations through the real @alicloud/ecs20140526 client', 
     const miss = await client.runCommand(
       new $Ecs.RunCommandRequest({ regionId: Region, type: 'RunShellScript', commandContent: "ENI_MAC='00:16:3e:12:34:56'\ntrue", instanceId: ['i-standby'] }),
     );
-    const failed = await invocation(miss.body.invokeId as string, 'PlainText');
+    const failed = await invocation(miss.body?.invokeId as string, 'PlainText');
     expect(failed).toMatchObject({ invocationStatus: 'Failed', exitCode: 10, errorCode: 'ExitCodeNonzero' });
     expect(failed.output).toMatch(/^eni-failover-error: mac-not-found 00:16:3e:12:34:56/m);
 
     const plain = await client.runCommand(
       new $Ecs.RunCommandRequest({ regionId: Region, type: 'RunShellScript', commandContent: 'uptime', instanceId: ['i-standby'] }),
     );
-    const ok = await invocation(plain.body.invokeId as string, 'PlainText');
+    const ok = await invocation(plain.body?.invokeId as string, 'PlainText');
     expect([ok.invocationStatus, ok.exitCode, ok.output]).toEqual(['Success', 0, 'ok\n']);
   });
 
@@ -311,7 +311,7 @@ describe('Local ECS: operations through the real @alicloud/ecs20140526 client', 
       new $Ecs.RunCommandRequest({ regionId: Region, type: 'RunShellScript', commandContent: content, instanceId: ['i-standby'], clientToken: 'op-1-configure' });
     const a = await client.runCommand(req('echo 1'));
     const b = await client.runCommand(req('echo 1'));
-    expect(b.body.invokeId).toBe(a.body.invokeId);
+    expect(b.body?.invokeId).toBe(a.body?.invokeId);
     const c = await rejection(client.runCommand(req('echo 2')));
     expect([c.code, c.statusCode]).toEqual(['IdempotentParameterMismatch', 400]);
     const d = await rejection(
@@ -325,7 +325,7 @@ describe('Local ECS: operations through the real @alicloud/ecs20140526 client', 
     const ok = await client.runCommand(
       new $Ecs.RunCommandRequest({ regionId: Region, type: 'RunShellScript', commandContent: Buffer.from(big).toString('base64'), contentEncoding: 'Base64', instanceId: ['i-primary'] }),
     );
-    expect((await invocation(ok.body.invokeId as string)).invocationStatus).toBe('Success');
+    expect((await invocation(ok.body?.invokeId as string)).invocationStatus).toBe('Success');
     const tooBig = await rejection(
       client.runCommand(new $Ecs.RunCommandRequest({ regionId: Region, type: 'RunShellScript', commandContent: 'y'.repeat(19_000), instanceId: ['i-primary'] })),
     );
@@ -338,7 +338,7 @@ describe('Local ECS: operations through the real @alicloud/ecs20140526 client', 
       const r = await client.describeCloudAssistantStatus(
         new $Ecs.DescribeCloudAssistantStatusRequest({ regionId: Region, instanceId: ['i-primary', 'i-standby'] }),
       );
-      const rows = r.body.instanceCloudAssistantStatusSet?.instanceCloudAssistantStatus ?? [];
+      const rows = r.body?.instanceCloudAssistantStatusSet?.instanceCloudAssistantStatus ?? [];
       expect(rows.map((s) => [s.instanceId, s.cloudAssistantStatus, s.OSType])).toEqual([
         ['i-primary', 'true', 'Linux'],
         ['i-standby', 'false', 'Linux'],
@@ -361,14 +361,14 @@ describe('Local ECS: operations through the real @alicloud/ecs20140526 client', 
     const list = await client.listTagResources(
       new $Ecs.ListTagResourcesRequest({ regionId: Region, resourceType: 'eni', resourceId: ['eni-service'] }),
     );
-    expect(list.body.tagResources?.tagResource?.map((t) => [t.resourceId, t.resourceType, t.tagKey, t.tagValue])).toEqual([
+    expect(list.body?.tagResources?.tagResource?.map((t) => [t.resourceId, t.resourceType, t.tagKey, t.tagValue])).toEqual([
       ['eni-service', 'eni', 'eni-failover/service', 'web'],
       ['eni-service', 'eni', 'owner', 'op-42'],
     ]);
     const byTag = await client.describeNetworkInterfaces(
       new $Ecs.DescribeNetworkInterfacesRequest({ regionId: Region, tag: [new $Ecs.DescribeNetworkInterfacesRequestTag({ key: 'owner', value: 'op-42' })] }),
     );
-    expect(byTag.body.networkInterfaceSets?.networkInterfaceSet?.map((e) => e.networkInterfaceId)).toEqual(['eni-service']);
+    expect(byTag.body?.networkInterfaceSets?.networkInterfaceSet?.map((e) => e.networkInterfaceId)).toEqual(['eni-service']);
     const missing = await rejection(
       client.tagResources(
         new $Ecs.TagResourcesRequest({ regionId: Region, resourceType: 'eni', resourceId: ['eni-nope'], tag: [new $Ecs.TagResourcesRequestTag({ key: 'a', value: 'b' })] }),
@@ -379,7 +379,7 @@ describe('Local ECS: operations through the real @alicloud/ecs20140526 client', 
 
   it('a RegionId other than the scenario\'s is an empty region', async () => {
     const r = await client.describeNetworkInterfaces(new $Ecs.DescribeNetworkInterfacesRequest({ regionId: 'cn-beijing' }));
-    expect(r.body.networkInterfaceSets?.networkInterfaceSet).toEqual([]);
+    expect(r.body?.networkInterfaceSets?.networkInterfaceSet).toEqual([]);
     const err = await rejection(
       client.attachNetworkInterface(new $Ecs.AttachNetworkInterfaceRequest({ regionId: 'cn-beijing', networkInterfaceId: 'eni-service', instanceId: 'i-standby' })),
     );
