@@ -21,10 +21,9 @@ const PlannedBind = z
   })
   .strict();
 
-export const SchedulePayload = z.union([
-  z.array(PlannedBind).min(1, 'a switch-over list needs at least one bind'),
-  z.object({ mode: z.literal('reconcile') }).strict(),
-]);
+const SwitchOverList = z.array(PlannedBind).min(1, 'a switch-over list needs at least one bind');
+const ReconcileMode = z.object({ mode: z.literal('reconcile') }).strict();
+export const SchedulePayload = z.union([SwitchOverList, ReconcileMode]);
 export type SchedulePayload = z.infer<typeof SchedulePayload>;
 
 export interface TimerEventLike {
@@ -44,7 +43,7 @@ export function parseSchedulePayload(payload: string): ParseResult<SchedulePaylo
   const parsed = SchedulePayload.safeParse(data);
   if (parsed.success) return { ok: true, value: parsed.data };
   // A union reports both branches; name the one the payload was meant to be.
-  const branch = Array.isArray(data) ? z.array(PlannedBind).min(1) : z.object({ mode: z.literal('reconcile') }).strict();
+  const branch = Array.isArray(data) ? SwitchOverList : ReconcileMode;
   const detail = branch.safeParse(data);
   const issues = detail.success ? parsed.error.issues : detail.error.issues;
   return { ok: false, error: issues.map((i) => `payload${formatPath(i.path) === '(root)' ? '' : formatPath(i.path).replace(/^(?!\[)/, '.')}: ${i.message}`).join('; ') };
