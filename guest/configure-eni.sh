@@ -155,6 +155,8 @@ case $TOKEN in *[!A-Za-z0-9._=+/-]*) TOKEN= ;; esac
 M_STATE=unreachable M_IPS= M_PRIMARY= M_PREFIX= M_GW=
 if _macs=$(md /latest/meta-data/network/interfaces/macs/); then
   M_STATE="has no entry for $MAC"
+  [ "$(md /latest/meta-data/mac | tr 'A-F' 'a-f')" != "$MAC" ] ||
+    die 2 "bad-input: $MAC is the instance's primary NIC; this script configures secondary ENIs only"
   # shellcheck disable=SC2086
   if in_list "$MAC" "$(echo $_macs | tr 'A-F/' 'a-f ')"; then
     M_STATE=ok
@@ -184,6 +186,14 @@ _need=
 [ -n "$GW" ] || _need="$_need ENI_GATEWAY"
 [ -z "$_need" ] || die 11 "metadata-unreachable-no-fallback: metadata at $MD $M_STATE and no fallback for:$_need"
 PRIMARY=${IPS%% *}
+# Never reconfigure the NIC the instance reaches the world through: the only device with a main default route
+# (a DHCP client may have put one on the ENI too; that one goes in step 7), or the holder of an IP we would take.
+DEFDEVS=$(ip -4 route show table main default | awk '{ for (i = 1; i < NF; i++) if ($i == "dev") print $(i + 1) }')
+[ "$(echo $DEFDEVS)" != "$DEV" ] || die 2 "bad-input: $DEV carries the only default route of the main table; it is the primary NIC, not a secondary ENI"
+for _ip in $IPS; do
+  _d=$(ip_dev "$_ip")
+  [ -z "$_d" ] || [ "$_d" = "$DEV" ] || ! in_list "$_d" "$(echo $DEFDEVS)" || die 2 "bad-input: $_ip is on the primary NIC $_d"
+done
 
 # ---- 6. Derive the subnet, table and priority. ----
 MASK=$(mask_of "$PREFIX")

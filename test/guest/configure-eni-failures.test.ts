@@ -1,4 +1,4 @@
-// The guest script's failure modes and exit codes: metadata down, MAC missing, hot-plug wait, gateway, bad input.
+// The guest script's failure modes and exit codes: metadata down, MAC missing, hot-plug wait, primary NIC, bad input.
 import { existsSync, rmSync } from 'node:fs';
 import { assertCanBuildNamespaces } from '../../local/guest/netns-topology';
 import { ENI_IPS, ENI_MAC, GATEWAY, GuestWorld, expectSuccess } from './helpers';
@@ -59,32 +59,21 @@ describe('Guest script: failures and exit codes', () => {
     expect(r.ms).toBeLessThan(5000);
   });
 
-  it('exits 12 when the gateway does not answer ARP on the ENI', async () => {
-    // Prepare: metadata down, the fallback names an address nobody holds.
-    world = await GuestWorld.create();
-    await world.topo.attachEni(ENI_MAC, 'i-a');
-    await world.topo.stopMetadata('i-a');
-
-    // Act
-    const r = await world.configure('i-a', { gateway: '10.0.1.250' });
-
-    // Assess
-    expect(r.exitCode).toBe(12);
-    expect(r.parsed).toEqual({ ok: false, code: 12, message: expect.stringMatching(/^gateway-unreachable: no ARP answer from 10\.0\.1\.250 on eth1/) });
-  });
-
-  it('exits 12 before changing anything when the gateway lies outside the ENI subnet', async () => {
+  it('refuses (exit 2) to reconfigure the primary NIC, known from metadata or from the main default route', async () => {
     // Prepare
     world = await GuestWorld.create();
-    const device = await world.topo.attachEni(ENI_MAC, 'i-a');
-    await world.topo.stopMetadata('i-a');
+    const before = await world.netState('i-a');
+    const primaryMac = world.topo.instance('i-a').primary.mac;
 
     // Act
-    const r = await world.configure('i-a', { gateway: '10.0.2.253' });
+    const withMetadata = await world.configureRaw('i-a', { ENI_MAC: primaryMac, ENI_WAIT_SECONDS: '0' });
+    await world.topo.stopMetadata('i-a');
+    const withoutMetadata = await world.configureRaw('i-a', { ENI_MAC: primaryMac, ENI_IPS: '10.0.1.5', ENI_PREFIX: '24', ENI_GATEWAY: GATEWAY, ENI_WAIT_SECONDS: '0' });
 
     // Assess
-    expect(r.parsed).toEqual({ ok: false, code: 12, message: 'gateway-unreachable: gateway 10.0.2.253 is outside the ENI subnet 10.0.1.0/24' });
-    expect(await world.addresses('i-a', device)).toEqual({ up: false, inet: [] });
+    expect(withMetadata.parsed).toEqual({ ok: false, code: 2, message: `bad-input: ${primaryMac} is the instance's primary NIC; this script configures secondary ENIs only` });
+    expect(withoutMetadata.parsed).toEqual({ ok: false, code: 2, message: 'bad-input: eth0 carries the only default route of the main table; it is the primary NIC, not a secondary ENI' });
+    expect(await world.netState('i-a')).toBe(before);
   });
 });
 
@@ -114,6 +103,7 @@ describe('Guest script: input validation', () => {
     ['persist 2', { ENI_MAC, ENI_PERSIST: '2' }, /^bad-input: ENI_PERSIST/],
     ['a metadata URL with a quote', { ENI_MAC, ENI_METADATA_URL: "http://x'y" }, /^bad-input: ENI_METADATA_URL/],
     ['a relative ENI_ROOT', { ENI_MAC, ENI_ROOT: 'etc' }, /^bad-input: ENI_ROOT/],
+    ['an IP that the primary NIC holds', { ENI_MAC, ENI_IPS: '10.0.1.5', ENI_PREFIX: '24', ENI_GATEWAY: GATEWAY }, /^bad-input: 10\.0\.1\.5 is on the primary NIC eth0$/],
     ['an IP outside the subnet', { ENI_MAC, ENI_IPS: '10.0.1.10,10.0.9.9', ENI_PREFIX: '24', ENI_GATEWAY: GATEWAY }, /^bad-input: 10\.0\.9\.9 is outside/],
   ])('exits 2 on %s, changing nothing', async (_name, vars, message) => {
     // Prepare

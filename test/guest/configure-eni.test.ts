@@ -92,6 +92,27 @@ describe('Guest script: configure-eni.sh on a real network stack', () => {
     await secondaryService.close();
   });
 
+  it('takes back what a DHCP client or an old owner left on the ENI, keeping the primary NIC default route', async () => {
+    // Prepare: the main table as the image set it up, then a DHCP client configures the hot-plugged NIC.
+    world = await GuestWorld.create();
+    const ns = world.ns('i-a');
+    const mainBefore = await ip('-n', ns, '-4', 'route', 'show', 'table', 'main');
+    const device = await world.topo.attachEni(ENI_MAC, 'i-a');
+    await ip('-n', ns, 'link', 'set', device, 'up');
+    await ip('-n', ns, 'addr', 'add', '10.0.1.10/24', 'dev', device);
+    await ip('-n', ns, 'addr', 'add', '10.0.1.99/24', 'dev', device); // an IP no longer on this ENI
+    await ip('-n', ns, 'route', 'add', 'default', 'via', GATEWAY, 'dev', device, 'metric', '101');
+    expect(await ip('-n', ns, '-4', 'route', 'show', 'table', 'main')).toContain(`dev ${device}`);
+
+    // Act
+    const r = await world.configure('i-a');
+
+    // Assess
+    expectSuccess(r);
+    expect(await ip('-n', ns, '-4', 'route', 'show', 'table', 'main')).toBe(mainBefore);
+    expect(await world.addresses('i-a', device)).toEqual({ up: true, inet: ['10.0.1.10/24', '10.0.1.11/24'] });
+  });
+
   it('changes nothing and exits 0 when run a second time', async () => {
     // Prepare
     world = await GuestWorld.create();
