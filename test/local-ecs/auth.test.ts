@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import * as $Ecs from '@alicloud/ecs20140526';
 import { $OpenApiUtil, OpenApiUtil } from '@alicloud/openapi-core';
 import * as $dara from '@darabonba/typescript';
-import { NonceCache, verifyAcs3 } from '../../local/acs3';
+import { NonceCache, signRpcV2, verifyAcs3 } from '../../local/acs3';
 import { Keyring } from '../../local/credentials';
 import { type LocalEcs, startLocalEcs } from '../../local/ecs';
-import { Region, ecsClient, rawV2Call, rejection, scenarioPath } from './helpers';
+import { Region, ecsClient, rawRequest, rawV2Call, rejection, scenarioPath } from './helpers';
 
 describe('Local ECS: signatures, credentials, parameters and unknown actions', () => {
   const { keyring, root } = Keyring.generate();
@@ -70,6 +70,22 @@ describe('Local ECS: signatures, credentials, parameters and unknown actions', (
     expect(first.status).toBe(200);
     const replay = await rawV2Call(ecs.port, root, params, { SignatureNonce: nonce });
     expect([replay.status, replay.body?.Code]).toEqual([400, 'SignatureNonceUsed']);
+
+    const signedQuery = signRpcV2(
+      {
+        ...params,
+        Format: 'json',
+        Version: '2014-05-26',
+        Timestamp: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+        SignatureNonce: `tamper-${Date.now()}`,
+        SignatureMethod: 'HMAC-SHA1',
+        SignatureVersion: '1.0',
+        AccessKeyId: root.accessKeyId,
+      },
+      root.accessKeySecret,
+    );
+    const tampered = await rawRequest(ecs.port, 'POST', `/?${new URLSearchParams({ ...signedQuery, RegionId: 'cn-beijing' }).toString()}`);
+    expect([tampered.status, tampered.body?.Code]).toEqual([400, 'SignatureDoesNotMatch']);
   });
 
   it('missing required parameters are MissingParameter 400 naming the parameter', async () => {
