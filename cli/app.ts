@@ -1,0 +1,495 @@
+import { hostname, userInfo } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { describeGroupEnis, parseGroups, type GroupsConfig } from '../workflow/groups';
+import { deriveOperationId, newOperation, parseBindRequest, type BindRequest, type OperationEvent, type Origin } from '../workflow/messages';
+import { runInProcess } from '../workflow/in-process';
+import { defaultQueueNames } from '../workflow/pipeline';
+import { systemClock, type Clock } from '../workflow/ports';
+import { validate } from '../workflow/steps/validate';
+import { reconcile } from '../workflow/entries/schedule';
+import type { RequestEnvelopeInput } from '../workflow/entries/request';
+import { ConnectionHelp, ConnectionOptions, connect, type Connection } from './connection';
+import { ExitCode, UsageError } from './usage';
+
+/**
+ * The eni-failover command line. Commands live in a table ({@link commands}); `registerCommand` adds
+ * more (the local-cloud commands, `local up`, are added by whoever wires local/cloud.ts). Argument
+ * parsing is node:util parseArgs, strict: an unknown option is a usage error (exit 2).
+ */
+
+export interface CliIo {
+  readonly stdout: { write(text: string): unknown; isTTY?: boolean };
+  readonly stderr: { write(text: string): unknown };
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+  readonly clock?: Clock;
+}
+
+/** What the bundle embeds (cli/main.ts): the default groups and the guest script. */
+export interface CliDefaults {
+  readonly groupsYaml: string;
+  readonly guestScript: string;
+}
+
+export interface CliContext {
+  readonly io: CliIo;
+  readonly defaults: CliDefaults;
+  readonly values: Record<string, string | boolean | undefined>;
+  readonly positionals: readonly string[];
+  /** The cloud the options select (built on first use). */
+  connection(): Connection;
+  groups(): GroupsConfig;
+  print(text: string): void;
+  json(value: unknown): void;
+}
+
+export interface CliCommand {
+  readonly summary: string;
+  readonly usage: string;
+  readonly options: NonNullable<ParseArgsConfig['options']>;
+  readonly allowPositionals?: boolean;
+  run(ctx: CliContext): Promise<number>;
+}
+
+const Common = {
+  help: { type: 'boolean', short: 'h' },
+  json: { type: 'boolean' },
+  groups: { type: 'string' },
+  ...ConnectionOptions,
+} as const;
+
+const CommonHelp = `Common options:
+  --json                machine-readable output (one JSON document on stdout)
+  --groups FILE         failover groups (default: the bundled config/groups.yaml)
+  -h, --help            this help
+${ConnectionHelp}`;
+
+const BindOptions = {
+  eni: { type: 'string' },
+  instance: { type: 'string' },
+  from: { type: 'string' },
+  'allow-stop': { type: 'boolean' },
+  'fence-source': { type: 'boolean' },
+  'no-guest': { type: 'boolean' },
+  deadline: { type: 'string' },
+} as const;
+
+const BindHelp = `  --eni ID              the secondary ENI to bind (eni-...)
+  --instance ID         the instance to bind it to (i-...)
+  --from ID             the instance it is bound to now, to detach it from (a failover)
+  --allow-stop          may stop (or restart) the target when the bind needs it
+  --fence-source        force-stop the source when its detach hangs
+  --no-guest            do not configure the guest OS through Cloud Assistant
+  --deadline S          the whole operation must end within S seconds (30..86400, default 900)`;
+
+/** Checks the two ids first, so a half-typed command says what is missing before anything else. */
+function requireIds(values: CliContext['values']): void {
+  for (const name of ['eni', 'instance'] as const) {
+    const v = values[name];
+    if (typeof v !== 'string' || v === '') throw new UsageError(`--${name} is required (e.g. --eni eni-xxxx --instance i-xxxx)`);
+  }
+}
+
+/** The request the bind/submit options describe. Throws UsageError naming the bad option. */
+export function requestFromOptions(values: CliContext['values'], regionId: string, origin: Origin): BindRequest {
+  const need = (name: 'eni' | 'instance'): string => {
+    const v = values[name];
+    if (typeof v !== 'string' || v === '') throw new UsageError(`--${name} is required (e.g. --eni eni-xxxx --instance i-xxxx)`);
+    return v;
+  };
+  const policy: Record<string, unknown> = {
+    allowStop: values['allow-stop'] === true,
+    fenceSource: values['fence-source'] === true,
+    configureGuest: values['no-guest'] !== true,
+  };
+  if (typeof values.deadline === 'string') {
+    const n = Number(values.deadline);
+    if (!Number.isInteger(n)) throw new UsageError(`--deadline must be whole seconds, not "${values.deadline}"`);
+    policy.deadlineSeconds = n;
+  }
+  const parsed = parseBindRequest({
+    eniId: need('eni'),
+    instanceId: need('instance'),
+    regionId,
+    ...(typeof values.from === 'string' ? { sourceInstanceId: values.from } : {}),
+    policy,
+    origin,
+  });
+  if (!parsed.ok) {
+    const named = parsed.error
+      .replace(/\beniId\b/g, '--eni')
+      .replace(/\bsourceInstanceId\b/g, '--from')
+      .replace(/\binstanceId\b/g, '--instance')
+      .replace(/\bregionId\b/g, '--region')
+      .replace(/\bpolicy\.deadlineSeconds\b/g, '--deadline');
+    throw new UsageError(named);
+  }
+  return parsed.value;
+}
+
+function cliOrigin(clock: Clock): Origin {
+  let user = 'operator';
+  try {
+    user = userInfo().username;
+  } catch {
+    // No passwd entry (containers): keep the generic name.
+  }
+  const time = new Date(clock.now()).toISOString();
+  return { kind: 'cli', id: `${user}@${hostname()}/${time}`.slice(0, 256), time };
+}
+
+const exitFor = (event: Pick<OperationEvent, 'outcome'>): number =>
+  event.outcome === 'succeeded' ? ExitCode.Succeeded : event.outcome === 'superseded' ? ExitCode.Superseded : ExitCode.Failed;
+
+// ---- bind --------------------------------------------------------------------------------------------------
+
+const bind: CliCommand = {
+  summary: 'bind an ENI to an instance now, running the whole workflow from this machine',
+  usage: `eni-failover bind --eni ID --instance ID [--from ID] [--allow-stop] [--fence-source] [--no-guest]
+                  [--deadline S] [--dry-run] [--json]
+
+Runs the five steps (validate, stop-if-required, attach, verify-bound, configure-guest-routes) in this
+process against the ECS API, printing one line per step as it reports.
+  --dry-run             run validate only and print the plan; changes nothing
+${BindHelp}
+Exit codes: 0 succeeded (dry run: the plan is possible), 3 superseded, 4 failed (dry run: it would
+fail), 2 bad usage, 1 unexpected error (credentials, network).`,
+  options: { ...BindOptions, 'dry-run': { type: 'boolean' } },
+  async run(ctx) {
+    const clock = ctx.io.clock ?? systemClock;
+    requireIds(ctx.values);
+    const conn = ctx.connection();
+    const request = requestFromOptions(ctx.values, conn.regionId, cliOrigin(clock));
+    const ecs = conn.ecs();
+    if (ctx.values['dry-run']) {
+      const op = newOperation(request, clock.now());
+      const result = await validate(op, { ecs, clock, guestScript: ctx.defaults.guestScript, timeScale: 1 });
+      const out = {
+        dryRun: true,
+        operationId: op.operationId,
+        request,
+        result: result.kind === 'next' ? 'plan' : result.kind === 'wait' ? 'not-ready' : result.outcome,
+        ...(result.kind === 'end' && result.reason ? { reason: result.reason } : {}),
+        detail: result.detail,
+        ...(result.kind === 'next' ? { nextStep: result.step, plan: result.plan } : {}),
+      };
+      if (ctx.values.json) ctx.json(out);
+      else {
+        ctx.print(`dry run: bind ${request.eniId} to ${request.instanceId}${request.sourceInstanceId ? ` from ${request.sourceInstanceId}` : ''} (${conn.regionId})`);
+        ctx.print(`  ${out.result}${'reason' in out ? ` ${out.reason}` : ''}: ${result.detail}`);
+        if (result.kind === 'next') ctx.print(`  next step: ${result.step}; nothing was changed`);
+      }
+      return result.kind === 'end' ? ExitCode.Failed : ExitCode.Succeeded;
+    }
+    const tty = ctx.io.stdout.isTTY === true && !ctx.values.json;
+    const started = clock.now();
+    if (!ctx.values.json) ctx.print(`bind ${request.eniId} -> ${request.instanceId}${request.sourceInstanceId ? ` (from ${request.sourceInstanceId})` : ''}  operation ${deriveOperationId(request)}`);
+    const event = await runInProcess(request, {
+      ecs,
+      clock,
+      guestScript: ctx.defaults.guestScript,
+      log: (line) => {
+        if (ctx.values.json) return;
+        const secs = ((clock.now() - started) / 1000).toFixed(1).padStart(6);
+        const mark = { next: '->', requeued: '..', succeeded: 'ok', superseded: '~~', failed: '!!' }[String(line.outcome)] ?? '  ';
+        const step = String(line.step).padEnd(22);
+        const text = `${secs}s ${mark} ${step} ${String(line.detail)}`;
+        // On a terminal, highlight the outcome mark; piped output stays plain text.
+        ctx.print(tty ? text.replace(` ${mark} `, ` \u001b[1m${mark}\u001b[0m `) : text);
+      },
+    });
+    if (ctx.values.json) ctx.json(event);
+    else ctx.print(`${event.outcome}${event.reason ? ` (${event.reason})` : ''} in ${(event.durationMs / 1000).toFixed(1)} s, ${event.apiCalls} API calls: ${event.message}`);
+    return exitFor(event);
+  },
+};
+
+// ---- submit ------------------------------------------------------------------------------------------------
+
+const submit: CliCommand = {
+  summary: 'ask the deployed workflow for a bind (requests queue, or the on-request function)',
+  usage: `eni-failover submit --eni ID --instance ID [--from ID] [bind options] [--allow-unmanaged]
+                    [--via mns|fc] [--wait] [--timeout S] [--queue-prefix P] [--json]
+
+Sends the request envelope (workflow/entries/request.ts) to the eni-failover-requests queue (--via mns,
+the default) or invokes the on-request function with it synchronously (--via fc), and prints the
+operation id. With --wait, follows the events queue until that operation's outcome arrives: it receives
+events, deletes only the one with its operation id, and hands every other event back at once
+(ChangeMessageVisibility to 1 s, the MNS minimum) so other readers still see them.
+${BindHelp}
+  --allow-unmanaged     allow an ENI in no group, or a target outside the ENI's group
+  --via mns|fc          how to submit (default mns)
+  --wait                wait for the outcome; exit code as for bind
+  --timeout S           give up waiting after S seconds (default: the deadline + 60); exit 5
+  --queue-prefix P      queue name prefix (default eni-failover-)
+Exit codes: 0 submitted (with --wait: succeeded), 3 superseded, 4 failed or rejected, 5 timed out, 2 bad usage, 1 error.`,
+  options: {
+    ...BindOptions,
+    'allow-unmanaged': { type: 'boolean' },
+    via: { type: 'string' },
+    wait: { type: 'boolean' },
+    timeout: { type: 'string' },
+    'queue-prefix': { type: 'string' },
+  },
+  async run(ctx) {
+    const clock = ctx.io.clock ?? systemClock;
+    const via = (ctx.values.via as string | undefined) ?? 'mns';
+    if (via !== 'mns' && via !== 'fc') throw new UsageError(`--via must be mns or fc, not "${via}"`);
+    requireIds(ctx.values);
+    const conn = ctx.connection();
+    const request = requestFromOptions(ctx.values, conn.regionId, cliOrigin(clock));
+    const operationId = deriveOperationId(request);
+    const envelope: RequestEnvelopeInput = {
+      kind: 'eni-failover.request',
+      request: {
+        eniId: request.eniId,
+        instanceId: request.instanceId,
+        regionId: request.regionId,
+        ...(request.sourceInstanceId ? { sourceInstanceId: request.sourceInstanceId } : {}),
+        policy: request.policy,
+        origin: request.origin,
+      },
+      allowUnmanaged: ctx.values['allow-unmanaged'] === true,
+    };
+    const prefix = (ctx.values['queue-prefix'] as string | undefined) ?? 'eni-failover-';
+    const queues = defaultQueueNames(prefix);
+    let submitted: Record<string, unknown>;
+    if (via === 'mns') {
+      const mns = await conn.mns();
+      const { messageId } = await mns.send(`${prefix}requests`, JSON.stringify(envelope));
+      submitted = { operationId, via, queue: `${prefix}requests`, messageId };
+    } else {
+      const event = [{ id: `cli-${operationId}`, source: 'eni-failover-cli', specversion: '1.0', type: 'mns:Queue:SendMessage', time: new Date(clock.now()).toISOString(), data: { messageId: `cli-${operationId}`, messageBody: JSON.stringify(envelope) } }];
+      const res = await conn.fc().invoke(`${prefix}on-request`, JSON.stringify(event), { async: false });
+      const text = res.body.toString('utf8');
+      if (res.functionError) throw new Error(`on-request failed (${res.functionError}): ${text.slice(0, 500)}`);
+      const answer = JSON.parse(text) as { rejected?: string }[];
+      const rejected = answer.find((a) => a.rejected)?.rejected;
+      if (rejected) {
+        if (ctx.values.json) ctx.json({ operationId, via, rejected });
+        else ctx.print(`rejected: ${rejected}`);
+        return ExitCode.Failed;
+      }
+      submitted = { operationId, via, answer };
+    }
+    if (!ctx.values.wait) {
+      if (ctx.values.json) ctx.json(submitted);
+      else ctx.print(`submitted operation ${operationId} via ${via}; follow it with --wait, or on the ${queues.events} queue`);
+      return ExitCode.Succeeded;
+    }
+    if (!ctx.values.json) ctx.print(`submitted operation ${operationId} via ${via}; waiting for its outcome on ${queues.events}`);
+    const timeoutS = typeof ctx.values.timeout === 'string' ? Number(ctx.values.timeout) : request.policy.deadlineSeconds + 60;
+    if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new UsageError(`--timeout must be a positive number of seconds, not "${String(ctx.values.timeout)}"`);
+    const event = await waitForOutcome(await conn.mns(), queues.events, operationId, clock.now() + timeoutS * 1000, clock);
+    if (event === undefined) {
+      if (ctx.values.json) ctx.json({ ...submitted, timedOut: true });
+      else ctx.print(`no outcome for ${operationId} within ${timeoutS} s; it may still be running (look on ${queues.events})`);
+      return ExitCode.Timeout;
+    }
+    if (ctx.values.json) ctx.json(event);
+    else ctx.print(`${event.outcome}${event.reason ? ` (${event.reason})` : ''}: ${event.message}`);
+    return exitFor(event);
+  },
+};
+
+/** The minimum VisibilityTimeout MNS accepts (1..43200 s): how soon another reader sees an event we skip. */
+const HandBackSeconds = 1;
+
+/**
+ * Receives from the events queue until the outcome of `operationId` arrives (deleted) or the deadline
+ * passes. Events of other operations are handed back at once; each is looked at most once per call.
+ */
+export async function waitForOutcome(
+  mns: Pick<import('../cloud/mns').MnsQueues, 'receive' | 'delete' | 'changeVisibility'>,
+  queue: string,
+  operationId: string,
+  deadlineMs: number,
+  clock: Clock,
+): Promise<(OperationEvent & { reason?: string }) | undefined> {
+  while (clock.now() < deadlineMs) {
+    const waitSeconds = Math.max(1, Math.min(30, Math.floor((deadlineMs - clock.now()) / 1000)));
+    const messages = await mns.receive(queue, { waitSeconds, max: 16 });
+    let found: OperationEvent | undefined;
+    for (const m of messages) {
+      let event: Partial<OperationEvent> | undefined;
+      try {
+        event = JSON.parse(m.body) as Partial<OperationEvent>;
+      } catch {
+        event = undefined;
+      }
+      if (found === undefined && event?.operationId === operationId) {
+        await mns.delete(queue, m.receiptHandle);
+        found = event as OperationEvent;
+      } else {
+        await mns.changeVisibility(queue, m.receiptHandle, HandBackSeconds).catch(() => undefined);
+      }
+    }
+    if (found) return found;
+  }
+  return undefined;
+}
+
+// ---- status ------------------------------------------------------------------------------------------------
+
+const status: CliCommand = {
+  summary: 'show every group: which member holds each ENI, member health, what reconcile would do',
+  usage: `eni-failover status [--group NAME] [--json]
+
+Reads ECS only. For each group: its ENIs and who holds them, its members in priority order with their
+state, zone, ENIs and Cloud Assistant status, and the verdict a reconcile pass would reach (healthy,
+repair, skip, or no healthy standby). Exit codes: 0 every ENI healthy, 4 something needs repair, 2 bad
+usage, 1 error.`,
+  options: { group: { type: 'string' } },
+  async run(ctx) {
+    const clock = ctx.io.clock ?? systemClock;
+    const all = ctx.groups();
+    const name = ctx.values.group as string | undefined;
+    const groups = name === undefined ? all.groups : all.groups.filter((g) => g.name === name);
+    if (name !== undefined && groups.length === 0) throw new UsageError(`no group "${name}" (groups: ${all.groups.map((g) => g.name).join(', ') || 'none'})`);
+    const conn = ctx.connection();
+    const ecs = conn.ecs();
+    const report = [];
+    let unhealthy = false;
+    for (const group of groups) {
+      const enis = await describeGroupEnis(ecs, group);
+      const instances = await ecs.describeInstances(group.members);
+      const members = [];
+      for (const [i, id] of group.members.entries()) {
+        const inst = instances.find((x) => x.instanceId === id);
+        members.push({
+          priority: i + 1,
+          instanceId: id,
+          status: inst?.status ?? 'NotFound',
+          zoneId: inst?.zoneId,
+          instanceType: inst?.instanceType,
+          eniCount: inst?.eniIds.length,
+          cloudAssistant: inst?.status === 'Running' ? ((await ecs.cloudAssistantOnline(id)) ? 'online' : 'offline') : 'n/a',
+          holds: enis.filter((e) => e.instanceId === id).map((e) => e.eniId),
+        });
+      }
+      const verdicts = await reconcile({ kind: 'cli', id: 'status', time: new Date(clock.now()).toISOString() }, { ecs, groups: { version: 1, groups: [group] }, regionId: conn.regionId, now: () => clock.now() });
+      const verdict = verdicts.map((d) =>
+        d.kind === 'bind'
+          ? { eniId: d.request.eniId, verdict: 'repair', detail: d.note }
+          : d.kind === 'fail'
+            ? { eniId: d.event.eniId, verdict: 'no-healthy-standby', detail: d.event.message }
+            : { eniId: d.eniId, verdict: d.reason.startsWith('healthy') ? 'healthy' : 'skip', detail: d.reason },
+      );
+      if (verdict.some((v) => v.verdict !== 'healthy')) unhealthy = true;
+      report.push({
+        group: group.name,
+        policy: group.policy,
+        enis: enis.map((e) => ({ eniId: e.eniId, status: e.status, instanceId: e.instanceId ?? null, privateIps: e.privateIps, zoneId: e.zoneId })),
+        members,
+        verdict,
+      });
+    }
+    if (ctx.values.json) ctx.json({ regionId: conn.regionId, groups: report });
+    else {
+      if (report.length === 0) ctx.print('no failover groups configured (see config/README.md)');
+      for (const g of report) {
+        ctx.print(`group ${g.group}`);
+        for (const e of g.enis) ctx.print(`  ENI ${e.eniId}  ${e.status}${e.instanceId ? ` on ${e.instanceId}` : ''}  ${e.privateIps.join(', ')}`);
+        for (const m of g.members) {
+          ctx.print(`  ${String(m.priority).padStart(2)}. ${m.instanceId.padEnd(22)} ${m.status.padEnd(9)} ${(m.zoneId ?? '').padEnd(16)} agent ${m.cloudAssistant.padEnd(7)} ${m.holds.length ? `holds ${m.holds.join(', ')}` : ''}`.trimEnd());
+        }
+        for (const v of g.verdict) ctx.print(`  ${v.verdict}: ${v.detail}`);
+      }
+    }
+    return unhealthy ? ExitCode.Failed : ExitCode.Succeeded;
+  },
+};
+
+// ---- the table ---------------------------------------------------------------------------------------------
+
+/** The commands, by name. Extend with {@link registerCommand} (e.g. `local` for local/cloud.ts). */
+export const commands = new Map<string, CliCommand>([
+  ['bind', bind],
+  ['submit', submit],
+  ['status', status],
+]);
+
+/** Adds (or replaces) a command; its options are merged with the common ones. */
+export function registerCommand(name: string, command: CliCommand): void {
+  commands.set(name, command);
+}
+
+function topHelp(): string {
+  const width = Math.max(...[...commands.keys()].map((k) => k.length));
+  return `eni-failover - bind secondary ENIs safely; fail a service IP over to a standby
+
+Usage: eni-failover <command> [options]     eni-failover <command> --help
+
+Commands:
+${[...commands].map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`).join('\n')}
+
+${CommonHelp}
+
+Exit codes: 0 succeeded, 1 error, 2 bad usage, 3 superseded, 4 failed, 5 timed out.
+`;
+}
+
+/**
+ * Runs one command line. Guarantees: returns the exit code (never calls process.exit); usage errors
+ * print the problem and a hint on stderr and return 2; other errors print their message and return 1.
+ */
+export async function runCli(argv: readonly string[], io: CliIo, defaults: CliDefaults): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout.write(topHelp());
+    return name === undefined ? ExitCode.Usage : ExitCode.Succeeded;
+  }
+  const command = commands.get(name);
+  if (command === undefined) {
+    io.stderr.write(`eni-failover: unknown command "${name}"; commands: ${[...commands.keys()].join(', ')} (eni-failover --help)\n`);
+    return ExitCode.Usage;
+  }
+  let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
+  try {
+    parsed = parseArgs({ args: [...rest], options: { ...Common, ...command.options }, strict: true, allowPositionals: command.allowPositionals ?? false }) as typeof parsed;
+  } catch (err) {
+    io.stderr.write(`eni-failover ${name}: ${(err as Error).message} (eni-failover ${name} --help)\n`);
+    return ExitCode.Usage;
+  }
+  if (parsed.values.help) {
+    io.stdout.write(`Usage: ${command.usage}\n\n${CommonHelp}\n`);
+    return ExitCode.Succeeded;
+  }
+  let connection: Connection | undefined;
+  let groups: GroupsConfig | undefined;
+  const ctx: CliContext = {
+    io,
+    defaults,
+    values: parsed.values,
+    positionals: parsed.positionals,
+    connection: () => (connection ??= connect(parsed.values, io.env, io.cwd)),
+    groups: () => {
+      if (groups) return groups;
+      const file = parsed.values.groups;
+      if (typeof file === 'string') {
+        let text: string;
+        try {
+          text = readFileSync(resolve(io.cwd, file), 'utf8');
+        } catch (err) {
+          throw new UsageError(`cannot read --groups ${file}: ${(err as Error).message}`);
+        }
+        return (groups = parseGroups(text, file));
+      }
+      return (groups = parseGroups(defaults.groupsYaml, 'config/groups.yaml (bundled)'));
+    },
+    print: (text) => void io.stdout.write(`${text}\n`),
+    json: (value) => void io.stdout.write(`${JSON.stringify(value, null, 2)}\n`),
+  };
+  try {
+    return await command.run(ctx);
+  } catch (err) {
+    if (err instanceof UsageError || (err as Error).name === 'GroupsConfigError') {
+      io.stderr.write(`eni-failover ${name}: ${(err as Error).message}\n`);
+      return ExitCode.Usage;
+    }
+    io.stderr.write(`eni-failover ${name}: ${(err as Error).message}\n`);
+    return ExitCode.Error;
+  }
+}
