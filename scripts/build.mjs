@@ -21,6 +21,9 @@ const common = {
   sourcemap: 'linked',
   legalComments: 'none',
   loader: { '.sh': 'text' },
+  // @alicloud/mns picks lib/ (async functions) or a babel-transpiled es5/ at run time; Node 20 always
+  // takes lib/, and es5/ needs babel-runtime, which is not installed: bundle only lib/.
+  alias: { '@alicloud/mns': '@alicloud/mns/lib/client.js' },
   logLevel: 'warning',
 };
 
@@ -29,6 +32,7 @@ await Promise.all([
   ...names.map((name) =>
     build({ ...common, entryPoints: [join(functionsDir, name, 'index.ts')], outfile: join(root, 'dist', 'functions', name, 'index.js') }),
   ),
+  build({ ...common, minify: false, entryPoints: [join(root, 'local', 'demo.ts')], outfile: join(root, 'dist', 'demo.js') }),
   ...(existsSync(join(root, 'cli', 'main.ts'))
     ? [build({ ...common, minify: false, entryPoints: [join(root, 'cli', 'main.ts')], outfile: join(root, 'dist', 'cli.js') })]
     : []),
