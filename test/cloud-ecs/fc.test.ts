@@ -1,9 +1,13 @@
 /**
  * The FC invoker against a recording loopback server: the real @alicloud/fc20230330 client's request
  * (path, invocation type, body bytes, V3 signature with the STS token) and how answers come back.
- * (The local FC runtime is another helper's; this pins the request building and response handling.)
+ * The second block runs the same invoker against the local FC runtime (local/fc) on a fixture s.yaml.
  */
+import { join } from 'node:path';
 import { createFcInvoker } from '../../cloud/fc';
+import { Keyring } from '../../local/credentials';
+import { startLocalFc, type LocalFc } from '../../local/fc';
+import { startLocalMns, type LocalMns } from '../../local/mns';
 import { json, startWireServer, verifyAcs3, type WireServer } from './wire-server';
 
 const creds = { accessKeyId: 'STS.fc1', accessKeySecret: 'fc-secret', securityToken: 'fc-token' };
@@ -69,6 +73,81 @@ describe('FC invoker', () => {
       kind: 'notFound',
       code: 'FunctionNotFound',
       details: { statusCode: 404, api: 'InvokeFunction' },
+    });
+  });
+});
+
+describe('FC invoker against the local FC runtime', () => {
+  let cloud: { fc: LocalFc; mns: LocalMns; keyring: Keyring };
+  const seen: Array<{ fn: string; trigger: string; outcome: string }> = [];
+
+  beforeAll(async () => {
+    const { keyring, root } = Keyring.generate();
+    const mns = await startLocalMns({ keyring, accountId: '1234567890123456', regionId: 'cn-hangzhou' });
+    const fc = await startLocalFc({
+      sYamlPath: join(__dirname, 'fixtures/fc/s.yaml'),
+      keyring,
+      accountId: '1234567890123456',
+      regionId: 'cn-hangzhou',
+      mns: { endpoint: mns.endpoint, credentials: root },
+      queues: [],
+      timeScale: 0.001,
+      logSink: () => undefined,
+      functionLogSink: () => undefined,
+    });
+    fc.events.on('invocation', (record: { function: string; trigger: string; outcome: string }) =>
+      seen.push({ fn: record.function, trigger: record.trigger, outcome: record.outcome }),
+    );
+    cloud = { fc, mns, keyring };
+  });
+  afterAll(async () => {
+    await cloud?.fc.close();
+    await cloud?.mns.close();
+  });
+
+  const local = () =>
+    createFcInvoker({
+      endpoint: cloud.fc.endpoint.replace(/^http:\/\//, ''),
+      protocol: 'HTTP',
+      regionId: 'cn-hangzhou',
+      credentials: () => cloud.keyring.mintSts(),
+    });
+
+  it('invokes synchronously and gets the function result bytes back', async () => {
+    const payload = Buffer.from([1, 2, 3, 0xff]);
+    const result = await local().invoke('echo', payload, { async: false });
+    expect(result.statusCode).toBe(200);
+    expect(result.body.equals(Buffer.concat([Buffer.from('echo:'), payload]))).toBe(true);
+    expect(result.functionError).toBeUndefined();
+  });
+
+  it('invokes asynchronously: 202 at once, the function runs afterwards', async () => {
+    const result = await local().invoke('echo', 'later', { async: true });
+    expect(result.statusCode).toBe(202);
+    const give = Date.now() + 5_000;
+    while (!seen.some((s) => s.fn === 'echo' && s.trigger === 'api:async') && Date.now() < give) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(seen).toContainEqual({ fn: 'echo', trigger: 'api:async', outcome: 'succeeded' });
+  });
+
+  it('reports a failing function as functionError with its error body', async () => {
+    const result = await local().invoke('boom', '{}', { async: false });
+    expect(result.functionError).toBe('UnhandledInvocationError');
+    expect(result.body.toString()).toContain('boom on purpose');
+  });
+
+  it('rejects an unknown function as notFound and a bad key as fatal', async () => {
+    await expect(local().invoke('nope', '{}', { async: false })).rejects.toMatchObject({ kind: 'notFound', code: 'FunctionNotFound' });
+    const stranger = createFcInvoker({
+      endpoint: cloud.fc.endpoint.replace(/^http:\/\//, ''),
+      protocol: 'HTTP',
+      regionId: 'cn-hangzhou',
+      credentials: { accessKeyId: 'LTAIstranger', accessKeySecret: 'x' },
+    });
+    await expect(stranger.invoke('echo', '{}', { async: false })).rejects.toMatchObject({
+      kind: 'fatal',
+      code: 'InvalidAccessKeyId.NotFound',
     });
   });
 });
