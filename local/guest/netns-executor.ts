@@ -26,8 +26,14 @@ const MAX_OUTPUT_BYTES = 1024 * 1024;
  * cannot be run at all: an unknown instance or a command type other than RunShellScript.
  */
 export class NetnsExecutor implements GuestExecutor {
-  /** `namespaceOf` maps an instance id to its namespace (e.g. `topology.namespaceOf.bind(topology)`). */
-  constructor(private readonly namespaceOf: (instanceId: string) => string | undefined) {}
+  /**
+   * `namespaceOf` maps an instance id to its namespace (e.g. `(id) => topology.namespaceOf(id)`); `shell` is
+   * the guest's /bin/sh (dash on Debian/Ubuntu, bash on CentOS and Alibaba Cloud Linux), `sh` by default.
+   */
+  constructor(
+    private readonly namespaceOf: (instanceId: string) => string | undefined,
+    private readonly options: { readonly shell?: string } = {},
+  ) {}
 
   run(args: { instanceId: string; commandType: string; script: string; timeoutSeconds: number }): Promise<{ exitCode: number; output: string }> {
     const ns = this.namespaceOf(args.instanceId);
@@ -37,7 +43,7 @@ export class NetnsExecutor implements GuestExecutor {
     }
     return new Promise((resolve, reject) => {
       // detached: the shell leads its own process group, so a timeout kills its children too.
-      const child = spawn('ip', ['netns', 'exec', ns, 'sh', '-s'], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+      const child = spawn('ip', ['netns', 'exec', ns, this.options.shell ?? 'sh', '-s'], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
       const chunks: Buffer[] = [];
       let size = 0;
       const keep = (d: Buffer): void => {

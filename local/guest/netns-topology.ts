@@ -188,6 +188,7 @@ export class NetnsTopology {
   private readonly namespaces: string[] = [];
   private readonly services = new Set<ChildProcess>();
   private ports = 0;
+  private instanceCount = 0;
   private moves: Promise<unknown> = Promise.resolve();
 
   private constructor(tag: string) {
@@ -267,7 +268,8 @@ export class NetnsTopology {
    */
   async addInstance(opts: { instanceId: string; cidr: string; ip: string; mac: string; rpFilter?: 0 | 1 | 2 }): Promise<NetnsInstance> {
     if (this.instances.has(opts.instanceId)) throw new Error(`instance ${opts.instanceId} exists`);
-    const ns = `${this.tag}-i${this.instances.size + 1}`;
+    // Names are taken before the first await, so instances can be added in parallel.
+    const ns = `${this.tag}-i${++this.instanceCount}`;
     await this.addNamespace(ns);
     const rp = opts.rpFilter ?? 1;
     await sysctl(ns, 'net.ipv4.conf.all.rp_filter', rp);

@@ -33,14 +33,16 @@ export class GuestWorld {
     readonly executor: NetnsExecutor,
   ) {}
 
-  static async create(opts: { ips?: readonly string[] } = {}): Promise<GuestWorld> {
+  static async create(opts: { ips?: readonly string[]; shell?: string } = {}): Promise<GuestWorld> {
     const topo = await NetnsTopology.create();
-    const world = new GuestWorld(topo, new NetnsExecutor((id) => topo.namespaceOf(id)));
+    const world = new GuestWorld(topo, new NetnsExecutor((id) => topo.namespaceOf(id), { shell: opts.shell }));
     try {
-      await topo.addInstance({ instanceId: 'i-a', cidr: SUBNET, ip: '10.0.1.5', mac: '00:16:3e:00:00:0a' });
-      await topo.addInstance({ instanceId: 'i-b', cidr: SUBNET, ip: '10.0.1.6', mac: '00:16:3e:00:00:0b' });
-      await topo.addInstance({ instanceId: 'i-c', cidr: CLIENT_SUBNET, ip: '10.0.2.7', mac: '00:16:3e:00:00:0c' });
-      await topo.createEni({ eniId: 'eni-test', mac: ENI_MAC, cidr: SUBNET, ips: opts.ips ?? ENI_IPS });
+      await Promise.all([
+        topo.addInstance({ instanceId: 'i-a', cidr: SUBNET, ip: '10.0.1.5', mac: '00:16:3e:00:00:0a' }),
+        topo.addInstance({ instanceId: 'i-b', cidr: SUBNET, ip: '10.0.1.6', mac: '00:16:3e:00:00:0b' }),
+        topo.addInstance({ instanceId: 'i-c', cidr: CLIENT_SUBNET, ip: '10.0.2.7', mac: '00:16:3e:00:00:0c' }),
+        topo.createEni({ eniId: 'eni-test', mac: ENI_MAC, cidr: SUBNET, ips: opts.ips ?? ENI_IPS }),
+      ]);
     } catch (err) {
       await topo.destroy();
       throw err;
