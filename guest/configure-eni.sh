@@ -93,11 +93,12 @@ if [ "$PERSIST" = 1 ]; then
 fi
 
 # ---- 3. Remove rules this script left behind for ENIs that moved away (always, even if the MAC is absent). ----
-# Our rules have exactly "from <ip> lookup <t>" with priority == table in 1001..32765. A rule is stale when its
+# Our rules are "from <ip> lookup <t>" (+ "proto static" when a network manager restored them at boot) with
+# priority == table in 1001..32765. A rule is stale when its
 # table is empty (the kernel flushed it when the device left), its IP is no longer on this host, or the IP
 # now sits on a device whose table is a different one (re-plugged with a new ifindex).
 our_rules() {
-  ip -4 rule show | sed -n 's/^\([0-9][0-9]*\):[[:space:]]*from \([0-9.][0-9.]*\) lookup \([0-9][0-9]*\)[[:space:]]*$/\1 \2 \3/p' |
+  ip -4 rule show | sed -n 's/^\([0-9][0-9]*\):[[:space:]]*from \([0-9.][0-9.]*\) lookup \([0-9][0-9]*\)\( proto [a-z0-9]*\)\{0,1\}[[:space:]]*$/\1 \2 \3/p' |
     awk '$1 == $3 && $1 >= 1001 && $1 <= 32765'
 }
 ip_dev() { ip -4 -o addr show | awk -v a="$1" '{ split($4, p, "/"); if (p[1] == a) { print $2; exit } }'; }
@@ -323,7 +324,7 @@ route-metric=$TABLE
 route1=0.0.0.0/0,$GW
 route1_options=table=$TABLE
 route2=$CIDR
-route2_options=table=$TABLE$_rr
+route2_options=src=$PRIMARY,table=$TABLE$_rr
 
 [ipv6]
 method=ignore"
@@ -348,6 +349,7 @@ $(lines "        - \"%s/$PREFIX\"\n" $IPS)
           table: $TABLE
         - to: \"$CIDR\"
           scope: link
+          from: \"$PRIMARY\"
           table: $TABLE
       routing-policy:
 $(lines "        - from: \"%s\"\n          table: $TABLE\n          priority: $TABLE\n" $IPS)"
@@ -372,6 +374,7 @@ Table=$TABLE
 [Route]
 Destination=$CIDR
 Scope=link
+PreferredSource=$PRIMARY
 Table=$TABLE
 $(lines "\n[RoutingPolicyRule]\nFrom=%s\nTable=$TABLE\nPriority=$TABLE\n" $IPS)"
     set -- "$F1:644"

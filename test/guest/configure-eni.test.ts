@@ -95,6 +95,25 @@ describe('Guest script: configure-eni.sh on a real network stack', () => {
     expect(await world.sysctl('i-a', `net.ipv4.conf.${device}.rp_filter`)).toBe(sysctlsBefore);
   });
 
+  it('recognises its rules when a network manager restored them at boot (proto static) and adds no duplicate', async () => {
+    // Prepare
+    world = await GuestWorld.create();
+    await world.topo.attachEni(ENI_MAC, 'i-a');
+    const { table } = expectSuccess(await world.configure('i-a'));
+    const ns = world.ns('i-a');
+    for (const a of ENI_IPS) {
+      await ip('-n', ns, 'rule', 'del', 'from', a, 'lookup', String(table));
+      await ip('-n', ns, 'rule', 'add', 'from', a, 'lookup', String(table), 'priority', String(table), 'proto', 'static');
+    }
+
+    // Act
+    const r = expectSuccess(await world.configure('i-a'));
+
+    // Assess
+    expect(r.changes).toBe(0);
+    expect((await world.rules('i-a')).filter((x) => x.table === String(table)).map((x) => x.src)).toEqual([...ENI_IPS]);
+  });
+
   it('works the same when /bin/sh is bash (CentOS, Alibaba Cloud Linux)', async () => {
     // Prepare
     world = await GuestWorld.create({ shell: 'bash' });

@@ -116,7 +116,7 @@ describe('Guest script: persisting the configuration for the next boot', () => {
       route1: `0.0.0.0/0,${GATEWAY}`,
       route1_options: `table=${table}`,
       route2: '10.0.1.0/24',
-      route2_options: `table=${table}`,
+      route2_options: `src=10.0.1.10,table=${table}`,
       'routing-rule1': `priority ${table} from 10.0.1.10 table ${table}`,
       'routing-rule2': `priority ${table} from 10.0.1.11 table ${table}`,
     });
@@ -150,7 +150,7 @@ describe('Guest script: persisting the configuration for the next boot', () => {
             addresses: ['10.0.1.10/24', '10.0.1.11/24'],
             routes: [
               { to: '0.0.0.0/0', via: GATEWAY, table },
-              { to: '10.0.1.0/24', scope: 'link', table },
+              { to: '10.0.1.0/24', scope: 'link', from: '10.0.1.10', table },
             ],
             'routing-policy': [
               { from: '10.0.1.10', table, priority: table },
@@ -182,7 +182,7 @@ describe('Guest script: persisting the configuration for the next boot', () => {
       { name: 'Address', entries: { Address: '10.0.1.10/24', AddPrefixRoute: 'no' } },
       { name: 'Address', entries: { Address: '10.0.1.11/24', AddPrefixRoute: 'no' } },
       { name: 'Route', entries: { Gateway: GATEWAY, Table: String(table) } },
-      { name: 'Route', entries: { Destination: '10.0.1.0/24', Scope: 'link', Table: String(table) } },
+      { name: 'Route', entries: { Destination: '10.0.1.0/24', Scope: 'link', PreferredSource: '10.0.1.10', Table: String(table) } },
       { name: 'RoutingPolicyRule', entries: { From: '10.0.1.10', Table: String(table), Priority: String(table) } },
       { name: 'RoutingPolicyRule', entries: { From: '10.0.1.11', Table: String(table), Priority: String(table) } },
     ]);
