@@ -1,0 +1,163 @@
+// Checks that the deployment (s.yaml, deploy/ram-policy.json) matches the code. Run after `npm run build`:
+//   npx tsx scripts/check-deployment.ts [projectRoot]
+// Exit 0 when consistent; 1 with one line per problem otherwise. Test: test/deploy/check-deployment.test.ts.
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { loadSYaml, type SYamlModel } from '../local/fc';
+import { defaultQueueNames } from '../workflow/pipeline';
+
+/** Where the facts come from, relative to the project root (a test points these at a broken copy). */
+export const Sources = {
+  sYaml: 's.yaml',
+  policy: 'deploy/ram-policy.json',
+  ecsPort: 'cloud/ecs.ts',
+  mnsPort: 'cloud/mns.ts',
+  ports: 'workflow/ports.ts',
+} as const;
+
+/**
+ * The ECS actions the ECS port calls: the values of `EcsApi` (cloud/ecs.ts) whose key is used outside
+ * the table's own definition. A name added to the table but never called is not required.
+ */
+export function ecsActionsCalled(ecsSource: string): string[] {
+  const table = /export const EcsApi = \{([\s\S]*?)\} as const;/.exec(ecsSource);
+  if (table === null) throw new Error('cloud/ecs.ts: no `export const EcsApi = {...} as const` table to read the called actions from');
+  const names = new Map([...table[1]!.matchAll(/(\w+):\s*'(\w+)'/g)].map((m) => [m[1]!, m[2]!]));
+  const rest = ecsSource.slice(0, table.index) + ecsSource.slice(table.index + table[0].length);
+  const used = new Set([...rest.matchAll(/EcsApi\.(\w+)/g)].map((m) => m[1]!));
+  return [...used].map((k) => names.get(k) ?? `(unknown EcsApi.${k})`).sort();
+}
+
+/**
+ * The MNS operations the functions can cause: the functions reach MNS only through the QueuePort
+ * interface (workflow/ports.ts), so: the QueuePort methods, followed through MnsQueues (cloud/mns.ts)
+ * method to method, to every `this.call('<Operation>', ...)`.
+ */
+export function mnsActionsCalled(mnsSource: string, portsSource: string): string[] {
+  const port = /export interface QueuePort \{([\s\S]*?)\n\}/.exec(portsSource);
+  if (port === null) throw new Error('workflow/ports.ts: no QueuePort interface');
+  const entry = [...port[1]!.matchAll(/^\s*(\w+)\(/gm)].map((m) => m[1]!);
+  const cls = /export class MnsQueues[^{]*\{([\s\S]*)$/.exec(mnsSource);
+  if (cls === null) throw new Error('cloud/mns.ts: no MnsQueues class');
+  // Methods are declared at two-space indent; a body runs to the next declaration.
+  const decl = /^ {2}(?:private |public |protected )?(?:async )?(\w+)\s*(?:<[^>]*>)?\(/gm;
+  const starts = [...cls[1]!.matchAll(decl)].map((m) => ({ name: m[1]!, at: m.index! }));
+  const bodies = new Map(starts.map((s, i) => [s.name, cls[1]!.slice(s.at, starts[i + 1]?.at ?? undefined)]));
+  const ops = new Set<string>();
+  const seen = new Set<string>();
+  const visit = (method: string): void => {
+    if (seen.has(method)) return;
+    seen.add(method);
+    const body = bodies.get(method);
+    if (body === undefined) return;
+    for (const m of body.matchAll(/this\.call\(\s*'(\w+)'/g)) ops.add(m[1]!);
+    for (const m of body.matchAll(/this\.(\w+)\(/g)) if (m[1] !== 'call') visit(m[1]!);
+  };
+  entry.forEach(visit);
+  return [...ops].sort();
+}
+
+interface Statement {
+  Effect?: string;
+  Action?: string | string[];
+  Resource?: string | string[];
+}
+
+const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+/** RAM wildcards: `*` any run of characters, `?` one. */
+const wildcard = (pattern: string) => new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+
+/** Every problem found, one line each; empty when the deployment matches the code. */
+export async function checkDeployment(root: string): Promise<string[]> {
+  const problems: string[] = [];
+  const read = (rel: string): string | undefined => {
+    try {
+      return readFileSync(join(root, rel), 'utf8');
+    } catch {
+      problems.push(`${rel}: missing`);
+      return undefined;
+    }
+  };
+
+  // 1. s.yaml: code directories, handlers (loaded, must be functions), trigger configs per type.
+  let model: SYamlModel | undefined;
+  try {
+    model = await loadSYaml(join(root, Sources.sYaml), {}, { env: {}, checkExports: true });
+  } catch (err) {
+    problems.push(`${(err as Error).message}`);
+  }
+
+  // 2. Queues: every queue a function is triggered by, dead-letters to, or sends to is declared.
+  const sentTo = new Set<string>();
+  if (model !== undefined) {
+    const rawQueues = model.vars['queues'];
+    const declared = new Set(Array.isArray(rawQueues) ? rawQueues.map((q) => String((q as { name?: unknown }).name)) : []);
+    if (declared.size === 0) problems.push('s.yaml vars.queues: lists no queue (the deploy script and the local cloud create queues from it)');
+    const need = (queue: string, why: string) => {
+      if (!declared.has(queue)) problems.push(`s.yaml vars.queues: does not declare "${queue}", which ${why}`);
+    };
+    for (const fn of model.functions) {
+      const prefix = fn.environmentVariables['QUEUE_PREFIX'];
+      if (prefix !== undefined) {
+        // Steps send to any step queue, events and dead-letter (workflow/pipeline.ts); entries to a subset.
+        for (const q of Object.values(defaultQueueNames(prefix))) {
+          sentTo.add(q);
+          need(q, `${fn.functionName} may send to (QUEUE_PREFIX ${prefix})`);
+        }
+      }
+      for (const t of fn.triggers) {
+        if (t.triggerType !== 'eventbridge') continue;
+        need(t.queueName, `triggers ${fn.functionName} (${t.triggerName})`);
+        if (t.deadLetterQueue !== undefined) need(t.deadLetterQueue, `is the dead-letter queue of ${fn.functionName} (${t.triggerName})`);
+      }
+    }
+  }
+
+  // 3. The RAM policy grants exactly the actions the code calls, and covers the queues sent to.
+  const policyText = read(Sources.policy);
+  const ecsSource = read(Sources.ecsPort);
+  const mnsSource = read(Sources.mnsPort);
+  const portsSource = read(Sources.ports);
+  if (policyText !== undefined && ecsSource !== undefined && mnsSource !== undefined && portsSource !== undefined) {
+    let statements: Statement[] = [];
+    try {
+      const policy = JSON.parse(policyText) as { Version?: string; Statement?: Statement[] };
+      if (policy.Version !== '1') problems.push(`${Sources.policy}: Version must be "1"`);
+      statements = (policy.Statement ?? []).filter((s) => s.Effect === 'Allow');
+    } catch (err) {
+      problems.push(`${Sources.policy}: not JSON: ${(err as Error).message}`);
+    }
+    const granted = new Set(statements.flatMap((s) => list(s.Action)));
+    const expected = new Map<string, string>([
+      ...ecsActionsCalled(ecsSource).map((a) => [`ecs:${a}`, Sources.ecsPort] as const),
+      ...mnsActionsCalled(mnsSource, portsSource).map((a) => [`mns:${a}`, `${Sources.mnsPort} (through QueuePort)`] as const),
+    ]);
+    for (const [action, where] of expected) if (!granted.has(action)) problems.push(`${Sources.policy}: does not grant ${action}, which ${where} calls`);
+    for (const action of granted) {
+      if (action.includes('*')) problems.push(`${Sources.policy}: grants the wildcard ${action}; name the actions the code calls`);
+      else if (!expected.has(action)) problems.push(`${Sources.policy}: grants ${action}, which no code calls (least privilege: remove it)`);
+    }
+    const mnsResources = statements.filter((s) => list(s.Action).some((a) => a.startsWith('mns:'))).flatMap((s) => list(s.Resource));
+    for (const queue of sentTo) {
+      const arn = `acs:mns:region:account:/queues/${queue}/messages`;
+      if (!mnsResources.some((r) => wildcard(r).test(arn))) problems.push(`${Sources.policy}: no MNS resource covers queue ${queue} (acs:mns:*:*:/queues/${queue}/messages)`);
+    }
+  }
+  return problems;
+}
+
+// Run as a script.
+if (require.main === module) {
+  const root = resolve(process.argv[2] ?? join(__dirname, '..'));
+  void checkDeployment(root).then(
+    (problems) => {
+      for (const p of problems) console.error(`check-deployment: ${p}`);
+      if (problems.length === 0) console.log(`check-deployment: ${root} is consistent (s.yaml, queues, triggers, RAM policy)`);
+      process.exitCode = problems.length === 0 ? 0 : 1;
+    },
+    (err: unknown) => {
+      console.error(`check-deployment: ${(err as Error).message}`);
+      process.exitCode = 1;
+    },
+  );
+}
