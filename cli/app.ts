@@ -178,7 +178,7 @@ fail), 2 bad usage, 1 unexpected error (credentials, network).`,
       if (ctx.values.json) ctx.json(out);
       else {
         ctx.print(`dry run: bind ${request.eniId} to ${request.instanceId}${request.sourceInstanceId ? ` from ${request.sourceInstanceId}` : ''} (${conn.regionId})`);
-        ctx.print(`  ${out.result}${'reason' in out ? ` ${out.reason}` : ''}: ${result.detail}`);
+        ctx.print(result.kind === 'next' ? `  ${result.detail}` : `  ${out.result}${'reason' in out ? ` ${out.reason}` : ''}: ${result.detail}`);
         if (result.kind === 'next') ctx.print(`  next step: ${result.step}; nothing was changed`);
       }
       return result.kind === 'end' ? ExitCode.Failed : ExitCode.Succeeded;
@@ -372,7 +372,7 @@ usage, 1 error.`,
       const verdicts = await reconcile({ kind: 'cli', id: 'status', time: new Date(clock.now()).toISOString() }, { ecs, groups: { version: 1, groups: [group] }, regionId: conn.regionId, now: () => clock.now() });
       const verdict = verdicts.map((d) =>
         d.kind === 'bind'
-          ? { eniId: d.request.eniId, verdict: 'repair', detail: d.note }
+          ? { eniId: d.request.eniId, verdict: 'repair', detail: d.note.replace(/^repair: /, '') }
           : d.kind === 'fail'
             ? { eniId: d.event.eniId, verdict: 'no-healthy-standby', detail: d.event.message }
             : { eniId: d.eniId, verdict: d.reason.startsWith('healthy') ? 'healthy' : 'skip', detail: d.reason },

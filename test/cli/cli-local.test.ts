@@ -1,0 +1,138 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli, type CliIo } from '../../cli/app';
+import { ExitCode } from '../../cli/usage';
+import { startLocalCloud, type LocalCloud } from '../../local/cloud';
+
+/**
+ * The CLI against the local cloud: real ECS and MNS SDK requests over loopback, signed with the keys the
+ * local cloud generated and read from the `--local-file` JSON, as an operator would run it.
+ */
+const repo = join(__dirname, '../..');
+const defaults = {
+  groupsYaml: readFileSync(join(repo, 'config/groups.yaml'), 'utf8'),
+  guestScript: readFileSync(join(repo, 'guest/configure-eni.sh'), 'utf8'),
+};
+
+async function cli(args: string[], cwd: string) {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIo = { stdout: { write: (t: string) => (stdout += t), isTTY: false }, stderr: { write: (t: string) => (stderr += t) }, env: {}, cwd };
+  const code = await runCli(args, io, defaults);
+  return { code, stdout, stderr };
+}
+
+describe('CLI: bind and status against the local cloud (in-process workflow)', () => {
+  let cloud: LocalCloud;
+  let dir: string;
+  let local: string[];
+  beforeAll(async () => {
+    cloud = await startLocalCloud({ timeScale: 0.01, functions: false });
+    dir = mkdtempSync(join(tmpdir(), 'cli-local-'));
+    writeFileSync(join(dir, 'cloud.json'), JSON.stringify(cloud.info));
+    local = ['--local-file', join(dir, 'cloud.json')];
+  });
+  afterAll(async () => {
+    await cloud.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  beforeEach(() => cloud.ecs.control.reset());
+  const holder = () => cloud.ecs.control.state().enis.find((e) => e.eniId === 'eni-service');
+
+  it('status shows the group, who holds the ENI, member health, and exits 0 when healthy', async () => {
+    const { code, stdout } = await cli(['status', '--json', ...local], dir);
+    expect(code).toBe(ExitCode.Succeeded);
+    const report = JSON.parse(stdout);
+    expect(report.groups[0]).toMatchObject({
+      group: 'web',
+      enis: [{ eniId: 'eni-service', status: 'InUse', instanceId: 'i-primary' }],
+      members: [
+        { priority: 1, instanceId: 'i-primary', status: 'Running', cloudAssistant: 'online', holds: ['eni-service'] },
+        { priority: 2, instanceId: 'i-standby', status: 'Running', cloudAssistant: 'online', holds: [] },
+      ],
+      verdict: [{ eniId: 'eni-service', verdict: 'healthy' }],
+    });
+  });
+
+  it('status exits 4 and names the repair when the holder is Stopped', async () => {
+    cloud.ecs.control.setInstanceStatus({ instanceId: 'i-primary', status: 'Stopped' });
+    const { code, stdout } = await cli(['status', ...local], dir);
+    expect(code).toBe(ExitCode.Failed);
+    expect(stdout).toMatch(/repair: eni-service is on i-primary, which is Stopped or gone; bind to i-standby/);
+  });
+
+  it('bind --dry-run prints the plan and changes nothing', async () => {
+    const { code, stdout } = await cli(['bind', '--eni', 'eni-service', '--instance', 'i-standby', '--from', 'i-primary', '--dry-run', ...local], dir);
+    expect(code).toBe(ExitCode.Succeeded);
+    expect(stdout).toMatch(/^  plan: detach from i-primary, then attach to i-standby/m);
+    expect(holder()).toMatchObject({ status: 'InUse', instanceId: 'i-primary' });
+    expect(cloud.ecs.control.calls().map((c) => c.action).filter((a) => !a.startsWith('Describe'))).toEqual([]);
+  });
+
+  it('bind --dry-run exits 4 with the reason when the bind would fail', async () => {
+    const { code, stdout } = await cli(['bind', '--eni', 'eni-service', '--instance', 'i-standby', '--dry-run', '--json', ...local], dir);
+    expect(code).toBe(ExitCode.Failed);
+    expect(JSON.parse(stdout)).toMatchObject({ result: 'failed', reason: 'EniBoundElsewhere' });
+  });
+
+  it('bind moves the ENI to the standby, one line per step, and exits 0', async () => {
+    const { code, stdout } = await cli(['bind', '--eni', 'eni-service', '--instance', 'i-standby', '--from', 'i-primary', ...local], dir);
+    expect({ code, stdout }).toMatchObject({ code: ExitCode.Succeeded });
+    for (const step of ['validate', 'attach', 'verify-bound', 'configure-guest-routes']) expect(stdout).toMatch(new RegExp(`s (->|\\.\\.|ok) ${step}`));
+    expect(stdout).toMatch(/^succeeded in .* API calls/m);
+    expect(holder()).toMatchObject({ status: 'InUse', instanceId: 'i-standby' });
+  });
+
+  it('bind --json prints the outcome event and exits 4 when the target does not exist', async () => {
+    const { code, stdout } = await cli(['bind', '--eni', 'eni-service', '--instance', 'i-nothere', '--json', ...local], dir);
+    expect(code).toBe(ExitCode.Failed);
+    expect(JSON.parse(stdout)).toMatchObject({ kind: 'eni-failover.outcome', outcome: 'failed', reason: 'InstanceNotFound' });
+  });
+
+  it.each([
+    [['bind', '--instance', 'i-standby'], /--eni is required/],
+    [['bind', '--eni', 'eni-service', '--instance', 'standby'], /--instance: must look like i-/],
+    [['bind', '--eni', 'eni-service', '--instance', 'i-standby', '--deadline', '5'], /--deadline/],
+    [['bind', '--bogus'], /Unknown option '--bogus'/],
+    [['frobnicate'], /unknown command "frobnicate"/],
+  ])('exits 2 with a hint on bad usage: %j', async (args, message) => {
+    const { code, stderr } = await cli([...args, ...local], dir);
+    expect(code).toBe(ExitCode.Usage);
+    expect(stderr).toMatch(message);
+  });
+
+  it('says how to start the local cloud when the file is missing', async () => {
+    const { code, stderr } = await cli(['status', '--local'], dir);
+    expect(code).toBe(ExitCode.Usage);
+    expect(stderr).toMatch(/no local cloud file at .*cloud\.json: start the local cloud with `eni-failover local up`/);
+  });
+});
+
+describe('CLI: submit to the deployed workflow (s.yaml functions on the local cloud)', () => {
+  let cloud: LocalCloud;
+  let dir: string;
+  let local: string[];
+  beforeAll(async () => {
+    cloud = await startLocalCloud({ timeScale: 0.01 });
+    dir = mkdtempSync(join(tmpdir(), 'cli-submit-'));
+    writeFileSync(join(dir, 'cloud.json'), JSON.stringify(cloud.info));
+    local = ['--local-file', join(dir, 'cloud.json')];
+  });
+  afterAll(async () => {
+    await cloud.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('submit --wait sends the request to the requests queue and follows the operation to its outcome', async () => {
+    const { code, stdout } = await cli(['submit', '--eni', 'eni-service', '--instance', 'i-standby', '--from', 'i-primary', '--wait', '--timeout', '20', '--json', ...local], dir);
+    expect({ code, out: JSON.parse(stdout) }).toMatchObject({ code: ExitCode.Succeeded, out: { kind: 'eni-failover.outcome', outcome: 'succeeded', request: { eniId: 'eni-service', instanceId: 'i-standby' } } });
+    expect(cloud.ecs.control.state().enis.find((e) => e.eniId === 'eni-service')).toMatchObject({ status: 'InUse', instanceId: 'i-standby' });
+  });
+
+  it('submit --via fc shows the refusal of an unmanaged ENI and exits 4', async () => {
+    const { code, stdout } = await cli(['submit', '--eni', 'eni-loose', '--instance', 'i-standby', '--via', 'fc', ...local], dir);
+    expect(code).toBe(ExitCode.Failed);
+    expect(stdout).toMatch(/rejected: refused: eni-loose is in no failover group/);
+  });
+});
