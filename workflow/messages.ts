@@ -17,8 +17,8 @@ export const Step = {
 export type Step = (typeof Step)[keyof typeof Step];
 export const Steps: readonly Step[] = Object.values(Step);
 
-const eniId = z.string().regex(/^eni-[a-z0-9]{1,40}$/, 'must look like eni-xxxxxxxx');
-const instanceId = z.string().regex(/^i-[a-z0-9]{1,40}$/, 'must look like i-xxxxxxxx');
+const eniId = z.string().regex(/^eni-[a-z0-9][a-z0-9-]{0,62}$/, 'must look like eni-xxxxxxxx');
+const instanceId = z.string().regex(/^i-[a-z0-9][a-z0-9-]{0,62}$/, 'must look like i-xxxxxxxx');
 const regionId = z.string().regex(/^[a-z]{2,}(-[a-z0-9]+)+$/, 'must be a region id such as cn-hangzhou');
 
 export const OriginKind = { Alarm: 'alarm', Schedule: 'schedule', Request: 'request', Cli: 'cli', Event: 'event' } as const;

@@ -41,7 +41,7 @@ export function parseShellAssignments(script: string): Record<string, string> {
  * the output. With `ENI_MAC` set, it finds the NIC by MAC among the ENIs InUse on this instance and prints
  * the machine-readable result line (device eth<DeviceIndex>, table and rule priority 1000 + index, as
  * Alibaba's examples and Terway do - shared/reference/guest-networking.md); a MAC that is not there exits 10
- * with `eni-failover-error: mac-not-found`. Scripts without ENI_MAC print "ok".
+ * with `eni-failover-error: 10 mac-not-found: ...` (the line format of guest/configure-eni.sh). Scripts without ENI_MAC print "ok".
  */
 export class EmulatedGuest implements GuestExecutor {
   constructor(private readonly nics: GuestNicView) {}
@@ -54,7 +54,7 @@ export class EmulatedGuest implements GuestExecutor {
     if (nic === undefined) {
       return {
         exitCode: GuestExitMacNotFound,
-        output: `eni-failover: waiting for a NIC with MAC ${mac}\neni-failover-error: mac-not-found ${mac} is not attached to ${args.instanceId}\n`,
+        output: `eni-failover: waiting for a NIC with MAC ${mac}\neni-failover-error: 10 mac-not-found: ${mac} is not attached to ${args.instanceId}\n`,
       };
     }
     const ips = (vars.ENI_IPS ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');

@@ -39,7 +39,7 @@ export class FakeEcs implements EcsPort {
   guest: (instanceId: string, script: string) => { exitCode: number; output: string } = (instanceId, script) => {
     const mac = /ENI_MAC='([^']*)'/.exec(script)?.[1];
     const eni = [...this.enis.values()].find((e) => e.macAddress === mac);
-    if (!eni || eni.instanceId !== instanceId || eni.status !== 'InUse') return { exitCode: 10, output: `eni-failover-error: mac-not-found ${mac}\n` };
+    if (!eni || eni.instanceId !== instanceId || eni.status !== 'InUse') return { exitCode: 10, output: `eni-failover-error: 10 mac-not-found: ${mac}\n` };
     const result = { device: 'eth1', mac, ips: eni.privateIps, prefix: 24, gateway: '10.0.1.253', table: 1001, priority: 1001, persisted: 'none' };
     return { exitCode: 0, output: `configured\neni-failover-result: ${JSON.stringify(result)}\n` };
   };

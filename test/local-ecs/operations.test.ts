@@ -297,7 +297,7 @@ describe('Local ECS: operations through the real @alicloud/ecs20140526 client', 
     );
     const failed = await invocation(miss.body?.invokeId as string, 'PlainText');
     expect(failed).toMatchObject({ invocationStatus: 'Failed', exitCode: 10, errorCode: 'ExitCodeNonzero' });
-    expect(failed.output).toMatch(/^eni-failover-error: mac-not-found 00:16:3e:12:34:56/m);
+    expect(failed.output).toMatch(/^eni-failover-error: 10 mac-not-found: 00:16:3e:12:34:56/m);
 
     const plain = await client.runCommand(
       new $Ecs.RunCommandRequest({ regionId: Region, type: 'RunShellScript', commandContent: 'uptime', instanceId: ['i-standby'] }),

@@ -209,7 +209,7 @@ describe('Workflow: whole operations against the in-memory ECS', () => {
 
   it('a guest script that cannot find the MAC fails GuestConfigFailed with the script error', async () => {
     const { ecs, clock } = twoNodes();
-    ecs.guest = () => ({ exitCode: 10, output: 'eni-failover-error: mac-not-found 00:16:3e:aa:bb:cc not present after 30 s\n' });
+    ecs.guest = () => ({ exitCode: 10, output: 'eni-failover-error: 10 mac-not-found: 00:16:3e:aa:bb:cc not present after 30 s\n' });
     const event = await run(ecs, clock, request({ sourceInstanceId: 'i-primary' }));
     expect(event).toMatchObject({ outcome: 'failed', reason: Reason.GuestConfigFailed });
     expect(event.message).toMatch(/mac-not-found/);

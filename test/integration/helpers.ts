@@ -1,0 +1,71 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { startLocalCloud, type LocalCloud } from '../../local/cloud';
+import { newOperation, parseBindRequest, type BindRequestInput, type OperationEvent, type OperationMessage } from '../../workflow/messages';
+
+export const TimeScale = 0.01;
+export const scenarioFile = (name: string) => join(__dirname, '..', '..', 'local', 'scenarios', `${name}.yaml`);
+
+/** The default two-node scenario, changed by `patch` (a plain object: the scenario format). */
+export function twoNode(patch: (s: any) => void = () => {}): unknown {
+  const s = parse(readFileSync(scenarioFile('two-node-failover'), 'utf8'));
+  patch(s);
+  return s;
+}
+
+/** A local cloud running the built functions of s.yaml (npm test builds before jest runs). */
+export function cloudWith(scenario: string | unknown): Promise<LocalCloud> {
+  return startLocalCloud({ scenario: scenario as string, timeScale: TimeScale });
+}
+
+export function operationFor(cloud: LocalCloud, input: Partial<BindRequestInput> & { eniId: string; instanceId: string }): OperationMessage {
+  const parsed = parseBindRequest({
+    regionId: cloud.regionId,
+    origin: { kind: 'request', id: `test-${Math.random()}`, time: new Date().toISOString() },
+    ...input,
+  });
+  if (!parsed.ok) throw new Error(parsed.error);
+  return newOperation(parsed.value, Date.now());
+}
+
+/** Sends the operation to the validate queue, as every entry point does, and waits for its outcome. */
+export async function runThroughQueues(cloud: LocalCloud, op: OperationMessage, timeoutMs = 20_000): Promise<OperationEvent> {
+  await cloud.mnsQueues().send(cloud.queues.validate, JSON.stringify(op));
+  return waitForOutcome(cloud, op.operationId, timeoutMs);
+}
+
+export async function waitForOutcome(cloud: LocalCloud, operationId: string, timeoutMs = 20_000): Promise<OperationEvent> {
+  const mns = cloud.mnsQueues();
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    for (const m of await mns.receive(cloud.queues.events, { waitSeconds: 1, max: 16 })) {
+      const event = JSON.parse(m.body) as OperationEvent;
+      if (event.operationId === operationId) {
+        await mns.delete(cloud.queues.events, m.receiptHandle);
+        return event;
+      }
+      await mns.changeVisibility(cloud.queues.events, m.receiptHandle, 1);
+    }
+  }
+  throw new Error(`no outcome for ${operationId} within ${timeoutMs} ms`);
+}
+
+/** The ECS write actions the local ECS served, in order. */
+export function writes(cloud: LocalCloud): string[] {
+  const reads = /^Describe|^List/;
+  return cloud.ecs.control.calls().filter((c) => !reads.test(c.action) && c.code === undefined).map((c) => c.action);
+}
+
+export const eniState = (cloud: LocalCloud, eniId: string) => cloud.ecs.control.state().enis.find((e) => e.eniId === eniId);
+export const instanceState = (cloud: LocalCloud, id: string) => cloud.ecs.control.state().instances.find((i) => i.instanceId === id);
+
+/** Dead letters matching `match`, waiting (bounded) until `count` are there: outcomes land there just after the events queue. */
+export async function deadLetters(cloud: LocalCloud, match: (d: any) => boolean, count = 1): Promise<any[]> {
+  const until = Date.now() + 10_000;
+  for (;;) {
+    const dead = cloud.mns.queues.peekBodies(cloud.queues.deadLetter).map((b) => JSON.parse(Buffer.from(b, 'base64').toString())).filter(match);
+    if (dead.length >= count || Date.now() > until) return dead;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
