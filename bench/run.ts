@@ -1,0 +1,21 @@
+/* `npm run bench`: every benchmark of the project, printed as markdown tables. Not a test: numbers are
+   read by people, never asserted. */
+import { benchColdStart, toMarkdown as coldMd } from './cold-start';
+import { benchLocalEcs, toMarkdown as ecsMd } from './ecs';
+import { benchLocalFc, toMarkdown as fcMd } from './fc';
+import { benchLocalMns, toMarkdown as mnsMd } from './mns';
+import { benchWorkflow } from './workflow';
+
+async function main() {
+  console.log('## Workflow\n');
+  console.log(await benchWorkflow());
+  console.log('\n## Local ECS (real SDK, loopback)\n');
+  console.log(ecsMd(await benchLocalEcs()));
+  console.log('\n## Local MNS\n');
+  console.log(mnsMd(await benchLocalMns()));
+  console.log('\n## Local FC runtime\n');
+  console.log(fcMd(await benchLocalFc()));
+  console.log('\n## ECS port cold start\n');
+  console.log(coldMd(await benchColdStart()));
+}
+main().then(() => process.exit(0), (err) => { console.error(err); process.exit(1); });

@@ -1,0 +1,101 @@
+import { statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { startLocalCloud, defaultScenarioPath, projectRoot } from '../local/cloud';
+import { runInProcess } from '../workflow/in-process';
+import { newOperation, parseBindRequest } from '../workflow/messages';
+import { systemClock } from '../workflow/ports';
+import type { WaitPolicy } from '../workflow/runner';
+
+/**
+ * The failover's end-to-end time against the inherent cloud time (the emulated detach + attach + guest
+ * command latencies on the critical path), and the same workflow run with the polling schedules of the
+ * tools users would otherwise reach for, all on the same scenario in the same run, time-scaled.
+ */
+const Scale = 0.05;
+const Runs = 5;
+
+/** ms before timeScale; the runner multiplies by it. */
+const Schedules: { name: string; wait: WaitPolicy }[] = [
+  { name: 'eni-failover (250 ms x1.25, cap 1 s)', wait: { initialMs: 250, factor: 1.25, maxMs: 1000, budgetMs: 600_000 } },
+  { name: 'Terway (3 s x1.5)', wait: { initialMs: 3000, factor: 1.5, maxMs: 3000 * 1.5 ** 8, budgetMs: 600_000 } },
+  { name: 'Terraform (every 5 s)', wait: { initialMs: 5000, factor: 1, maxMs: 5000, budgetMs: 600_000 } },
+  { name: 'OOS templates (every 15 s)', wait: { initialMs: 15000, factor: 1, maxMs: 15000, budgetMs: 600_000 } },
+];
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+export async function benchWorkflow(): Promise<string> {
+  const out: string[] = [];
+  const inherent = (2 + 3 + 1) * 1000 * Scale;
+  const rows: { name: string; ms: number; calls: number }[] = [];
+  for (const s of Schedules) {
+    const times: number[] = [];
+    const calls: number[] = [];
+    for (let i = 0; i < Runs; i++) {
+      const cloud = await startLocalCloud({ scenario: defaultScenarioPath, timeScale: Scale, functions: false });
+      try {
+        cloud.ecs.control.setInstanceStatus({ instanceId: 'i-primary', status: 'Stopped' });
+        const parsed = parseBindRequest({ eniId: 'eni-service', instanceId: 'i-standby', sourceInstanceId: 'i-primary', regionId: cloud.regionId, origin: { kind: 'cli', id: `bench-${i}`, time: new Date().toISOString() } });
+        if (!parsed.ok) throw new Error(parsed.error);
+        const t0 = Date.now();
+        const event = await runInProcess(parsed.value, { ecs: cloud.ecsPort(), clock: systemClock, guestScript: 'true', timeScale: Scale, wait: s.wait });
+        if (event.outcome !== 'succeeded') throw new Error(`${s.name}: ${event.outcome} ${event.message}`);
+        times.push(Date.now() - t0);
+        calls.push(cloud.ecs.control.calls().length);
+      } finally {
+        await cloud.close();
+      }
+    }
+    rows.push({ name: s.name, ms: median(times), calls: median(calls) });
+  }
+  const ours = rows[0]!;
+  out.push(`### Failover (detach 2 s + attach 3 s + guest command 1 s, x${Scale}; median of ${Runs}, in-process steps, real SDK to the local ECS)`, '');
+  out.push('| polling schedule | end-to-end ms | inherent ms | overhead | ECS calls | time vs eni-failover |', '|---|---:|---:|---:|---:|---:|');
+  for (const r of rows) {
+    out.push(`| ${r.name} | ${r.ms} | ${inherent} | ${(((r.ms - inherent) / inherent) * 100).toFixed(1)}% | ${r.calls} | ${(r.ms / ours.ms).toFixed(2)}x |`);
+  }
+
+  // The same failover through the deployed shape: queues, triggers, five function bundles.
+  const e2e: number[] = [];
+  let e2eCalls = 0;
+  for (let i = 0; i < Runs; i++) {
+    const cloud = await startLocalCloud({ scenario: defaultScenarioPath, timeScale: Scale });
+    try {
+      cloud.ecs.control.setInstanceStatus({ instanceId: 'i-primary', status: 'Stopped' });
+      const parsed = parseBindRequest({ eniId: 'eni-service', instanceId: 'i-standby', sourceInstanceId: 'i-primary', regionId: cloud.regionId, origin: { kind: 'request', id: `bench-q-${i}`, time: new Date().toISOString() } });
+      if (!parsed.ok) throw new Error(parsed.error);
+      const op = newOperation(parsed.value, Date.now());
+      const mns = cloud.mnsQueues();
+      const t0 = Date.now();
+      await mns.send(cloud.queues.validate, JSON.stringify(op));
+      for (let found = false; !found; ) {
+        for (const m of await mns.receive(cloud.queues.events, { waitSeconds: 5, max: 16 })) {
+          if ((JSON.parse(m.body) as { operationId: string }).operationId === op.operationId) found = true;
+        }
+      }
+      e2e.push(Date.now() - t0);
+      e2eCalls = cloud.ecs.control.calls().length;
+    } finally {
+      await cloud.close();
+    }
+  }
+  const m = median(e2e);
+  out.push('', `### Through the queues and the five function bundles (same scenario, median of ${Runs})`, '');
+  out.push('| path | end-to-end ms | inherent ms | overhead | ECS calls |', '|---|---:|---:|---:|---:|');
+  out.push(`| MNS -> EventBridge trigger -> FC worker, x5 steps | ${m} | ${inherent} | ${(((m - inherent) / inherent) * 100).toFixed(1)}% | ${e2eCalls} |`);
+
+  // Bundle size and module load time of each function (cold start).
+  out.push('', '### Function bundles (cold start: median `require` time in 5 fresh node processes)', '');
+  out.push('| function | bundle KB | load ms |', '|---|---:|---:|');
+  for (const fn of ['validate', 'stop-if-required', 'attach', 'verify-bound', 'configure-guest-routes', 'on-alarm', 'on-ecs-event', 'on-schedule', 'on-request']) {
+    const file = join(projectRoot, 'dist', 'functions', fn, 'index.js');
+    const loads: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = spawnSync(process.execPath, ['-e', `const t=process.hrtime.bigint();try{require(${JSON.stringify(file)})}catch{};console.log(Number(process.hrtime.bigint()-t)/1e6)`], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+      loads.push(Number(r.stdout.trim()));
+    }
+    out.push(`| ${fn} | ${(statSync(file).size / 1024).toFixed(0)} | ${median(loads).toFixed(1)} |`);
+  }
+  return out.join('\n');
+}
