@@ -1,6 +1,9 @@
 import groupsYaml from '../config/groups.yaml' with { type: 'text' };
 import guestScript from '../guest/configure-eni.sh';
-import { runCli } from './app';
+import { registerCommand, runCli } from './app';
+import { localUp } from './local-up';
+
+registerCommand('local', localUp);
 
 /**
  * The bundled CLI (`npm run build` -> dist/cli.js; bin/eni-failover.js requires it). Commands are the
