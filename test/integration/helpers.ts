@@ -69,3 +69,9 @@ export async function deadLetters(cloud: LocalCloud, match: (d: any) => boolean,
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** Waits (bounded, 10 s) until `condition` holds; the caller asserts afterwards, so a timeout fails there. */
+export async function eventually(condition: () => boolean): Promise<void> {
+  const until = Date.now() + 10_000;
+  while (!condition() && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+}
