@@ -44,6 +44,11 @@ export const Policy = z
     fenceSource: z.boolean().default(false),
     /** Configure the guest OS through Cloud Assistant after the bind. */
     configureGuest: z.boolean().default(true),
+    /**
+     * Also write the guest's network configuration for its distro so it survives a reboot. Off by default:
+     * on an image the script cannot persist for, it refuses (exit 13) and the failover would fail.
+     */
+    persistGuest: z.boolean().default(false),
     /** The whole operation must end within this many seconds of its start. */
     deadlineSeconds: z.number().int().min(30).max(86_400).default(900),
   })

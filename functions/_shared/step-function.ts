@@ -3,7 +3,7 @@ import { fromFcContext, type EcsCredentials, type FcContextLike } from '../../cl
 import { MnsQueues } from '../../cloud/mns';
 import { parseOperationMessage, type Step } from '../../workflow/messages';
 import { systemClock, type Clock, type QueuePort } from '../../workflow/ports';
-import { runStep, type RunReport } from '../../workflow/runner';
+import { DefaultWaitPolicy, runStep, type RunReport } from '../../workflow/runner';
 import guestScript from '../../guest/configure-eni.sh';
 import { loadConfig, type FunctionConfig } from './config';
 import { decodeQueueEvent } from './events';
@@ -68,7 +68,7 @@ export function createStepFunction(deps: StepFunctionDeps) {
         queues: deps.config.queues,
         guestScript: deps.guestScript ?? guestScript,
         timeScale: deps.config.timeScale,
-        wait: { initialMs: 250, factor: 1.25, maxMs: 1000, budgetMs: deps.config.stepBudgetMs },
+        wait: { ...DefaultWaitPolicy, budgetMs: deps.config.stepBudgetMs },
         log: (line) => log({ ...line, requestId: context.requestId, messageId: message.messageId }),
       });
       reports.push({ messageId: message.messageId, ...report });

@@ -89,6 +89,15 @@ describe('Workflow: whole operations against the in-memory ECS', () => {
     expect(event.durationMs).toBeLessThan(7500);
   });
 
+  it('asks the guest script to persist only when the policy says so', async () => {
+    const off = twoNodes();
+    await run(off.ecs, off.clock, request({ sourceInstanceId: 'i-primary' }));
+    expect([...off.ecs.invocations.values()][0]!.script).toContain("ENI_PERSIST='0'");
+    const on = twoNodes();
+    await run(on.ecs, on.clock, request({ sourceInstanceId: 'i-primary', policy: { persistGuest: true } }));
+    expect([...on.ecs.invocations.values()][0]!.script).toContain("ENI_PERSIST='1'");
+  });
+
   it('binds an Available ENI to a Running hot-plug type without stopping anything', async () => {
     const { ecs, clock } = twoNodes();
     ecs.addEni({ eniId: 'eni-free', macAddress: '00:16:3e:00:00:99' });

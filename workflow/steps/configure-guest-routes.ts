@@ -34,7 +34,7 @@ export async function configureGuestRoutes(op: OperationMessage, ctx: StepContex
       }
       return wait(`Cloud Assistant on ${instanceId} is not online yet`);
     }
-    const command = buildGuestCommand({ mac: plan.eni.macAddress, ips: plan.eni.privateIps, persist: false }, ctx.guestScript);
+    const command = buildGuestCommand({ mac: plan.eni.macAddress, ips: plan.eni.privateIps, persist: policy.persistGuest }, ctx.guestScript);
     const runs = op.state.guestRuns + 1;
     const { invokeId } = await ctx.ecs.runShellScript({
       instanceId,
