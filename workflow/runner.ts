@@ -103,7 +103,7 @@ export async function runStep(input: OperationMessage, deps: RunnerDeps): Promis
     return { kind: 'forwarded', to: result.step };
   }
 
-  const restored = await restoreIfStoppedByUs(op, result.outcome, ctx);
+  const restored = await restoreIfStoppedByUs(op, result.outcome, ctx, started + policy.budgetMs);
   const finishedAt = clock.now();
   const timeline = [...op.timeline, entry(result.outcome, result.detail)];
   const event: OperationEvent = {
@@ -177,11 +177,11 @@ async function look(op: OperationMessage, ctx: StepContext): Promise<StepResult>
  * An instance this operation stopped is started again, whatever the outcome. Success already guarantees it
  * (verify-bound starts it before it reports bound), so this acts on superseded and failed operations.
  */
-async function restoreIfStoppedByUs(op: OperationMessage, outcome: string, ctx: StepContext): Promise<string | undefined> {
+async function restoreIfStoppedByUs(op: OperationMessage, outcome: string, ctx: StepContext, until: number): Promise<string | undefined> {
   const state: OperationState = op.state;
   if (!state.stoppedByUs || outcome === Outcome.Succeeded) return undefined;
   const { instanceId } = op.request;
-  for (let i = 0; i < 600; i++) {
+  while (ctx.clock.now() < until) {
     const instance = await ctx.ecs.describeInstance(instanceId);
     if (instance === undefined) return `${instanceId} no longer exists`;
     if (instance.status === InstanceStatus.Running || instance.status === InstanceStatus.Starting) {
@@ -191,14 +191,18 @@ async function restoreIfStoppedByUs(op: OperationMessage, outcome: string, ctx: 
       try {
         await ctx.ecs.startInstance(instanceId);
       } catch (err) {
-        if (isCloudError(err) && err.retryable) continue;
+        if (isCloudError(err) && err.retryable) {
+          await ctx.clock.sleep(500 * ctx.timeScale);
+          continue;
+        }
         throw err;
       }
       return `asked ECS to start ${instanceId} again (this operation had stopped it)`;
     }
     await ctx.clock.sleep(500 * ctx.timeScale);
   }
-  throw new CloudError('transient', 'RestoreTimeout', `${instanceId} did not reach Stopped; cannot start it again yet`);
+  // Throwing makes the trigger deliver this message again: the step repeats its decision and the restore.
+  throw new CloudError('transient', 'RestoreTimeout', `${instanceId} did not reach Stopped within the budget; cannot start it again yet`);
 }
 
 /** Counts port calls by method, for the journal and the outcome's API-call total. */
