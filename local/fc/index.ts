@@ -6,6 +6,7 @@ import { systemTimerClock, type TimerClock } from './clock';
 import { LocalFcError } from './errors';
 import { FunctionRuntime, newRequestId, type InvocationResult } from './function-runtime';
 import { startHttpServer } from './http-server';
+import { busCloudEvent, EventBusRule, type BusDelivery, type BusEventInput, type EventBusReport } from './event-bus';
 import { MnsTriggerConsumer, type MnsQueueClient, type MnsTriggerReport } from './mns-trigger';
 import { loadSYaml, type FunctionSpec, type HttpTrigger, type MnsTopicTrigger, type SYamlModel, type TimerTrigger } from './syaml';
 import { TimerSchedule, timerEvent } from './timer-trigger';
@@ -16,6 +17,8 @@ export { SYamlError, LocalFcError, FcErrorType, FcApiError } from './errors';
 export { InvocationOutcome, type InvocationResult, type FunctionErrorBody } from './function-runtime';
 export { mnsCloudEvent, mnsTriggerPayload, RetryPolicies, type MnsCloudEvent, type MnsQueueClient, type ReceivedMnsMessage } from './mns-trigger';
 export type { HttpTriggerEvent } from './http-server';
+export { busCloudEvent, busTriggerPayload, BusDeliveryOutcome, type BusCloudEvent, type BusEventInput, type BusDelivery } from './event-bus';
+export { parseEventPattern, matchesEventPattern, EventPatternError, type EventPattern } from './event-pattern';
 export type { TimerEvent } from './timer-trigger';
 export {
   loadSYaml,
@@ -29,6 +32,8 @@ export {
   type FunctionSpec,
   type TriggerSpec,
   type MnsQueueTrigger,
+  type EventBusTrigger,
+  EventSourceType,
   type TimerTrigger,
   type HttpTrigger,
   type MnsTopicTrigger,
@@ -89,6 +94,7 @@ export interface InvocationRecord {
  *   'invocation' (InvocationRecord, InvocationResult)   every invocation, whatever started it
  *   'log' ({functionName, requestId, line})              every log line a function wrote
  *   'deadLettered' | 'dropped' | 'blocked' | 'consumerError' ({functionName, triggerName, ...report})
+ *                                                        MNS-queue triggers and default-bus rules alike
  */
 export interface LocalFc {
   /** `http://127.0.0.1:PORT`: the FC 3.0 API endpoint (`127.0.0.1:PORT` for the SDK's `endpoint`). */
@@ -105,6 +111,14 @@ export interface LocalFc {
   invoke(name: string, payload: Buffer | string | object, opts?: { trigger?: string }): Promise<InvocationResult>;
   /** Fires a timer trigger now (or as if at `atMs`), whether or not it is enabled; resolves with the result. */
   fireTimer(functionName: string, triggerName: string, atMs?: number): Promise<InvocationResult>;
+  /**
+   * Puts an event on EventBridge's default bus (`PutEvents`): every enabled `eventbridge` trigger with
+   * `eventSourceType: Default` whose `eventRuleFilterPattern` matches it gets it, as a CloudEvent (an
+   * array in event-streaming mode, only `data` with RawData), with the trigger's retries and dead-letter
+   * queue. Resolves when every matching rule is done with the event, one {@link BusDelivery} each (none
+   * when nothing matched). The bus fills `id`, `time`, `specversion` and the `aliyun*` attributes.
+   */
+  publishEvent(event: BusEventInput): Promise<BusDelivery[]>;
   /** Publishes to an MNS topic: every mns_topic trigger on it (and matching filterTag) is invoked. */
   publishToTopic(topicName: string, message: string, opts?: { messageTag?: string; attributes?: Record<string, string> }): Promise<InvocationResult[]>;
   /** Instances alive per function (for tests of instance reuse and replacement). */
@@ -247,6 +261,35 @@ export async function startLocalFc(options: StartLocalFcOptions): Promise<LocalF
     }
   }
 
+  // --- EventBridge default-bus rules (eventbridge triggers with eventSourceType Default)
+  const rules: EventBusRule[] = [];
+  for (const spec of model.functions) {
+    for (const t of spec.triggers) {
+      if (t.triggerType !== 'eventbus') continue;
+      const report = (r: EventBusReport): void => {
+        if (r.kind === 'delivered' || r.kind === 'failedAttempt') {
+          record(r.result, { trigger: t.triggerName, triggerType: 'eventbridge', attempt: r.attempt, messageIds: r.eventIds });
+          return;
+        }
+        const line = { time: new Date().toISOString(), function: spec.functionName, trigger: t.triggerName, triggerType: 'eventbridge', ...r };
+        const loud = r.kind === 'dropped' || r.kind === 'blocked' || r.kind === 'consumerError';
+        sink(JSON.stringify(loud ? { level: 'ERROR', ...line } : line));
+        if (loud) process.stderr.write(`[local-fc] ${r.kind.toUpperCase()} ${spec.functionName}/${t.triggerName}: ${JSON.stringify(r)}\n`);
+        events.emit(r.kind, { functionName: spec.functionName, triggerName: t.triggerName, ...r });
+      };
+      rules.push(
+        new EventBusRule({
+          functionName: spec.functionName,
+          trigger: t,
+          invoke: (event) => runtimeOf(spec.functionName).invoke(event),
+          client: mnsClient,
+          timeScale,
+          report,
+        }),
+      );
+    }
+  }
+
   const httpTriggers: Record<string, string> = {};
   for (const spec of model.functions) if (httpTriggerOf(spec.functionName) !== undefined) httpTriggers[spec.functionName] = `${http.endpoint}/${spec.functionName}`;
 
@@ -267,6 +310,11 @@ export async function startLocalFc(options: StartLocalFcOptions): Promise<LocalF
       const t = timerOf(spec, triggerName);
       return run(functionName, Buffer.from(JSON.stringify(timerEvent(t, atMs ?? clock.now()))), { trigger: t.triggerName, triggerType: 'timer' });
     },
+    async publishEvent(input) {
+      if (closed) throw new LocalFcError('the local FC runtime is closed');
+      const event = busCloudEvent(input, { accountId: options.accountId, regionId: options.regionId });
+      return Promise.all(rules.filter((r) => r.matches(event)).map((r) => r.offer(event)));
+    },
     async publishToTopic(topicName, message, opts = {}) {
       const results: Promise<InvocationResult>[] = [];
       const messageId = randomBytes(16).toString('hex').toUpperCase();
@@ -285,7 +333,7 @@ export async function startLocalFc(options: StartLocalFcOptions): Promise<LocalF
       if (closed) return;
       closed = true;
       for (const s of schedules) s.stop();
-      await Promise.all(consumers.map((c) => c.stop()));
+      await Promise.all([...consumers.map((c) => c.stop()), ...rules.map((r) => r.stop())]);
       await http.close();
       await Promise.all([...runtimes.values()].map((r) => r.close()));
     },

@@ -5,6 +5,7 @@ import { parse } from 'yaml';
 import { SYamlError } from './errors';
 import { parseSchedule, type Schedule } from './cron';
 import { resolveReferences, UnresolvedReferenceError } from './vars';
+import { EventPatternError, parseEventPattern, type EventPattern } from './event-pattern';
 
 /**
  * The model of an s.yaml (Serverless Devs edition 3.0.0, component fc3) that the local runtime runs, and
@@ -80,7 +81,40 @@ export interface MnsTopicTrigger {
   readonly filterTag?: string;
 }
 
-export type TriggerSpec = MnsQueueTrigger | TimerTrigger | HttpTrigger | MnsTopicTrigger;
+/**
+ * EventBridge event source types the local runtime runs: `MNS` (a queue, {@link MnsQueueTrigger}) and
+ * `Default` (a rule on the default event bus, where Alibaba Cloud services such as ECS publish their events,
+ * {@link EventBusTrigger}). The fc3 shape of the latter is the component's own e2e example
+ * (devsapp/fc3 __tests__/e2e/trigger/eb/s.yaml, trigger `defaultTrigger`): `eventSourceConfig:
+ * {eventSourceType: Default}` plus `eventRuleFilterPattern`.
+ */
+export const EventSourceType = { Mns: 'MNS', DefaultBus: 'Default' } as const;
+export type EventSourceType = (typeof EventSourceType)[keyof typeof EventSourceType];
+
+/**
+ * An s.yaml `eventbridge` trigger with `eventSourceType: Default`: a rule on the default event bus whose
+ * `eventRuleFilterPattern` selects the events (local/fc/event-pattern.ts); events arrive through
+ * `LocalFc.publishEvent`. Its model `triggerType` is `eventbus`, so code that reads MNS-queue triggers off
+ * `eventbridge` (queue checks, consumers) never mistakes a bus rule for a queue. Delivery options, retries
+ * and dead-letter queue are read exactly as for an MNS source.
+ */
+export interface EventBusTrigger {
+  readonly triggerType: 'eventbus';
+  readonly triggerName: string;
+  readonly enabled: boolean;
+  readonly pattern: EventPattern;
+  /** The pattern as written in s.yaml (JSON text). */
+  readonly patternText: string;
+  readonly mode: DeliveryMode;
+  readonly eventSchema: EventSchema;
+  readonly retryStrategy: PushRetryStrategy;
+  readonly errorsTolerance: ErrorsTolerance;
+  readonly deadLetterQueue?: string;
+  readonly batchCount: number;
+  readonly batchWindowSeconds: number;
+}
+
+export type TriggerSpec = MnsQueueTrigger | EventBusTrigger | TimerTrigger | HttpTrigger | MnsTopicTrigger;
 
 export interface FunctionSpec {
   /** The key under `resources:`. */
@@ -341,8 +375,29 @@ function validateTrigger(file: string, at: string, raw: unknown, queues: readonl
       // eventbridge
       const source = config['eventSourceConfig'];
       if (!isRecord(source)) return fail('triggerConfig.eventSourceConfig', 'is required');
-      if (source['eventSourceType'] !== 'MNS') {
-        return fail('triggerConfig.eventSourceConfig.eventSourceType', `"${String(source['eventSourceType'])}" is not supported by the local runtime (only MNS queues)`);
+      const sourceType = source['eventSourceType'];
+      if (sourceType !== EventSourceType.Mns && sourceType !== EventSourceType.DefaultBus) {
+        return fail(
+          'triggerConfig.eventSourceConfig.eventSourceType',
+          `"${String(sourceType)}" is not supported by the local runtime (MNS queues, or Default: the default event bus)`,
+        );
+      }
+      const delivery = readDelivery(config, fail, checkQueue);
+      const enabled = config['triggerEnable'] !== false;
+      if (sourceType === EventSourceType.DefaultBus) {
+        const raw = config['eventRuleFilterPattern'];
+        if (raw === undefined || raw === null) {
+          return fail('triggerConfig.eventRuleFilterPattern', 'is required for the default event bus (e.g. \'{"source":["acs.ecs"]}\'); \'{}\' matches every event');
+        }
+        const patternText = typeof raw === 'string' ? raw : JSON.stringify(raw);
+        let pattern: EventPattern;
+        try {
+          pattern = parseEventPattern(typeof raw === 'string' || isRecord(raw) ? raw : JSON.stringify(raw));
+        } catch (err) {
+          if (err instanceof EventPatternError) return fail('triggerConfig.eventRuleFilterPattern', err.message);
+          throw err;
+        }
+        return { triggerType: 'eventbus', triggerName, enabled, pattern, patternText, ...delivery };
       }
       const params = isRecord(source['eventSourceParameters']) ? source['eventSourceParameters']['sourceMNSParameters'] : undefined;
       if (!isRecord(params)) return fail('triggerConfig.eventSourceConfig.eventSourceParameters.sourceMNSParameters', 'is required');
@@ -351,59 +406,60 @@ function validateTrigger(file: string, at: string, raw: unknown, queues: readonl
       if (typeof queueName !== 'string' || queueName === '') return fail(queueField, 'is required');
       checkQueue(queueField, queueName);
       const isBase64Decode = params['IsBase64Decode'] === undefined ? true : params['IsBase64Decode'] === true || params['IsBase64Decode'] === 'true';
-
-      const sink = isRecord(config['eventSinkConfig']) ? config['eventSinkConfig'] : {};
-      const delivery = isRecord(sink['deliveryOption']) ? sink['deliveryOption'] : {};
-      const mode = delivery['mode'] ?? DeliveryMode.EventDriven;
-      if (mode !== DeliveryMode.EventDriven && mode !== DeliveryMode.EventStreaming) {
-        return fail('triggerConfig.eventSinkConfig.deliveryOption.mode', `"${String(mode)}" is not event-streaming or event-driven`);
-      }
-      const eventSchema = delivery['eventSchema'] ?? EventSchema.CloudEvents;
-      if (eventSchema !== EventSchema.CloudEvents && eventSchema !== EventSchema.RawData) {
-        return fail('triggerConfig.eventSinkConfig.deliveryOption.eventSchema', `"${String(eventSchema)}" is not CloudEvents or RawData`);
-      }
-
-      const run = isRecord(config['runOptions']) ? config['runOptions'] : {};
-      const retry = isRecord(run['retryStrategy']) ? run['retryStrategy'] : {};
-      const retryStrategy = retry['PushRetryStrategy'] ?? PushRetryStrategy.BackoffRetry;
-      if (retryStrategy !== PushRetryStrategy.BackoffRetry && retryStrategy !== PushRetryStrategy.ExponentialDecayRetry) {
-        return fail('triggerConfig.runOptions.retryStrategy.PushRetryStrategy', `"${String(retryStrategy)}" is not BACKOFF_RETRY or EXPONENTIAL_DECAY_RETRY`);
-      }
-      const errorsTolerance = run['errorsTolerance'] ?? ErrorsTolerance.All;
-      if (errorsTolerance !== ErrorsTolerance.All && errorsTolerance !== ErrorsTolerance.None) {
-        return fail('triggerConfig.runOptions.errorsTolerance', `"${String(errorsTolerance)}" is not ALL or NONE`);
-      }
-      let deadLetterQueue: string | undefined;
-      const dlq = run['deadLetterQueue'];
-      if (isRecord(dlq) && dlq['Arn'] !== undefined && dlq['Arn'] !== '') {
-        const arn = String(dlq['Arn']);
-        const m = /^acs:mns:[^:]*:[^:]*:\/?queues\/([^/]+)\/?$/.exec(arn);
-        if (m?.[1] === undefined) return fail('triggerConfig.runOptions.deadLetterQueue.Arn', `"${arn}" is not an MNS queue ARN (acs:mns:<region>:<account>:/queues/<name>)`);
-        deadLetterQueue = m[1];
-        checkQueue('triggerConfig.runOptions.deadLetterQueue.Arn', deadLetterQueue);
-      }
-      const window = isRecord(run['batchWindow']) ? run['batchWindow'] : {};
-      const batchCount = num(window['CountBasedWindow'], 1, () => fail('triggerConfig.runOptions.batchWindow.CountBasedWindow', 'must be a number'));
-      const batchWindowSeconds = num(window['TimeBasedWindow'], 0, () => fail('triggerConfig.runOptions.batchWindow.TimeBasedWindow', 'must be seconds'));
-      if (!Number.isInteger(batchCount) || batchCount < 1 || batchCount > 10000) {
-        return fail('triggerConfig.runOptions.batchWindow.CountBasedWindow', `${batchCount} is outside 1-10000`);
-      }
-      return {
-        triggerType: 'eventbridge',
-        triggerName,
-        enabled: config['triggerEnable'] !== false,
-        queueName,
-        isBase64Decode,
-        mode,
-        eventSchema,
-        retryStrategy,
-        errorsTolerance,
-        deadLetterQueue,
-        batchCount: mode === DeliveryMode.EventStreaming ? batchCount : 1,
-        batchWindowSeconds: mode === DeliveryMode.EventStreaming ? batchWindowSeconds : 0,
-      };
+      return { triggerType: 'eventbridge', triggerName, enabled, queueName, isBase64Decode, ...delivery };
     }
   }
+}
+
+type Delivery = Pick<MnsQueueTrigger, 'mode' | 'eventSchema' | 'retryStrategy' | 'errorsTolerance' | 'deadLetterQueue' | 'batchCount' | 'batchWindowSeconds'>;
+
+/** eventSinkConfig and runOptions of an eventbridge trigger, the same for every event source. */
+function readDelivery(config: Record<string, unknown>, fail: (field: string, problem: string) => never, checkQueue: (field: string, name: string) => void): Delivery {
+  const sink = isRecord(config['eventSinkConfig']) ? config['eventSinkConfig'] : {};
+  const delivery = isRecord(sink['deliveryOption']) ? sink['deliveryOption'] : {};
+  const mode = delivery['mode'] ?? DeliveryMode.EventDriven;
+  if (mode !== DeliveryMode.EventDriven && mode !== DeliveryMode.EventStreaming) {
+    return fail('triggerConfig.eventSinkConfig.deliveryOption.mode', `"${String(mode)}" is not event-streaming or event-driven`);
+  }
+  const eventSchema = delivery['eventSchema'] ?? EventSchema.CloudEvents;
+  if (eventSchema !== EventSchema.CloudEvents && eventSchema !== EventSchema.RawData) {
+    return fail('triggerConfig.eventSinkConfig.deliveryOption.eventSchema', `"${String(eventSchema)}" is not CloudEvents or RawData`);
+  }
+
+  const run = isRecord(config['runOptions']) ? config['runOptions'] : {};
+  const retry = isRecord(run['retryStrategy']) ? run['retryStrategy'] : {};
+  const retryStrategy = retry['PushRetryStrategy'] ?? PushRetryStrategy.BackoffRetry;
+  if (retryStrategy !== PushRetryStrategy.BackoffRetry && retryStrategy !== PushRetryStrategy.ExponentialDecayRetry) {
+    return fail('triggerConfig.runOptions.retryStrategy.PushRetryStrategy', `"${String(retryStrategy)}" is not BACKOFF_RETRY or EXPONENTIAL_DECAY_RETRY`);
+  }
+  const errorsTolerance = run['errorsTolerance'] ?? ErrorsTolerance.All;
+  if (errorsTolerance !== ErrorsTolerance.All && errorsTolerance !== ErrorsTolerance.None) {
+    return fail('triggerConfig.runOptions.errorsTolerance', `"${String(errorsTolerance)}" is not ALL or NONE`);
+  }
+  let deadLetterQueue: string | undefined;
+  const dlq = run['deadLetterQueue'];
+  if (isRecord(dlq) && dlq['Arn'] !== undefined && dlq['Arn'] !== '') {
+    const arn = String(dlq['Arn']);
+    const m = /^acs:mns:[^:]*:[^:]*:\/?queues\/([^/]+)\/?$/.exec(arn);
+    if (m?.[1] === undefined) return fail('triggerConfig.runOptions.deadLetterQueue.Arn', `"${arn}" is not an MNS queue ARN (acs:mns:<region>:<account>:/queues/<name>)`);
+    deadLetterQueue = m[1];
+    checkQueue('triggerConfig.runOptions.deadLetterQueue.Arn', deadLetterQueue);
+  }
+  const window = isRecord(run['batchWindow']) ? run['batchWindow'] : {};
+  const batchCount = num(window['CountBasedWindow'], 1, () => fail('triggerConfig.runOptions.batchWindow.CountBasedWindow', 'must be a number'));
+  const batchWindowSeconds = num(window['TimeBasedWindow'], 0, () => fail('triggerConfig.runOptions.batchWindow.TimeBasedWindow', 'must be seconds'));
+  if (!Number.isInteger(batchCount) || batchCount < 1 || batchCount > 10000) {
+    return fail('triggerConfig.runOptions.batchWindow.CountBasedWindow', `${batchCount} is outside 1-10000`);
+  }
+  return {
+    mode,
+    eventSchema,
+    retryStrategy,
+    errorsTolerance,
+    deadLetterQueue,
+    batchCount: mode === DeliveryMode.EventStreaming ? batchCount : 1,
+    batchWindowSeconds: mode === DeliveryMode.EventStreaming ? batchWindowSeconds : 0,
+  };
 }
 
 /** 'index.handler' -> file index, export handler; 'dist/main.handler' -> file dist/main. */
