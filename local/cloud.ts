@@ -1,3 +1,4 @@
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
@@ -6,7 +7,8 @@ import { MnsQueues, type QueueAttributes } from '../cloud/mns';
 import { defaultQueueNames, type QueueNames } from '../workflow/pipeline';
 import { Keyring, type AccessKey } from './credentials';
 import { startLocalEcs, type GuestExecutor, type LocalEcs, type Scenario } from './ecs';
-import { startLocalFc, type LocalFc } from './fc';
+import { startLocalFc, type BusEventInput, type LocalFc, type TimerClock } from './fc';
+import type { ModelEvent } from './ecs';
 import { startLocalMns, type LocalMns } from './mns';
 
 /** The repository root (this file is local/cloud.ts; bundled, it is dist/cli.js: both one level down). */
@@ -28,6 +30,27 @@ export interface LocalCloudOptions {
   readonly functionLogSink?: (line: string) => void;
   /** Whether to run the functions of s.yaml (tests of the ECS or MNS alone do not need them). */
   readonly functions?: boolean;
+  /**
+   * The CloudMonitor callback secret on-alarm checks (s.yaml `vars.alarmToken`). Default: 32 random bytes,
+   * new for every cloud. It appears only in `info.alarmUrl` (and `alarmToken`), never in a log line.
+   */
+  readonly alarmToken?: string;
+  /**
+   * The clock the timer triggers (reconcile, planned switch-overs) run on. Default: the real clock, so
+   * `*\/5` minutes means every five wall-clock minutes. Tests pass a `ManualClock` (local/fc) so a timer
+   * fires only when they advance it, never by surprise in the middle of another test.
+   */
+  readonly timerClock?: TimerClock;
+  /**
+   * Publish the local ECS's instance state changes on EventBridge's default bus as ECS
+   * `ecs:Instance:StateChange` events, so on-ecs-event's rule sees them as in the cloud. Default false:
+   * a test or demo that stops an instance by hand would otherwise start a second failover it did not ask for.
+   */
+  readonly ecsEvents?: boolean;
+  /** Failover groups as YAML/JSON text for the entry functions (s.yaml `vars.failoverGroups`); default: the bundled config/groups.yaml. */
+  readonly failoverGroups?: string;
+  /** More s.yaml `vars` overrides (key by key), e.g. `plannedSwitchOver`. */
+  readonly vars?: Record<string, unknown>;
 }
 
 /** Everything a client needs to talk to the local cloud; what `eni-failover local up` prints. */
@@ -36,6 +59,11 @@ export interface LocalCloudInfo {
   readonly mnsEndpoint: string;
   readonly fcEndpoint: string;
   readonly httpTriggers: Record<string, string>;
+  /**
+   * The CloudMonitor alarm callback URL: on-alarm's HTTP trigger with `?token=<alarm token>` (empty when
+   * the functions do not run). Secret: the only place the local cloud shows the token.
+   */
+  readonly alarmUrl: string;
   readonly accountId: string;
   readonly regionId: string;
   readonly accessKeyId: string;
@@ -52,6 +80,8 @@ export interface LocalCloud {
   readonly accountId: string;
   readonly queues: QueueNames;
   readonly info: LocalCloudInfo;
+  /** The token on-alarm accepts (see {@link LocalCloudOptions.alarmToken}). */
+  readonly alarmToken: string;
   /** The production ECS port (cloud/ecs.ts) pointed at the local ECS. */
   ecsPort(): EcsPortWithStats;
   /** The production MNS port pointed at the local MNS. */
@@ -87,6 +117,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
   const accountId = options.accountId ?? '1000000000000001';
   const sYamlPath = options.sYamlPath ?? join(projectRoot, 's.yaml');
   const { keyring, root } = Keyring.generate();
+  const alarmToken = options.alarmToken ?? randomBytes(32).toString('base64url');
+  if (alarmToken.trim() === '') throw new Error('startLocalCloud: alarmToken must not be empty (on-alarm would answer 503 to every callback)');
   const started: { close(): Promise<void> }[] = [];
   try {
     const ecs = await startLocalEcs({
@@ -108,7 +140,15 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         ? undefined
         : await startLocalFc({
             sYamlPath,
-            vars: { region: regionId, accountId },
+            // Through vars, not extraEnv: s.yaml wires vars.alarmToken to on-alarm's ALARM_TOKEN, so the
+            // loader's export check and the instances see the same environment the deployment gets.
+            vars: {
+              ...(options.vars ?? {}),
+              region: regionId,
+              accountId,
+              alarmToken,
+              ...(options.failoverGroups === undefined ? {} : { failoverGroups: options.failoverGroups }),
+            },
             keyring,
             accountId,
             regionId,
@@ -121,10 +161,34 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
               TIME_SCALE: String(Math.min(1, timeScale)),
             },
             timeScale,
+            ...(options.timerClock ? { clock: options.timerClock } : {}),
             ...(options.logSink ? { logSink: options.logSink } : { logSink: () => {} }),
             ...(options.functionLogSink ? { functionLogSink: options.functionLogSink } : { functionLogSink: () => {} }),
           });
     if (fc) started.push(fc);
+
+    if (fc && options.ecsEvents === true) {
+      // ECS -> EventBridge: every instance state change, as ECS publishes it on the default bus. Stopped
+      // before the FC runtime closes (started closes in reverse), and publishing waits for nothing.
+      const inFlight = new Set<Promise<unknown>>();
+      const unsubscribe = ecs.model.subscribe((event) => {
+        if (event.type !== 'instance') return;
+        const p = fc
+          .publishEvent(ecsStateChangeEvent(event, { regionId, accountId }))
+          .catch((err: unknown) => process.stderr.write(`[local-cloud] publishing an ECS event failed: ${(err as Error).message}\n`));
+        inFlight.add(p);
+        void p.finally(() => inFlight.delete(p));
+      });
+      started.push({
+        async close() {
+          unsubscribe();
+          await Promise.race([Promise.all([...inFlight]), new Promise((r) => setTimeout(r, 2000).unref())]);
+        },
+      });
+    }
+
+    const alarmFunction = fc?.model.functions.find((f) => f.environmentVariables['ALARM_TOKEN'] !== undefined && fc.httpTriggers[f.functionName] !== undefined);
+    const alarmUrl = alarmFunction ? `${fc!.httpTriggers[alarmFunction.functionName]}?token=${encodeURIComponent(alarmToken)}` : '';
 
     return {
       ecs,
@@ -135,11 +199,13 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       regionId,
       accountId,
       queues: defaultQueueNames(),
+      alarmToken,
       info: {
         ecsEndpoint: ecs.endpoint,
         mnsEndpoint: mns.endpoint,
         fcEndpoint: fc?.endpoint ?? '',
         httpTriggers: fc?.httpTriggers ?? {},
+        alarmUrl,
         accountId,
         regionId,
         accessKeyId: root.accessKeyId,
@@ -155,4 +221,45 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     for (const s of started.reverse()) await s.close().catch(() => {});
     throw err;
   }
+}
+
+/** `20240501T080000.123+0800`: the eventTime format of CloudMonitor's ECS events (China Standard Time). */
+export function cloudMonitorEventTime(ms: number): string {
+  const d = new Date(ms + 8 * 3600_000);
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}T${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}.${p(d.getUTCMilliseconds(), 3)}+0800`;
+}
+
+/**
+ * The event ECS puts on EventBridge's default bus when an instance changes state (function-compute.md,
+ * "ECS events through EventBridge"): CloudEvent `source: acs.ecs`, `type: ecs:Instance:StateChange`,
+ * `subject` the instance ARN, and as `data` CloudMonitor's ECS event body `{ver, id, product: ECS,
+ * resourceId: acs:ecs:<region>:<uid>:instance/i-..., level, name: Instance:StateChange, userId, eventTime,
+ * regionId, content: {resourceId, resourceType: ALIYUN::ECS::Instance, state}}`.
+ */
+export function ecsStateChangeEvent(
+  event: Extract<ModelEvent, { type: 'instance' }>,
+  ctx: { regionId: string; accountId: string },
+): BusEventInput {
+  const arn = `acs:ecs:${ctx.regionId}:${ctx.accountId}:instance/${event.instanceId}`;
+  const id = randomUUID();
+  return {
+    id,
+    source: 'acs.ecs',
+    type: 'ecs:Instance:StateChange',
+    subject: arn,
+    time: new Date(event.at).toISOString(),
+    data: {
+      ver: '1.0',
+      id,
+      product: 'ECS',
+      resourceId: arn,
+      level: 'INFO',
+      name: 'Instance:StateChange',
+      userId: ctx.accountId,
+      eventTime: cloudMonitorEventTime(event.at),
+      regionId: ctx.regionId,
+      content: { resourceId: event.instanceId, resourceType: 'ALIYUN::ECS::Instance', state: event.to },
+    },
+  };
 }

@@ -1,7 +1,7 @@
 import { deriveOperationId } from '../../workflow/messages';
 import { Reason } from '../../workflow/rules';
 import { instanceIdFromDimensions, normaliseAlarm, parseAlarmCallback } from '../../workflow/entries/alarm';
-import { normaliseEcsEvent, readEcsEvent } from '../../workflow/entries/ecs-event';
+import { normaliseEcsEvent, parseEventTime, readEcsEvent } from '../../workflow/entries/ecs-event';
 import type { EntryDecision, EntryResult } from '../../workflow/entries/failover';
 import { normaliseRequest, parseRequestEnvelope } from '../../workflow/entries/request';
 import { normaliseSchedule, parseSchedulePayload, reconcile } from '../../workflow/entries/schedule';
@@ -149,6 +149,21 @@ describe('Entry: ECS events', () => {
     const result = await normaliseEcsEvent(event, deps);
     expect(result.kind).toBe('ignored');
     expect(result.kind === 'ignored' && result.reason).toMatch(reason);
+  });
+
+  it.each([
+    ['20190409T121826.922+0800', '2019-04-09T04:18:26.922Z'],
+    ['20261126T030100.000+0000', '2026-11-26T03:01:00.000Z'],
+    ['20261126T030100Z', '2026-11-26T03:01:00.000Z'],
+    ['2026-11-26T03:01:00+08:00', '2026-11-25T19:01:00.000Z'],
+  ])("reads CloudMonitor's compact eventTime %s as %s", (text, iso) => {
+    expect(new Date(parseEventTime(text)).toISOString()).toBe(iso);
+  });
+
+  it('takes the flapping window from eventTime, not from the arrival time', async () => {
+    const { deps } = world();
+    const late = { ...stateChange, eventTime: '20261126T090500.000+0800' }; // 01:05 UTC, hours before the fake clock
+    expect(binds(await normaliseEcsEvent(late, deps))[0]?.origin.id).toBe('Instance:StateChange/i-primary/2026-11-26T01:00:00.000Z');
   });
 
   it('reads the instance from the resource ARN when content has none', () => {

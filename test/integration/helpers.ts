@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { startLocalCloud, type LocalCloud } from '../../local/cloud';
+import { startLocalCloud, type LocalCloud, type LocalCloudOptions } from '../../local/cloud';
+import { ManualClock } from '../../local/fc';
 import { newOperation, parseBindRequest, type BindRequestInput, type OperationEvent, type OperationMessage } from '../../workflow/messages';
 
 export const TimeScale = 0.01;
@@ -14,9 +15,63 @@ export function twoNode(patch: (s: any) => void = () => {}): unknown {
   return s;
 }
 
-/** A local cloud running the built functions of s.yaml (npm test builds before jest runs). */
+/**
+ * A local cloud running the built functions of s.yaml (npm test builds before jest runs). Its timers run
+ * on a clock nobody advances: the reconcile timer never fires in the middle of a test.
+ */
 export function cloudWith(scenario: string | unknown): Promise<LocalCloud> {
-  return startLocalCloud({ scenario: scenario as string, timeScale: TimeScale });
+  return startLocalCloud({ scenario: scenario as string, timeScale: TimeScale, timerClock: new ManualClock() });
+}
+
+/**
+ * A local cloud for the entry points: timers on `clock` (fired only by `clock.advance`), and the other
+ * options as given (`ecsEvents`, `vars`, `failoverGroups`, ...).
+ */
+export function entryCloud(scenario: string | unknown, options: Omit<LocalCloudOptions, 'scenario'> & { clock?: ManualClock } = {}): Promise<LocalCloud> {
+  const { clock, ...rest } = options;
+  return startLocalCloud({ scenario: scenario as string, timeScale: TimeScale, timerClock: clock ?? new ManualClock(), ...rest });
+}
+
+/** A CloudMonitor threshold-alarm callback's fields (function-compute.md), for the default scenario's primary. */
+export function alarmFields(fields: Record<string, string> = {}): Record<string, string> {
+  return {
+    userId: '1000000000000001',
+    alertName: 'service-down',
+    timestamp: String(Date.now()),
+    alertState: 'ALARM',
+    dimensions: '{userId=1000000000000001, instanceId=i-primary}',
+    expression: '$Maximum<1',
+    curValue: '0',
+    metricName: 'vm.ProcessCount',
+    metricProject: 'acs_ecs_dashboard',
+    instanceName: 'service-primary',
+    ...fields,
+  };
+}
+
+/**
+ * POSTs a callback to on-alarm's HTTP trigger the way CloudMonitor does (application/x-www-form-urlencoded)
+ * at `url` (default: the cloud's alarm URL, token included). Answers the HTTP status and the parsed body.
+ */
+export async function postAlarm(cloud: LocalCloud, fields: Record<string, string>, url = cloud.info.alarmUrl): Promise<{ status: number; body: any }> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded; charset=UTF-8', 'user-agent': 'CloudMonitor' },
+    body: new URLSearchParams(fields).toString(),
+  });
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: res.status, body };
+}
+
+/** Every message body now on `queue` (visible or not), decoded. */
+export function queueBodies(cloud: LocalCloud, queue: string): any[] {
+  return cloud.mns.queues.peekBodies(queue).map((b) => JSON.parse(Buffer.from(b, 'base64').toString()));
 }
 
 export function operationFor(cloud: LocalCloud, input: Partial<BindRequestInput> & { eniId: string; instanceId: string }): OperationMessage {

@@ -55,7 +55,7 @@ export function readEcsEvent(input: unknown): EcsEvent | undefined {
     arnId(input.subject) ??
     arnId(input.resourceId);
   const time = str(body.eventTime) ?? str(input.time);
-  const timeMs = time === undefined ? undefined : Date.parse(time.replace(/^(\d{8})T/, (_m, d: string) => `${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6)}T`));
+  const timeMs = time === undefined ? undefined : parseEventTime(time);
   const state = str(content.state);
   const eventStatus = str(content.eventStatus) ?? statusFromName;
   const regionId = str(body.regionId) ?? str(input.aliyunregionid);
@@ -67,6 +67,18 @@ export function readEcsEvent(input: unknown): EcsEvent | undefined {
     ...(regionId === undefined ? {} : { regionId }),
     ...(timeMs === undefined || Number.isNaN(timeMs) ? {} : { timeMs }),
   };
+}
+
+/**
+ * Epoch ms of an event time: ISO 8601 (CloudEvent `time`), or CloudMonitor's compact `eventTime`
+ * `20190409T121826.922+0800` (basic format: no separators, offset without a colon). NaN when neither.
+ */
+export function parseEventTime(text: string): number {
+  const compact = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$/.exec(text.trim());
+  if (compact === null) return Date.parse(text);
+  const [, y, mo, d, h, mi, sec, frac, zone] = compact;
+  const offset = zone === undefined || zone === 'Z' ? 'Z' : `${zone.slice(0, 3)}:${zone.slice(-2)}`;
+  return Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${sec}${frac ?? ''}${offset}`);
 }
 
 /** Why an event does not start a failover, or undefined when it does. */
