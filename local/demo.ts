@@ -1,17 +1,22 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { newOperation, parseBindRequest, type OperationEvent } from '../workflow/messages';
+import { parseGroups } from '../workflow/groups';
+import { Step, type OperationEvent } from '../workflow/messages';
 import { EniStatus } from '../workflow/model';
 import guestScript from '../guest/configure-eni.sh';
 import { defaultScenarioPath, startLocalCloud, type LocalCloud } from './cloud';
+import { loadScenario, type Scenario } from './ecs';
+import { ManualClock } from './fc';
 import { NetnsExecutor } from './guest/netns-executor';
 import { NetnsTopology } from './guest/netns-topology';
 
 /**
- * `npm start`: a real failover on the local cloud. The primary fails, a failover request goes to the
- * validate queue, and the five functions of s.yaml - built bundles, run by the local Function Compute
- * runtime, chained through the local MNS, calling the local ECS through the real SDKs - move the service
- * ENI to the standby and configure its guest. Prints a live timeline, then the numbers.
+ * `npm start`: a real failover on the local cloud, started the way production starts one. The primary
+ * fails; CloudMonitor's alarm callback (an HTTP POST, form-urlencoded, with the secret token in the URL)
+ * reaches on-alarm through s.yaml's HTTP trigger; on-alarm picks the standby from the failover group and
+ * enqueues the failover; the five step functions of s.yaml - built bundles, run by the local Function
+ * Compute runtime, chained through the local MNS, calling the local ECS through the real SDKs - move the
+ * service ENI to the standby and configure its guest. Prints a live timeline, then the numbers.
  */
 
 interface StepLine {
@@ -21,16 +26,50 @@ interface StepLine {
   detail?: string;
   durationMs?: number;
   apiCalls?: Record<string, number>;
+  /** The step the operation goes to next. */
+  to?: string;
 }
 
-const usage = `usage: npm start -- [--scenario FILE] [--time-scale X] [--failure stopped|unresponsive] [--json]
+const usage = `usage: npm start -- [--scenario FILE] [--time-scale X] [--failure stopped|unresponsive] [--real-guests]
   --scenario FILE     a scenario with a primary (tag role=primary), a standby (role=standby) and a service ENI
-                      bound to the primary (default: local/scenarios/two-node-failover.yaml)
+                      bound to the primary (default: local/scenarios/two-node-failover.yaml); the failover
+                      group on-alarm uses is made from these three
   --time-scale X      multiply every emulated cloud latency (default 1: real time)
   --real-guests       (root) instances are network namespaces, the guest script runs for real, and a client
                       measures the downtime of the service IP
   --failure MODE      how the primary fails: 'stopped' (its host went down; default) or 'unresponsive'
                       (the OS hangs, ECS still says Running: the detach hangs until the source is fenced)`;
+
+/** The demo's three actors, found by their tags in the scenario. */
+interface Cast {
+  readonly primary: string;
+  readonly standby: string;
+  readonly eniId: string;
+}
+
+function castOf(scenario: Scenario): Cast {
+  const primary = scenario.instances.find((i) => i.tags['role'] === 'primary');
+  const standby = scenario.instances.find((i) => i.tags['role'] === 'standby');
+  const eni = scenario.enis.find((e) => e.status === EniStatus.InUse && e.instanceId === primary?.instanceId);
+  if (!primary || !standby || !eni) {
+    throw new UsageError('the scenario needs an instance tagged role=primary, one tagged role=standby, and a secondary ENI bound (InUse) to the primary');
+  }
+  return { primary: primary.instanceId, standby: standby.instanceId, eniId: eni.eniId };
+}
+
+/** The failover group on-alarm uses (s.yaml vars.failoverGroups): the scenario's ENI, primary first. */
+function groupsFor(cast: Cast): string {
+  const text = JSON.stringify({
+    version: 1,
+    groups: [{ name: 'demo', enis: [cast.eniId], members: [cast.primary, cast.standby], policy: { fenceSource: true, configureGuest: true, deadlineSeconds: 600 } }],
+  });
+  try {
+    parseGroups(text, 'the demo group');
+  } catch (err) {
+    throw new UsageError(`the scenario's ids cannot form a failover group: ${(err as Error).message}`);
+  }
+  return text;
+}
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -51,12 +90,28 @@ async function main(): Promise<number> {
   if (!(timeScale > 0 && timeScale <= 1)) throw new UsageError(`--time-scale must be a number in (0, 1], got ${values['time-scale']}`);
   if (values.failure !== 'stopped' && values.failure !== 'unresponsive') throw new UsageError(`--failure must be stopped or unresponsive`);
   const scenarioPath = values.scenario ? resolve(values.scenario) : defaultScenarioPath;
+  let scenario: Scenario;
+  try {
+    scenario = loadScenario(scenarioPath);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const cast = castOf(scenario);
 
   const guests = values['real-guests'] ? await RealGuests.create() : undefined;
-  const cloud = await startLocalCloud({ scenario: scenarioPath, timeScale, ...(guests ? { guestExecutor: guests.executor } : {}) });
+  const cloud = await startLocalCloud({
+    scenario,
+    timeScale,
+    failoverGroups: groupsFor(cast),
+    // The demo shows the alarm path alone: no reconcile pass at a 5-minute boundary, and no ECS event
+    // starting a second failover of its own (both would race the alarm's operation for the same ENI).
+    timerClock: new ManualClock(),
+    ecsEvents: false,
+    ...(guests ? { guestExecutor: guests.executor } : {}),
+  });
   try {
     if (guests) await guests.setUp(cloud);
-    const code = await failover(cloud, values.failure, timeScale, guests);
+    const code = await failover(cloud, cast, values.failure, timeScale, guests);
     if (guests) guests.report();
     return code;
   } finally {
@@ -65,53 +120,88 @@ async function main(): Promise<number> {
   }
 }
 
-async function failover(cloud: LocalCloud, failure: 'stopped' | 'unresponsive', timeScale: number, guests?: RealGuests): Promise<number> {
+async function failover(cloud: LocalCloud, cast: Cast, failure: 'stopped' | 'unresponsive', timeScale: number, guests?: RealGuests): Promise<number> {
   const { ecs, fc } = cloud;
+  if (!fc || cloud.info.alarmUrl === '') throw new Error('the local cloud runs no on-alarm function (s.yaml)');
   const state = ecs.control.state();
-  const primary = state.instances.find((i) => i.tags['role'] === 'primary');
-  const standby = state.instances.find((i) => i.tags['role'] === 'standby');
-  const eni = state.enis.find((e) => e.type === 'Secondary' && e.instanceId === primary?.instanceId);
-  if (!primary || !standby || !eni) {
-    throw new UsageError('the scenario needs an instance tagged role=primary, one tagged role=standby, and a secondary ENI bound to the primary');
-  }
+  const eni = state.enis.find((e) => e.eniId === cast.eniId)!;
   const latency = ecs.model.scenario.latency;
-  console.log(`local cloud up: ECS ${cloud.info.ecsEndpoint}, MNS ${cloud.info.mnsEndpoint}, FC ${cloud.info.fcEndpoint} (${fc?.functions.length ?? 0} functions from s.yaml)`);
-  console.log(`service ENI ${eni.eniId} (${eni.privateIps.join(', ')}) is ${eni.status} on ${primary.instanceId}; standby ${standby.instanceId} is ${standby.status}`);
+  // The alarm URL carries the secret: show it without the token.
+  const alarmUrlShown = cloud.info.alarmUrl.replace(/token=[^&]*/, 'token=***');
+  console.log(`local cloud up: ECS ${cloud.info.ecsEndpoint}, MNS ${cloud.info.mnsEndpoint}, FC ${cloud.info.fcEndpoint} (${fc.functions.length} functions from s.yaml)`);
+  console.log(`service ENI ${eni.eniId} (${eni.privateIps.join(', ')}) is ${eni.status} on ${cast.primary}; standby ${cast.standby}; failover group "demo": [${cast.primary}, ${cast.standby}]`);
+  console.log(`CloudMonitor alarm callback: ${alarmUrlShown}`);
   console.log(`emulated latencies: detach ${latency.detachSeconds} s, attach ${latency.attachSeconds} s, stop ${latency.stopSeconds} s, command ${latency.commandSeconds} s` + (timeScale === 1 ? '' : ` (x${timeScale})`));
 
+  // Step lines may arrive before on-alarm's HTTP answer names the operation: keep them until it does.
+  let operationId: string | undefined;
+  const early: StepLine[] = [];
   const t0 = Date.now();
-  await guests?.fail(primary.instanceId, t0);
   const stamp = () => `+${((Date.now() - t0) / 1000).toFixed(2).padStart(6)}s`;
+  const printed: StepLine[] = [];
+  const printStep = (entry: StepLine) => {
+    const calls = Object.values(entry.apiCalls ?? {}).reduce((a, b) => a + b, 0);
+    console.log(`${stamp()}  ${String(entry.step).padEnd(22)} ${String(entry.outcome).padEnd(10)} ${entry.detail ?? ''}  [${entry.durationMs ?? 0} ms, ${calls} ECS calls]`);
+    printed.push(entry);
+    // validate sends the operation past stop-if-required when nothing needs stopping: say so.
+    if (entry.step === Step.Validate && entry.outcome === 'next' && entry.to !== undefined && entry.to !== Step.StopIfRequired) {
+      console.log(`${stamp()}  ${Step.StopIfRequired.padEnd(22)} ${'skipped'.padEnd(10)} nothing to stop or restart (the plan goes straight to ${entry.to})`);
+    }
+  };
+  fc.events.on('log', ({ line }: { line: string }) => {
+    const entry = parseJournal(line);
+    if (!entry?.step || !entry.operationId) return;
+    if (operationId === undefined) early.push(entry);
+    else if (entry.operationId === operationId) printStep(entry);
+  });
+  let onAlarmMs: number | undefined;
+  fc.events.on('invocation', (record: { function: string; triggerType: string; durationMs: number }) => {
+    if (record.triggerType === 'http' && record.function.endsWith('on-alarm')) onAlarmMs = record.durationMs;
+  });
+
+  await guests?.fail(cast.primary, t0);
   if (failure === 'stopped') {
-    ecs.control.setInstanceStatus({ instanceId: primary.instanceId, status: 'Stopped' });
-    console.log(`${stamp()}  ${primary.instanceId} FAILED: its host went down, ECS reports it Stopped`);
+    ecs.control.setInstanceStatus({ instanceId: cast.primary, status: 'Stopped' });
+    console.log(`${stamp()}  ${cast.primary} FAILED: its host went down, ECS reports it Stopped; the service stops answering`);
   } else {
-    ecs.control.setGuestResponsive({ instanceId: primary.instanceId, responsive: false });
-    console.log(`${stamp()}  ${primary.instanceId} FAILED: the OS hangs; ECS still reports Running`);
+    ecs.control.setGuestResponsive({ instanceId: cast.primary, responsive: false });
+    console.log(`${stamp()}  ${cast.primary} FAILED: the OS hangs, the service stops answering; ECS still reports Running`);
   }
 
-  const parsed = parseBindRequest({
-    eniId: eni.eniId,
-    instanceId: standby.instanceId,
-    sourceInstanceId: primary.instanceId,
-    regionId: cloud.regionId,
-    policy: { fenceSource: failure === 'unresponsive', deadlineSeconds: 600 },
-    origin: { kind: 'request', id: `demo-${t0}`, time: new Date(t0).toISOString() },
+  // CloudMonitor's callback, as it sends it (function-compute.md): form-urlencoded, dimensions as a string.
+  const fields = {
+    userId: cloud.accountId,
+    alertName: 'service-down',
+    timestamp: String(Date.now()),
+    alertState: 'ALARM',
+    dimensions: `{userId=${cloud.accountId}, instanceId=${cast.primary}}`,
+    expression: '$Maximum<1',
+    curValue: '0',
+    metricName: 'vm.ProcessCount',
+    metricProject: 'acs_ecs_dashboard',
+    instanceName: cast.primary,
+  };
+  console.log(`${stamp()}  CloudMonitor alarm "service-down" is ALARM for ${cast.primary}: POST callback (application/x-www-form-urlencoded)`);
+  const res = await fetch(cloud.info.alarmUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded; charset=UTF-8', 'user-agent': 'CloudMonitor' },
+    body: new URLSearchParams(fields).toString(),
   });
-  if (!parsed.ok) throw new Error(parsed.error);
-  const operation = newOperation(parsed.value, Date.now());
-  const mns = cloud.mnsQueues();
-  fc?.events.on('log', ({ line }: { line: string }) => {
-    const entry = parseJournal(line);
-    if (entry?.operationId !== operation.operationId || !entry.step) return;
-    const calls = Object.values(entry.apiCalls ?? {}).reduce((a, b) => a + b, 0);
-    console.log(`${stamp()}  ${entry.step.padEnd(22)} ${String(entry.outcome).padEnd(10)} ${entry.detail ?? ''}  [${entry.durationMs ?? 0} ms, ${calls} ECS calls]`);
-  });
-  await mns.send(cloud.queues.validate, JSON.stringify(operation));
-  console.log(`${stamp()}  failover request ${operation.operationId} sent to ${cloud.queues.validate}: move ${eni.eniId} ${primary.instanceId} -> ${standby.instanceId}`);
+  const answer = (await res.json().catch(() => ({}))) as { operationIds?: string[]; enqueued?: { note: string }[]; error?: string; ignored?: string };
+  if (res.status !== 202 || !answer.operationIds?.[0]) {
+    console.log(`${stamp()}  on-alarm answered HTTP ${res.status}: ${JSON.stringify(answer)}`);
+    return 1;
+  }
+  operationId = answer.operationIds[0];
+  console.log(`${stamp()}  ${'on-alarm'.padEnd(22)} ${'enqueued'.padEnd(10)} HTTP ${res.status}: ${answer.enqueued?.[0]?.note ?? ''} (operation ${operationId})  [${onAlarmMs ?? '?'} ms]`);
+  for (const entry of early.splice(0)) if (entry.operationId === operationId) printStep(entry);
 
-  const event = await waitForOutcome(cloud, operation.operationId, 600_000);
+  const event = await waitForOutcome(cloud, operationId, 600_000);
   const total = Date.now() - t0;
+  // The last step publishes the outcome before it writes its journal line: let the line arrive first.
+  for (const until = Date.now() + 2000; Date.now() < until && !printed.some((p) => p.step === event.step && p.outcome === event.outcome); ) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
   const after = ecs.control.state().enis.find((e) => e.eniId === eni.eniId);
   const calls = ecs.control.calls();
   const inherent = (latency.detachSeconds + latency.attachSeconds + latency.commandSeconds) * 1000 * timeScale;
@@ -119,12 +209,11 @@ async function failover(cloud: LocalCloud, failure: 'stopped' | 'unresponsive', 
   console.log(`outcome: ${event.outcome.toUpperCase()}${event.reason ? ` (${event.reason})` : ''} - ${event.message}`);
   console.log(`ENI ${eni.eniId} is ${after?.status} on ${after?.instanceId ?? 'nothing'}`);
   if (event.guest !== undefined) console.log(`guest command result: ${JSON.stringify(event.guest)}`);
-  console.log(`total time:        ${(total / 1000).toFixed(2)} s (alarm-free: from the failure to the guest configured)`);
+  console.log(`total time:        ${(total / 1000).toFixed(2)} s (from the failure, through the alarm callback, to the guest configured; CloudMonitor's own detection delay not included)`);
   console.log(`inherent cloud time on the critical path (detach + attach + guest command): ${(inherent / 1000).toFixed(2)} s`);
   console.log(`overhead:          ${((total - inherent) / 1000).toFixed(2)} s (${(((total - inherent) / inherent) * 100).toFixed(1)}%)`);
   console.log(`ECS API calls:     ${calls.length} (${summarise(calls.map((c) => c.action))})`);
-  const ok = event.outcome === 'succeeded' && after?.status === EniStatus.InUse && after.instanceId === standby.instanceId;
-  void mns;
+  const ok = event.outcome === 'succeeded' && after?.status === EniStatus.InUse && after.instanceId === cast.standby;
   return ok ? 0 : 1;
 }
 
