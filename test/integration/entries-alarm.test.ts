@@ -106,8 +106,9 @@ describe('Entry: CloudMonitor alarm -> on-alarm (HTTP) -> failover', () => {
 
 describe('Entry: on-alarm refuses what is not an alarm to act on', () => {
   let cloud: LocalCloud;
+  const logLines: string[] = [];
   beforeAll(async () => {
-    cloud = await entryCloud(scenarioFile('two-node-failover'));
+    cloud = await entryCloud(scenarioFile('two-node-failover'), { alarmToken: 'a-given/token+with=specials', logSink: (l) => logLines.push(l), functionLogSink: (l) => logLines.push(l) });
   });
   afterAll(() => cloud.close());
   beforeEach(() => cloud.ecs.control.reset());
@@ -142,5 +143,17 @@ describe('Entry: on-alarm refuses what is not an alarm to act on', () => {
     const res = await postAlarm(cloud, alarmFields({ dimensions: '{userId=1000000000000001}' }));
     expect(res).toMatchObject({ status: 400, body: { error: expect.stringMatching(/dimensions: no instanceId/) } });
     nothingEnqueued();
+  });
+
+  it('the alarm URL is on-alarm\'s HTTP trigger with the given token, URL-encoded, which on-alarm accepts', async () => {
+    expect(cloud.info.alarmUrl).toBe(`${cloud.info.httpTriggers['eni-failover-on-alarm']}?token=a-given%2Ftoken%2Bwith%3Dspecials`);
+    expect((await postAlarm(cloud, alarmFields({ alertState: 'OK' }))).status).toBe(200);
+  });
+
+  it('never writes the token to a log line, whatever the callback', async () => {
+    await postAlarm(cloud, alarmFields({ alertState: 'OK' }));
+    await postAlarm(cloud, alarmFields(), cloud.info.alarmUrl.replace(/token=[^&]+/, 'token=x'));
+    expect(logLines.filter((l) => l.includes('eni-failover-on-alarm')).length).toBeGreaterThan(0);
+    expect(logLines.filter((l) => l.includes(cloud.alarmToken))).toEqual([]);
   });
 });
