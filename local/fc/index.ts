@@ -132,7 +132,7 @@ export interface LocalFc {
  * ({@link loadSYaml} with `queues`), the HTTP server listens, timers are armed and queue consumers run.
  */
 export async function startLocalFc(options: StartLocalFcOptions): Promise<LocalFc> {
-  const model = await loadSYaml(options.sYamlPath, options.vars ?? {}, { queues: options.queues });
+  const model = await loadSYaml(options.sYamlPath, options.vars ?? {}, { queues: options.queues, runtimeEnv: options.extraEnv ?? {} });
   const events = new EventEmitter();
   const sink = options.logSink ?? ((line: string) => process.stdout.write(`${line}\n`));
   const functionSink = options.functionLogSink ?? sink;

@@ -157,6 +157,11 @@ export interface LoadSYamlOptions {
    * function. Default true. The module never loads in the caller's isolate.
    */
   readonly checkExports?: boolean;
+  /**
+   * Added after each function's environmentVariables in the export check's worker, as the runtime adds
+   * its `extraEnv` to every instance: a module that reads the environment at load sees what it will run with.
+   */
+  readonly runtimeEnv?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -214,7 +219,7 @@ export async function loadSYaml(
     names.add(fn.functionName);
   }
   if (options.checkExports ?? true) {
-    for (const fn of functions) await checkExports(file, fn);
+    for (const fn of functions) await checkExports(file, fn, options.runtimeEnv ?? {});
   }
   return { file, dir, name: typeof doc['name'] === 'string' ? doc['name'] : undefined, vars: resolvedVars, functions };
 }
@@ -496,13 +501,13 @@ const { createRequire } = require('node:module');
 })().catch((err) => parentPort.postMessage({ ok: false, error: String(err && err.stack || err) }));
 `;
 
-async function checkExports(file: string, fn: FunctionSpec): Promise<void> {
+async function checkExports(file: string, fn: FunctionSpec, runtimeEnv: Readonly<Record<string, string>>): Promise<void> {
   const names = [fn.handlerExport, ...(fn.initializer ? [fn.initializer.export] : [])];
   const answer = await new Promise<{ ok: true; types: string[] } | { ok: false; error: string }>((done, reject) => {
     const worker = new Worker(EXPORT_CHECK_SOURCE, {
       eval: true,
       workerData: { file: fn.handlerFile, names },
-      env: { ...fn.environmentVariables },
+      env: { ...fn.environmentVariables, ...runtimeEnv },
       stdout: true,
       stderr: true,
     });

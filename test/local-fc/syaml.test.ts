@@ -123,6 +123,20 @@ describe('loadSYaml: refusals', () => {
     expect(err.message).toContain('does not export a function named "handler"');
   });
 
+  it('checks exports with the runtime environment too, so a module that needs it at load is not refused', async () => {
+    // Prepare: a handler that refuses to load without a variable the runtime (not s.yaml) provides.
+    const code = mkdtempSync(join(tmpdir(), 'local-fc-needs-env-'));
+    dirs.push(code);
+    writeFileSync(join(code, 'index.js'), "if (!process.env.FROM_RUNTIME) throw new Error('FROM_RUNTIME is unset');\nexports.handler = async () => 'ok';\n");
+    const file = sYaml(`code: ${code}`);
+    // Act
+    const without = await refusal(loadSYaml(file));
+    const model = await loadSYaml(file, {}, { runtimeEnv: { FROM_RUNTIME: 'yes' } });
+    // Assess
+    expect(without.message).toMatch(/loading .*index\.js failed: .*FROM_RUNTIME is unset/);
+    expect(model.functions[0]!.functionName).toBe('fn');
+  });
+
   it('refuses a missing code directory', async () => {
     const err = await refusal(loadSYaml(sYaml('code: ./not-built-yet')));
     expect(err.at).toBe('resources.fn.props.code');
