@@ -26,6 +26,8 @@ export const localUp: CliCommand = {
     }
     const cloud = await startLocalCloud({
       timeScale,
+      // A standing local cloud behaves like the real one: instance state changes reach on-ecs-event.
+      ecsEvents: true,
       ...(typeof ctx.values.scenario === 'string' ? { scenario: resolve(ctx.values.scenario) } : {}),
       ...(typeof ctx.values.data === 'string' ? { dataDir: resolve(ctx.values.data) } : {}),
     });
