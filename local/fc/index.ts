@@ -224,6 +224,15 @@ export async function startLocalFc(options: StartLocalFcOptions): Promise<LocalF
     }
   }
 
+  /** What became of a message or event other than an invocation; losing or parking one is said loudly. */
+  const reportTriggerEvent = (functionName: string, triggerName: string, r: { kind: string }): void => {
+    const line = { time: new Date().toISOString(), function: functionName, trigger: triggerName, triggerType: 'eventbridge', ...r };
+    const loud = r.kind === 'dropped' || r.kind === 'blocked' || r.kind === 'consumerError';
+    sink(JSON.stringify(loud ? { level: 'ERROR', ...line } : line));
+    if (loud) process.stderr.write(`[local-fc] ${r.kind.toUpperCase()} ${functionName}/${triggerName}: ${JSON.stringify(r)}\n`);
+    events.emit(r.kind, { functionName, triggerName, ...r });
+  };
+
   // --- MNS queue triggers (EventBridge)
   const mnsClient: MnsQueueClient =
     options.mnsClient ?? new MnsQueues({ endpoint: options.mns.endpoint, accountId: options.accountId, credentials: { ...options.mns.credentials } });
@@ -231,18 +240,10 @@ export async function startLocalFc(options: StartLocalFcOptions): Promise<LocalF
   for (const spec of model.functions) {
     for (const t of spec.triggers) {
       if (t.triggerType !== 'eventbridge') continue;
-      const report = (r: MnsTriggerReport): void => {
-        if (r.kind === 'delivered' || r.kind === 'failedAttempt') {
-          record(r.result, { trigger: t.triggerName, triggerType: 'eventbridge', attempt: r.attempt, messageIds: r.messageIds });
-          return;
-        }
-        const line = { time: new Date().toISOString(), function: spec.functionName, trigger: t.triggerName, triggerType: 'eventbridge', ...r };
-        // Losing or parking a message is the thing an operator must see: say it loudly.
-        const loud = r.kind === 'dropped' || r.kind === 'blocked' || r.kind === 'consumerError';
-        sink(JSON.stringify(loud ? { level: 'ERROR', ...line } : line));
-        if (loud) process.stderr.write(`[local-fc] ${r.kind.toUpperCase()} ${spec.functionName}/${t.triggerName}: ${JSON.stringify(r)}\n`);
-        events.emit(r.kind, { functionName: spec.functionName, triggerName: t.triggerName, ...r });
-      };
+      const report = (r: MnsTriggerReport): void =>
+        r.kind === 'delivered' || r.kind === 'failedAttempt'
+          ? record(r.result, { trigger: t.triggerName, triggerType: 'eventbridge', attempt: r.attempt, messageIds: r.messageIds })
+          : reportTriggerEvent(spec.functionName, t.triggerName, r);
       const consumer = new MnsTriggerConsumer({
         functionName: spec.functionName,
         trigger: t,
@@ -266,17 +267,10 @@ export async function startLocalFc(options: StartLocalFcOptions): Promise<LocalF
   for (const spec of model.functions) {
     for (const t of spec.triggers) {
       if (t.triggerType !== 'eventbus') continue;
-      const report = (r: EventBusReport): void => {
-        if (r.kind === 'delivered' || r.kind === 'failedAttempt') {
-          record(r.result, { trigger: t.triggerName, triggerType: 'eventbridge', attempt: r.attempt, messageIds: r.eventIds });
-          return;
-        }
-        const line = { time: new Date().toISOString(), function: spec.functionName, trigger: t.triggerName, triggerType: 'eventbridge', ...r };
-        const loud = r.kind === 'dropped' || r.kind === 'blocked' || r.kind === 'consumerError';
-        sink(JSON.stringify(loud ? { level: 'ERROR', ...line } : line));
-        if (loud) process.stderr.write(`[local-fc] ${r.kind.toUpperCase()} ${spec.functionName}/${t.triggerName}: ${JSON.stringify(r)}\n`);
-        events.emit(r.kind, { functionName: spec.functionName, triggerName: t.triggerName, ...r });
-      };
+      const report = (r: EventBusReport): void =>
+        r.kind === 'delivered' || r.kind === 'failedAttempt'
+          ? record(r.result, { trigger: t.triggerName, triggerType: 'eventbridge', attempt: r.attempt, messageIds: r.eventIds })
+          : reportTriggerEvent(spec.functionName, t.triggerName, r);
       rules.push(
         new EventBusRule({
           functionName: spec.functionName,
