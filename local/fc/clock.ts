@@ -69,3 +69,30 @@ export class ManualClock implements TimerClock {
     this.current = Math.max(this.current, targetMs);
   }
 }
+
+/**
+ * Real-time sleeps that a stopping trigger can cut short: after `wakeAll()` every pending sleep resolves at
+ * once and new ones resolve immediately, so `close()` never waits out a retry interval.
+ */
+export class WakeableSleeps {
+  private readonly pending = new Set<() => void>();
+  private woken = false;
+
+  sleep(ms: number): Promise<void> {
+    if (this.woken || ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.pending.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.pending.add(done);
+    });
+  }
+
+  wakeAll(): void {
+    this.woken = true;
+    for (const wake of this.pending) wake();
+  }
+}

@@ -1,3 +1,4 @@
+import { WakeableSleeps } from './clock';
 import { randomUUID } from 'node:crypto';
 import type { InvocationResult } from './function-runtime';
 import { matchesEventPattern } from './event-pattern';
@@ -120,7 +121,7 @@ export class EventBusRule {
   private buffer: Pending[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly wakeSleepers = new Set<() => void>();
+  private readonly sleeps = new WakeableSleeps();
 
   constructor(private readonly deps: EventBusRuleDeps) {}
 
@@ -159,7 +160,7 @@ export class EventBusRule {
     this.stopped = true;
     if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    for (const wake of this.wakeSleepers) wake();
+    this.sleeps.wakeAll();
     const waiting = this.buffer;
     this.buffer = [];
     this.finish(waiting, 'blocked', 0);
@@ -244,15 +245,6 @@ export class EventBusRule {
   }
 
   private sleep(ms: number): Promise<void> {
-    if (this.stopped || ms <= 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(t);
-        this.wakeSleepers.delete(done);
-        resolve();
-      };
-      const t = setTimeout(done, ms);
-      this.wakeSleepers.add(done);
-    });
+    return this.sleeps.sleep(ms);
   }
 }

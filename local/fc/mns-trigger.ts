@@ -1,3 +1,4 @@
+import { WakeableSleeps } from './clock';
 import { randomUUID } from 'node:crypto';
 import type { InvocationResult } from './function-runtime';
 import { DeliveryMode, ErrorsTolerance, EventSchema, PushRetryStrategy, type MnsQueueTrigger } from './syaml';
@@ -121,7 +122,7 @@ export function mnsTriggerPayload(messages: readonly ReceivedMnsMessage[], deps:
 export class MnsTriggerConsumer {
   private stopped = false;
   private readonly loops: Promise<void>[] = [];
-  private wakeSleepers = new Set<() => void>();
+  private readonly sleeps = new WakeableSleeps();
 
   constructor(private readonly deps: MnsTriggerDeps) {}
 
@@ -133,7 +134,7 @@ export class MnsTriggerConsumer {
   /** Stops receiving; resolves when every consumer finished its current batch or poll. */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const wake of this.wakeSleepers) wake();
+    this.sleeps.wakeAll();
     await Promise.all(this.loops);
   }
 
@@ -230,15 +231,6 @@ export class MnsTriggerConsumer {
   }
 
   private sleep(ms: number): Promise<void> {
-    if (this.stopped || ms <= 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(t);
-        this.wakeSleepers.delete(done);
-        resolve();
-      };
-      const t = setTimeout(done, ms);
-      this.wakeSleepers.add(done);
-    });
+    return this.sleeps.sleep(ms);
   }
 }
