@@ -1,7 +1,7 @@
 import { CloudError, isCloudError } from './errors';
 import {
   Outcome,
-  Step,
+  type Step,
   type OperationEvent,
   type OperationMessage,
   type OperationState,
@@ -218,5 +218,3 @@ function countingEcs(ecs: EcsPort, calls: Record<string, number>): EcsPort {
     },
   });
 }
-
-export { Step };
