@@ -4,6 +4,8 @@ import { parseGroups } from '../workflow/groups';
 import { Step, type OperationEvent } from '../workflow/messages';
 import { EniStatus } from '../workflow/model';
 import guestScript from '../guest/configure-eni.sh';
+import { waitForOutcome as waitForOperationOutcome } from '../cli/app';
+import { systemClock } from '../workflow/ports';
 import { defaultScenarioPath, startLocalCloud, type LocalCloud } from './cloud';
 import { loadScenario, type Scenario } from './ecs';
 import { ManualClock } from './fc';
@@ -217,18 +219,11 @@ async function failover(cloud: LocalCloud, cast: Cast, failure: 'stopped' | 'unr
   return ok ? 0 : 1;
 }
 
-/** Reads outcomes from the events queue until the one for `operationId` arrives. */
+/** Reads outcomes from the events queue until the one for `operationId` arrives (the CLI's `submit --wait`). */
 async function waitForOutcome(cloud: LocalCloud, operationId: string, timeoutMs: number): Promise<OperationEvent> {
-  const mns = cloud.mnsQueues();
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    for (const m of await mns.receive(cloud.queues.events, { waitSeconds: 1, max: 16 })) {
-      await mns.delete(cloud.queues.events, m.receiptHandle);
-      const event = JSON.parse(m.body) as OperationEvent;
-      if (event.operationId === operationId) return event;
-    }
-  }
-  throw new Error(`no outcome for ${operationId} within ${timeoutMs / 1000} s`);
+  const event = await waitForOperationOutcome(cloud.mnsQueues(), cloud.queues.events, operationId, Date.now() + timeoutMs, systemClock);
+  if (event === undefined) throw new Error(`no outcome for ${operationId} within ${timeoutMs / 1000} s`);
+  return event;
 }
 
 function parseJournal(line: string): StepLine | undefined {

@@ -1,3 +1,5 @@
+import { waitForOutcome as waitForOperationOutcome } from '../../cli/app';
+import { systemClock } from '../../workflow/ports';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -91,19 +93,9 @@ export async function runThroughQueues(cloud: LocalCloud, op: OperationMessage, 
 }
 
 export async function waitForOutcome(cloud: LocalCloud, operationId: string, timeoutMs = 20_000): Promise<OperationEvent> {
-  const mns = cloud.mnsQueues();
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    for (const m of await mns.receive(cloud.queues.events, { waitSeconds: 1, max: 16 })) {
-      const event = JSON.parse(m.body) as OperationEvent;
-      if (event.operationId === operationId) {
-        await mns.delete(cloud.queues.events, m.receiptHandle);
-        return event;
-      }
-      await mns.changeVisibility(cloud.queues.events, m.receiptHandle, 1);
-    }
-  }
-  throw new Error(`no outcome for ${operationId} within ${timeoutMs} ms`);
+  const event = await waitForOperationOutcome(cloud.mnsQueues(), cloud.queues.events, operationId, Date.now() + timeoutMs, systemClock);
+  if (event === undefined) throw new Error(`no outcome for ${operationId} within ${timeoutMs} ms`);
+  return event;
 }
 
 /** The ECS write actions the local ECS served, in order. */
