@@ -22,6 +22,8 @@ export interface LocalCloudOptions {
   readonly timeScale?: number;
   /** Keeps MNS queues and messages across restarts. */
   readonly dataDir?: string;
+  /** Scale MNS visibility timeouts and delays by `timeScale` too (local/mns README, "Control hooks"); default false. */
+  readonly scaleMnsTimes?: boolean;
   readonly sYamlPath?: string;
   readonly accountId?: string;
   readonly guestExecutor?: GuestExecutor;
@@ -129,7 +131,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     });
     started.push(ecs);
     const regionId = ecs.regionId;
-    const mns = await startLocalMns({ keyring, accountId, regionId, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
+    const mns = await startLocalMns({ keyring, accountId, regionId, ...(options.dataDir ? { dataDir: options.dataDir } : {}), ...(options.scaleMnsTimes ? { messageTimeScale: timeScale } : {}) });
     started.push(mns);
     const mnsQueues = () => new MnsQueues({ endpoint: mns.endpoint, accountId, credentials: root });
     const declared = declaredQueues(sYamlPath);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
+import { injectedFailureError, InjectedFailurePhase } from './control';
 import type { FunctionSpec } from './syaml';
 import { WORKER_SOURCE } from './worker-source';
 
@@ -54,6 +55,11 @@ export interface FunctionRuntimeOptions {
   readonly extraEnv: Readonly<Record<string, string>>;
   readonly maxInstances: number;
   readonly onLog: (line: string, requestId: string) => void;
+  /**
+   * Called with the event before the invocation gets an instance (control hooks): may wait (a hold), and
+   * says whether to fail the invocation before or after its handler runs.
+   */
+  readonly intercept?: (event: Buffer) => Promise<InjectedFailurePhase | undefined>;
 }
 
 /** FC 3.0 request ids look like `1-6426a4b0-2cd7c98b-677a1b2c3d4e`. */
@@ -252,6 +258,8 @@ export class FunctionRuntime {
 
   /** Runs the handler once with `event`; never throws for a function failure (see `outcome`). */
   async invoke(event: Buffer, requestId = newRequestId()): Promise<InvocationResult> {
+    const injected = this.options.intercept === undefined ? undefined : await this.options.intercept(event);
+    // Measured from here: time spent held by a control hook is not the function's.
     const started = performance.now();
     const logs: string[] = [];
     const finish = (r: Settled): InvocationResult => ({
@@ -266,6 +274,7 @@ export class FunctionRuntime {
       logs,
     });
     if (this.closed) return finish({ ok: false, outcome: InvocationOutcome.Crashed, error: { errorMessage: 'the local FC runtime is closed', errorType: 'RuntimeClosed' } });
+    if (injected === InjectedFailurePhase.Before) return finish({ ok: false, outcome: InvocationOutcome.Crashed, error: injectedFailureError(injected) });
     const instance = await this.acquire();
     if (instance === undefined) return finish({ ok: false, outcome: InvocationOutcome.Crashed, error: { errorMessage: 'the local FC runtime is closed', errorType: 'RuntimeClosed' } });
     try {
@@ -275,7 +284,14 @@ export class FunctionRuntime {
         return finish({ ok: false, outcome: ready.outcome, error: ready.error });
       }
       if (instance.dead) return finish({ ok: false, outcome: InvocationOutcome.Crashed, error: { errorMessage: 'instance died before the invocation started', errorType: 'InstanceRecycled' } });
-      return finish(await instance.send('invoke', requestId, event, this.spec.timeout, logs));
+      const settled = await instance.send('invoke', requestId, event, this.spec.timeout, logs);
+      if (injected === InjectedFailurePhase.After) {
+        // The handler ran to the end; the instance "dies" before answering, so it is recycled as a crashed one is.
+        const error = injectedFailureError(injected);
+        instance.kill(InvocationOutcome.Crashed, error);
+        return finish({ ok: false, outcome: InvocationOutcome.Crashed, error });
+      }
+      return finish(settled);
     } finally {
       instance.inFlight--;
       this.wakeOne();

@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { MnsQueues } from '../../cloud/mns';
 import type { Keyring } from '../credentials';
 import { systemTimerClock, type TimerClock } from './clock';
+import { InvocationControl, type LocalFcControl } from './control';
 import { LocalFcError } from './errors';
 import { FunctionRuntime, newRequestId, type InvocationResult } from './function-runtime';
 import { startHttpServer } from './http-server';
@@ -14,6 +15,15 @@ import { TimerSchedule, timerEvent } from './timer-trigger';
 export { ManualClock, systemTimerClock, type TimerClock } from './clock';
 export { parseSchedule, formatTriggerTime } from './cron';
 export { SYamlError, LocalFcError, FcErrorType, FcApiError } from './errors';
+export {
+  InjectedFailurePhase,
+  type FailSpec,
+  type Hold,
+  type HoldSpec,
+  type InjectedFailure,
+  type InvocationMatcher,
+  type LocalFcControl,
+} from './control';
 export { InvocationOutcome, type InvocationResult, type FunctionErrorBody } from './function-runtime';
 export { mnsCloudEvent, mnsTriggerPayload, RetryPolicies, type MnsCloudEvent, type MnsQueueClient, type ReceivedMnsMessage } from './mns-trigger';
 export type { HttpTriggerEvent } from './http-server';
@@ -123,6 +133,8 @@ export interface LocalFc {
   publishToTopic(topicName: string, message: string, opts?: { messageTag?: string; attributes?: Record<string, string> }): Promise<InvocationResult[]>;
   /** Instances alive per function (for tests of instance reuse and replacement). */
   instanceCount(functionName: string): number;
+  /** Control hooks (test devices): hold and release invocations, fail one before or after its handler. */
+  readonly control: LocalFcControl;
   /** Stops timers and queue consumers, closes the HTTP server, terminates every worker. */
   close(): Promise<void>;
 }
@@ -141,6 +153,7 @@ export async function startLocalFc(options: StartLocalFcOptions): Promise<LocalF
   const maxInstances = options.maxInstancesPerFunction ?? 4;
 
   const runtimes = new Map<string, FunctionRuntime>();
+  const control = new InvocationControl((name) => runtimes.has(name));
   for (const spec of model.functions) {
     runtimes.set(
       spec.functionName,
@@ -160,6 +173,7 @@ export async function startLocalFc(options: StartLocalFcOptions): Promise<LocalF
           functionSink(line);
           events.emit('log', { functionName: spec.functionName, requestId, line });
         },
+        intercept: (event) => control.intercept(spec.functionName, event),
       }),
     );
   }
@@ -323,9 +337,13 @@ export async function startLocalFc(options: StartLocalFcOptions): Promise<LocalF
       return Promise.all(results);
     },
     instanceCount: (name) => runtimeOf(name).instanceCount,
+    control,
     async close() {
       if (closed) return;
       closed = true;
+      // Held invocations would keep consumers (and so close) waiting: let them go; they end RuntimeClosed
+      // or run, whichever the runtime's state allows.
+      control.reset();
       for (const s of schedules) s.stop();
       await Promise.all([...consumers.map((c) => c.stop()), ...rules.map((r) => r.stop())]);
       await http.close();

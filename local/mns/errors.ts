@@ -11,6 +11,13 @@ export const MnsErrorTable = {
     message: 'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
   },
   InternalError: { status: 500, message: 'Interal error.' },
+  InternalServerError: { status: 500, message: 'Interal error.' },
+  /**
+   * Not in MNS's own table: the message and status are those of Alibaba Cloud's common server-error table
+   * (help doc-detail/25964, "Server errors": ServiceUnavailable 503 "The request has failed due to a
+   * temporary failure of the server."). Only fault campaigns make the local server answer it.
+   */
+  ServiceUnavailable: { status: 503, message: 'The request has failed due to a temporary failure of the server.' },
   InvalidAuthorizationHeader: { status: 400, message: 'The Authorization header format is invalid.' },
   InvalidDateHeader: { status: 400, message: 'The Date header format is invalid.' },
   InvalidArgument: { status: 400, message: 'The XML you provided did not validate against our published schema.' },

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { type Keyring, safeEqual } from '../credentials';
 import { MnsErrorTable, MnsFault } from './errors';
+import { FaultRules, MnsOperation, type FiredFault, type MnsFaultEffect, type MnsFaultHandle, type MnsFaultRule, type RequestTarget } from './faults';
 import {
   MessageLimits,
   MnsModel,
@@ -16,6 +17,16 @@ import { child, elements, mnsDocument, parseXml, XmlSyntaxError, type XmlElement
 
 export { MnsErrorTable, MnsFault } from './errors';
 export { DlqLimits, MessageLimits, QueueAttributeLimits } from './model';
+export {
+  MnsOperation,
+  MnsServerErrorCodes,
+  seededRandom,
+  type FiredFault,
+  type MnsFaultEffect,
+  type MnsFaultHandle,
+  type MnsFaultRule,
+  type MnsServerErrorCode,
+} from './faults';
 
 /** Options of {@link startLocalMns}. */
 export interface LocalMnsOptions {
@@ -29,6 +40,12 @@ export interface LocalMnsOptions {
   dataDir?: string;
   /** The clock for message timing and request-date freshness. Long-poll waits always run on real time. */
   now?: () => number;
+  /**
+   * Multiplies VisibilityTimeout, DelaySeconds and ChangeMessageVisibility's timeout (default 1: off), so a
+   * campaign at x0.01 sees redeliveries and delays at production's ratios. Attributes still read unscaled;
+   * retention and long-poll waits are never scaled.
+   */
+  messageTimeScale?: number;
 }
 
 /** What the next requests answer instead of being served (test hook). */
@@ -46,6 +63,40 @@ export interface MessageView {
   enqueueTime: number;
   nextVisibleTime: number;
   priority: number;
+}
+
+/** Picks messages for a control hook: by MessageId, or by a predicate over the message. */
+export type MessageSelector = { messageId: string } | ((m: MessageView) => boolean);
+
+/** A message received and not yet deleted, within its visibility timeout. */
+export interface InFlightMessage extends MessageView {
+  /** The only receipt handle that works now. */
+  receiptHandle: string;
+  firstDequeueTime: number;
+}
+
+/**
+ * Control hooks for fault campaigns (local/mns/README.md, "Control hooks"). Test devices: none is an MNS
+ * API; each imitates something MNS or the network does on its own.
+ */
+export interface LocalMnsControl {
+  /** Adds a fault rule (answer lost, connection reset, 5xx) scoped by operation, queue, probability, count. */
+  addFault(rule: MnsFaultRule): MnsFaultHandle;
+  /** Removes every fault rule (the `failNext` queue too). */
+  clearFaults(): void;
+  /** Every fault that fired, in order. */
+  firedFaults(): readonly FiredFault[];
+  /** In-flight messages (received, not deleted, visibility not over) with their DequeueCount and handle. */
+  inFlight(queue: string): InFlightMessage[];
+  /**
+   * Makes in-flight messages (all, or those `select` picks) visible now, as after a lost DeleteMessage and
+   * the visibility timeout: the old handle answers MessageNotExist, the next receive has DequeueCount + 1.
+   */
+  redeliverNow(queue: string, select?: MessageSelector): MessageView[];
+  /** Messages deleted from the queue (the last 1000; memory only), oldest first. */
+  deletedMessages(queue: string): MessageView[];
+  /** Puts a late duplicate of each deleted message `select` picks back in the queue (same MessageId). */
+  resendDeleted(queue: string, select: MessageSelector, options?: { delaySeconds?: number }): MessageView[];
 }
 
 /** In-process read access to the queues, for tests and the demo. Reads never change delivery state. */
@@ -70,6 +121,8 @@ export interface LocalMns {
   readonly queues: LocalMnsQueues;
   /** The next `count` requests get `fault` instead of being served (after their body is read). */
   failNext(count: number, fault: FaultSpec): void;
+  /** Fault rules, redelivery and duplicates for fault campaigns. */
+  readonly control: LocalMnsControl;
   /** Requests answered so far (faults included), for tests that count round trips. */
   readonly requestCount: number;
   /** Ends pending long polls (they answer MessageNotExist), closes every connection, flushes state. */
@@ -106,6 +159,61 @@ function parseQuery(raw: string): Query {
     query.set(key.toLowerCase(), decoded);
   }
   return query;
+}
+
+interface ParsedUrl {
+  path: string;
+  query: Query;
+  segments: string[];
+  method: string;
+}
+
+function parseUrl(req: IncomingMessage): ParsedUrl {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  const query = parseQuery(q < 0 ? '' : url.slice(q + 1));
+  const segments = path.split('/').filter((s) => s !== '').map((s) => decodeURIComponent(s));
+  return { path, query, segments, method: req.method ?? 'GET' };
+}
+
+/**
+ * The operation and queue a request addresses, for fault rules; never throws (a request the API does not
+ * know has no operation, and route() answers it with the proper error).
+ */
+function targetOf(req: IncomingMessage, bodyText: string): RequestTarget {
+  let parsed: ParsedUrl;
+  try {
+    parsed = parseUrl(req);
+  } catch {
+    return {};
+  }
+  const { segments, query, method } = parsed;
+  if (segments[0] !== 'queues') return {};
+  const queue = segments[1];
+  if (queue === undefined) return method === 'GET' ? { operation: MnsOperation.ListQueue } : {};
+  const op = (operation: MnsOperation): RequestTarget => ({ operation, queue });
+  if (segments.length === 2) {
+    if (method === 'PUT') return op(query.get('metaoverride') === 'true' ? MnsOperation.SetQueueAttributes : MnsOperation.CreateQueue);
+    if (method === 'GET') return op(MnsOperation.GetQueueAttributes);
+    if (method === 'DELETE') return op(MnsOperation.DeleteQueue);
+    return { queue };
+  }
+  if (segments.length !== 3 || segments[2] !== 'messages') return { queue };
+  const batch = query.has('numofmessages');
+  switch (method) {
+    case 'POST':
+      return op(/<Messages[\s>]/.test(bodyText) ? MnsOperation.BatchSendMessage : MnsOperation.SendMessage);
+    case 'GET':
+      if (query.get('peekonly') === 'true') return op(batch ? MnsOperation.BatchPeekMessage : MnsOperation.PeekMessage);
+      return op(batch ? MnsOperation.BatchReceiveMessage : MnsOperation.ReceiveMessage);
+    case 'DELETE':
+      return op(query.has('receipthandle') ? MnsOperation.DeleteMessage : MnsOperation.BatchDeleteMessage);
+    case 'PUT':
+      return op(MnsOperation.ChangeMessageVisibility);
+    default:
+      return { queue };
+  }
 }
 
 function intParam(value: string | undefined, name: string): number | undefined {
@@ -226,7 +334,9 @@ export async function startLocalMns(options: LocalMnsOptions): Promise<LocalMns>
     dirty = false;
     file.save(model.snapshot());
   };
-  const model: MnsModel = new MnsModel(now, () => {
+  const model: MnsModel = new MnsModel(
+    now,
+    () => {
     if (file === undefined) return;
     dirty = true;
     // Changes made outside a request (in-process reads settling time) are flushed soon; requests
@@ -238,11 +348,14 @@ export async function startLocalMns(options: LocalMnsOptions): Promise<LocalMns>
         flush();
       });
     }
-  });
+    },
+    options.messageTimeScale ?? 1,
+  );
   const saved = file?.load();
   if (saved !== undefined) model.restore(saved);
 
   const faults: FaultSpec[] = [];
+  const rules = new FaultRules();
   const wakeOnClose = new Set<() => void>();
   const sockets = new Set<Socket>();
   let closing = false;
@@ -322,12 +435,7 @@ export async function startLocalMns(options: LocalMnsOptions): Promise<LocalMns>
   };
 
   const route = async (req: IncomingMessage, res: ServerResponse, bodyText: string): Promise<Answer> => {
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const path = q < 0 ? url : url.slice(0, q);
-    const query = parseQuery(q < 0 ? '' : url.slice(q + 1));
-    const segments = path.split('/').filter((s) => s !== '').map((s) => decodeURIComponent(s));
-    const method = req.method ?? 'GET';
+    const { path, query, segments, method } = parseUrl(req);
     if (segments[0] !== 'queues' || segments.length > 3 || (segments.length === 3 && segments[2] !== 'messages')) {
       throw new MnsFault('InvalidRequestURL', `Http request URL format invalid: ${method} ${path}.`);
     }
@@ -535,13 +643,37 @@ export async function startLocalMns(options: LocalMnsOptions): Promise<LocalMns>
     const body = Buffer.concat(chunks);
     try {
       authenticate(req, body);
-      send(res, requestId, await route(req, res, body.toString('utf8')));
+      const bodyText = body.toString('utf8');
+      const target = targetOf(req, bodyText);
+      const before = rules.pick('before', target, requestId, now());
+      if (before !== undefined) {
+        injectFault(req, res, requestId, before);
+        return;
+      }
+      const answer = await route(req, res, bodyText);
+      const after = answer.status < 300 ? rules.pick('after', target, requestId, now()) : undefined;
+      if (after !== undefined) {
+        injectFault(req, res, requestId, after);
+        return;
+      }
+      send(res, requestId, answer);
     } catch (err) {
       if (err instanceof MnsFault) send(res, requestId, errorAnswer(err, requestId));
       else {
         send(res, requestId, errorAnswer(new MnsFault('InternalError', `Interal error: ${(err as Error).message}`), requestId));
       }
     }
+  };
+
+  /** Answers a request with a fault rule's effect; whatever the request changed is persisted first. */
+  const injectFault = (req: IncomingMessage, res: ServerResponse, requestId: string, effect: MnsFaultEffect): void => {
+    flush();
+    if (effect.kind === 'serverError') {
+      send(res, requestId, errorAnswer(new MnsFault(effect.code ?? 'InternalError'), requestId));
+      return;
+    }
+    // answerLost and connectionReset: no status line, no body; the client's socket closes under it.
+    req.socket.destroy();
   };
 
   const errorAnswer = (fault: MnsFault, requestId: string): Answer => ({
@@ -572,18 +704,42 @@ export async function startLocalMns(options: LocalMnsOptions): Promise<LocalMns>
   });
   const port = (server.address() as AddressInfo).port;
 
+  const viewOf = (m: StoredMessage, t = now()): MessageView => ({
+    messageId: m.messageId,
+    body: m.body,
+    state: model.stateOf(m, t),
+    dequeueCount: m.dequeueCount,
+    enqueueTime: m.enqueueTime,
+    nextVisibleTime: m.nextVisibleTime,
+    priority: m.priority,
+  });
   const view = (name: string): MessageView[] => {
     if (!model.hasQueue(name)) return [];
     const t = now();
-    return model.queue(name).messages.map((m) => ({
-      messageId: m.messageId,
-      body: m.body,
-      state: model.stateOf(m, t),
-      dequeueCount: m.dequeueCount,
-      enqueueTime: m.enqueueTime,
-      nextVisibleTime: m.nextVisibleTime,
-      priority: m.priority,
-    }));
+    return model.queue(name).messages.map((m) => viewOf(m, t));
+  };
+  const predicate = (select: MessageSelector | undefined): ((m: StoredMessage) => boolean) => {
+    if (select === undefined) return () => true;
+    if (typeof select === 'function') return (m) => select(viewOf(m));
+    return (m) => m.messageId === select.messageId;
+  };
+  /** Control hooks act on the model directly; a request may be waiting for what they change, so persist now. */
+  const controlled = <T>(result: T): T => {
+    flush();
+    return result;
+  };
+  const control: LocalMnsControl = {
+    addFault: (rule) => rules.add(rule),
+    clearFaults() {
+      rules.clear();
+      faults.length = 0;
+    },
+    firedFaults: () => rules.fired(),
+    inFlight: (name) =>
+      model.inFlightMessages(name).map((m) => ({ ...viewOf(m), receiptHandle: m.receiptHandle as string, firstDequeueTime: m.firstDequeueTime })),
+    redeliverNow: (name, select) => controlled(model.redeliverNow(name, predicate(select)).map((m) => viewOf(m))),
+    deletedMessages: (name) => model.deletedMessages(name).map((m) => viewOf(m)),
+    resendDeleted: (name, select, opts = {}) => controlled(model.resendDeleted(name, predicate(select), opts.delaySeconds ?? 0).map((m) => viewOf(m))),
   };
 
   return {
@@ -609,6 +765,7 @@ export async function startLocalMns(options: LocalMnsOptions): Promise<LocalMns>
     failNext(count, fault) {
       for (let i = 0; i < count; i += 1) faults.push(fault);
     },
+    control,
     async close() {
       if (closing) return;
       closing = true;

@@ -98,16 +98,34 @@ function checkRange(name: string, value: number, min: number, max: number, unit 
   }
 }
 
+/** How many deleted messages per queue the model remembers for {@link MnsModel.resendDeleted}. */
+export const DELETED_MEMORY = 1000;
+
 export class MnsModel {
   private readonly queues = new Map<string, QueueState>();
   private seq = 0;
   private readonly listeners = new Set<(queueName: string) => void>();
+  /** Recently deleted messages per queue, oldest first (memory only: a test device, never persisted). */
+  private readonly deleted = new Map<string, StoredMessage[]>();
 
   constructor(
     private readonly now: () => number,
     /** Called after every change of state, to persist it. */
     private readonly onChange: () => void = () => {},
-  ) {}
+    /**
+     * Multiplies the message times MNS counts in seconds (VisibilityTimeout, DelaySeconds,
+     * ChangeMessageVisibility's timeout) into milliseconds. Attributes keep their unscaled values.
+     */
+    private readonly timeScale = 1,
+  ) {
+    if (!(timeScale > 0)) throw new RangeError(`the MNS message time scale must be > 0, got ${timeScale}`);
+  }
+
+  /** `seconds` of message time as milliseconds on the clock: scaled, and at least 1 ms unless 0. */
+  private messageMs(seconds: number): number {
+    if (seconds === 0) return 0;
+    return Math.max(1, Math.round(seconds * 1000 * this.timeScale));
+  }
 
   /** Subscribes to "a message may have become receivable in this queue". */
   onMessageAvailable(listener: (queueName: string) => void): () => void {
@@ -189,6 +207,7 @@ export class MnsModel {
   deleteQueue(name: string): void {
     this.queue(name);
     this.queues.delete(name);
+    this.deleted.delete(name);
     this.changed(name);
   }
 
@@ -303,7 +322,7 @@ export class MnsModel {
           seq: this.seq,
           enqueueTime: now,
           firstDequeueTime: 0,
-          nextVisibleTime: now + delay * 1000,
+          nextVisibleTime: now + this.messageMs(delay),
           dequeueCount: 0,
         };
         queue.messages.push(message);
@@ -333,7 +352,7 @@ export class MnsModel {
     for (const m of visible) {
       m.dequeueCount += 1;
       if (m.firstDequeueTime === 0) m.firstDequeueTime = now;
-      m.nextVisibleTime = now + queue.config.VisibilityTimeout * 1000;
+      m.nextVisibleTime = now + this.messageMs(queue.config.VisibilityTimeout);
       m.receiptHandle = newReceiptHandle(m.messageId, m.dequeueCount);
     }
     if (visible.length > 0) this.onChange();
@@ -359,8 +378,9 @@ export class MnsModel {
   private inFlight(queue: QueueState, handle: string): StoredMessage {
     const messageId = parseReceiptHandle(handle);
     if (messageId === undefined) throw new MnsFault('ReceiptHandleError', `The receipt handle "${handle}" is not valid.`);
-    const message = queue.messages.find((m) => m.messageId === messageId);
-    if (message === undefined || message.receiptHandle !== handle || message.nextVisibleTime <= this.now()) {
+    // By id and handle: a late duplicate (resendDeleted) may share the MessageId with another copy.
+    const message = queue.messages.find((m) => m.messageId === messageId && m.receiptHandle === handle);
+    if (message === undefined || message.nextVisibleTime <= this.now()) {
       throw new MnsFault('MessageNotExist', 'Message not exist: the receipt handle is no longer current; receive the message again.');
     }
     return message;
@@ -370,14 +390,69 @@ export class MnsModel {
     const queue = this.queue(name);
     const message = this.inFlight(queue, handle);
     queue.messages = queue.messages.filter((m) => m !== message);
+    const memory = this.deleted.get(name) ?? [];
+    memory.push({ ...message, receiptHandle: undefined });
+    if (memory.length > DELETED_MEMORY) memory.splice(0, memory.length - DELETED_MEMORY);
+    this.deleted.set(name, memory);
     this.onChange();
+  }
+
+  // ---- control hooks (test devices, see README "Control hooks") ---------------------------------
+
+  /** Messages received and not yet deleted whose visibility has not run out, in send order. */
+  inFlightMessages(name: string): StoredMessage[] {
+    const now = this.now();
+    return this.queue(name)
+      .messages.filter((m) => m.receiptHandle !== undefined && m.nextVisibleTime > now)
+      .map((m) => ({ ...m }));
+  }
+
+  /**
+   * Ends the visibility timeout of the in-flight messages `select` picks, now: as when MNS's timer runs out
+   * (or a DeleteMessage never arrived). Each is receivable at once; its receipt handle stops working
+   * (MessageNotExist) and the next receive counts DequeueCount + 1. Returns the messages made visible.
+   */
+  redeliverNow(name: string, select: (m: StoredMessage) => boolean): StoredMessage[] {
+    const queue = this.queue(name);
+    const now = this.now();
+    const picked = queue.messages.filter((m) => m.receiptHandle !== undefined && m.nextVisibleTime > now && select({ ...m }));
+    for (const m of picked) {
+      m.nextVisibleTime = now;
+      m.receiptHandle = undefined;
+    }
+    if (picked.length > 0) this.changed(name);
+    return picked.map((m) => ({ ...m }));
+  }
+
+  /** Messages deleted from the queue (the last {@link DELETED_MEMORY}), oldest first. */
+  deletedMessages(name: string): StoredMessage[] {
+    this.queue(name);
+    return (this.deleted.get(name) ?? []).map((m) => ({ ...m }));
+  }
+
+  /**
+   * Puts a copy of each deleted message `select` picks back in the queue: a late duplicate of a message
+   * already handled (same MessageId, body, EnqueueTime and FirstDequeueTime; DequeueCount continues),
+   * receivable after `delaySeconds` (scaled). Returns the copies.
+   */
+  resendDeleted(name: string, select: (m: StoredMessage) => boolean, delaySeconds = 0): StoredMessage[] {
+    const queue = this.queue(name);
+    checkRange('DelaySeconds', delaySeconds, QueueAttributeLimits.DelaySeconds.min, QueueAttributeLimits.DelaySeconds.max);
+    const now = this.now();
+    const copies = (this.deleted.get(name) ?? []).filter((m) => select({ ...m })).map((m): StoredMessage => {
+      this.seq += 1;
+      return { ...m, seq: this.seq, nextVisibleTime: now + this.messageMs(delaySeconds), receiptHandle: undefined };
+    });
+    queue.messages.push(...copies);
+    if (copies.length > 0) this.changed(name);
+    return copies.map((m) => ({ ...m }));
   }
 
   changeVisibility(name: string, handle: string, visibilityTimeout: number): { receiptHandle: string; nextVisibleTime: number } {
     const queue = this.queue(name);
     checkRange('VisibilityTimeout', visibilityTimeout, QueueAttributeLimits.VisibilityTimeout.min, QueueAttributeLimits.VisibilityTimeout.max);
     const message = this.inFlight(queue, handle);
-    message.nextVisibleTime = this.now() + visibilityTimeout * 1000;
+    message.nextVisibleTime = this.now() + this.messageMs(visibilityTimeout);
     // The old handle stops working: ChangeMessageVisibility hands out a new one.
     message.receiptHandle = newReceiptHandle(message.messageId, message.dequeueCount, randomBytes(2).toString('hex'));
     this.onChange();
