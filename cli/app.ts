@@ -3,8 +3,10 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { describeGroupEnis, parseGroups, type GroupsConfig } from '../workflow/groups';
-import { deriveOperationId, newOperation, parseBindRequest, type BindRequest, type OperationEvent, type Origin } from '../workflow/messages';
-import { runInProcess } from '../workflow/in-process';
+import { deriveOperationId, parseBindRequest, type BindRequest, type OperationEvent, type Origin } from '../workflow/messages';
+import { readOnlyContext, runInProcess } from '../workflow/in-process';
+import { newRecord } from '../workflow/operation';
+import { groupOfEni } from '../workflow/groups';
 import { defaultQueueNames } from '../workflow/pipeline';
 import { systemClock, type Clock } from '../workflow/ports';
 import { validate } from '../workflow/steps/validate';
@@ -153,19 +155,21 @@ const bind: CliCommand = {
 Runs the five steps (validate, stop-if-required, attach, verify-bound, configure-guest-routes) in this
 process against the ECS API, printing one line per step as it reports.
   --dry-run             run validate only and print the plan; changes nothing
+  --allow-unmanaged     bind an ENI that is in no failover group (the groups still bound every other write)
 ${BindHelp}
 Exit codes: 0 succeeded (dry run: the plan is possible), 3 superseded, 4 failed (dry run: it would
 fail), 2 bad usage, 1 unexpected error (credentials, network).`,
-  options: { ...BindOptions, 'dry-run': { type: 'boolean' } },
+  options: { ...BindOptions, 'dry-run': { type: 'boolean' }, 'allow-unmanaged': { type: 'boolean' } },
   async run(ctx) {
     const clock = ctx.io.clock ?? systemClock;
     requireIds(ctx.values);
     const conn = ctx.connection();
     const request = requestFromOptions(ctx.values, conn.regionId, cliOrigin(clock));
     const ecs = conn.ecs();
+    const authority = { groups: ctx.groups(), allowUnmanaged: ctx.values['allow-unmanaged'] === true };
     if (ctx.values['dry-run']) {
-      const op = newOperation(request, clock.now());
-      const result = await validate(op, { ecs, clock, guestScript: ctx.defaults.guestScript, timeScale: 1 });
+      const op = newRecord(request, clock.now());
+      const result = await validate(op, readOnlyContext({ ecs, clock, guestScript: ctx.defaults.guestScript, authority }));
       const out = {
         dryRun: true,
         operationId: op.operationId,
@@ -186,9 +190,15 @@ fail), 2 bad usage, 1 unexpected error (credentials, network).`,
     const tty = ctx.io.stdout.isTTY === true && !ctx.values.json;
     const started = clock.now();
     if (!ctx.values.json) ctx.print(`bind ${request.eniId} -> ${request.instanceId}${request.sourceInstanceId ? ` (from ${request.sourceInstanceId})` : ''}  operation ${deriveOperationId(request)}`);
+    const described = await ecs.describeEni(request.eniId);
+    const group = described === undefined ? undefined : groupOfEni(authority.groups, described);
+    const ledger = conn.ledger();
     const event = await runInProcess(request, {
       ecs,
       clock,
+      authority,
+      ...(ledger ? { ledger } : {}),
+      ...(group ? { group: group.name } : {}),
       guestScript: ctx.defaults.guestScript,
       log: (line) => {
         if (ctx.values.json) return;

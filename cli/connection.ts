@@ -4,7 +4,9 @@ import { z } from 'zod';
 import { fromDefaultChain, type CredentialSource } from '../cloud/credentials';
 import { createEcsPort, type EcsPortWithStats } from '../cloud/ecs';
 import { createFcInvoker, type FcInvoker } from '../cloud/fc';
+import { TablestoreLedger } from '../cloud/ledger';
 import { MnsQueues } from '../cloud/mns';
+import type { LedgerPort } from '../workflow/ledger';
 import { formatPath } from '../workflow/groups';
 import { UsageError } from './usage';
 
@@ -27,6 +29,8 @@ export const LocalCloudFile = z
     regionId: z.string().min(1),
     accessKeyId: z.string().min(1),
     accessKeySecret: z.string().min(1),
+    tablestoreEndpoint: z.string().optional(),
+    tablestoreInstance: z.string().optional(),
   })
   .passthrough();
 export type LocalCloudFile = z.infer<typeof LocalCloudFile>;
@@ -42,6 +46,8 @@ export const ConnectionOptions = {
   'account-id': { type: 'string' },
   local: { type: 'boolean' },
   'local-file': { type: 'string' },
+  'ots-instance': { type: 'string' },
+  'ots-endpoint': { type: 'string' },
 } as const;
 
 export const ConnectionHelp = `Cloud selection (every command):
@@ -52,6 +58,8 @@ export const ConnectionHelp = `Cloud selection (every command):
   --account-id ID       Alibaba Cloud account id, for MNS and FC (default: $ALIBABA_CLOUD_ACCOUNT_ID)
   --local               use the local cloud started by \`eni-failover local up\` (reads ${DefaultLocalFile})
   --local-file PATH     the local cloud's JSON file (implies --local)
+  --ots-instance NAME   the operation ledger's Tablestore instance (default: $ENI_FAILOVER_OTS_INSTANCE)
+  --ots-endpoint URL    its endpoint (default https://<instance>.<region>.ots.aliyuncs.com)
 Credentials come from Alibaba Cloud's default chain: ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET
 (+ ALIBABA_CLOUD_SECURITY_TOKEN), the aliyun CLI profile, or the instance role.`;
 
@@ -66,6 +74,8 @@ export interface Connection {
    */
   mns(): Promise<MnsQueues>;
   fc(): FcInvoker;
+  /** The operation ledger, when one is configured (--ots-instance, or the local cloud's); else undefined. */
+  ledger(): LedgerPort | undefined;
 }
 
 type Values = { [K in keyof typeof ConnectionOptions]?: (typeof ConnectionOptions)[K]['type'] extends 'boolean' ? boolean : string };
@@ -109,6 +119,9 @@ export function connect(values: Values, env: NodeJS.ProcessEnv, cwd: string): Co
   let ecs: EcsPortWithStats | undefined;
   let mns: MnsQueues | undefined;
   let fc: FcInvoker | undefined;
+  let ledger: LedgerPort | undefined;
+  const otsInstance = values['ots-instance'] ?? local?.tablestoreInstance ?? env.ENI_FAILOVER_OTS_INSTANCE;
+  const otsEndpoint = values['ots-endpoint'] ?? local?.tablestoreEndpoint ?? (otsInstance ? `https://${otsInstance}.${regionId}.ots.aliyuncs.com` : undefined);
   const needAccount = (what: string): string => {
     if (accountId === undefined || accountId === '') throw new UsageError(`${what} needs the account id: pass --account-id or set ALIBABA_CLOUD_ACCOUNT_ID (or use --local)`);
     return accountId;
@@ -133,6 +146,10 @@ export function connect(values: Values, env: NodeJS.ProcessEnv, cwd: string): Co
       const fe = splitEndpoint(values['fc-endpoint'] ?? (local?.fcEndpoint || `${account}.${regionId}.fc.aliyuncs.com`), local ? 'HTTP' : 'HTTPS');
       fc = createFcInvoker({ endpoint: fe.host, protocol: fe.protocol, regionId, credentials });
       return fc;
+    },
+    ledger: () => {
+      if (ledger || otsInstance === undefined || otsEndpoint === undefined) return ledger;
+      return (ledger = new TablestoreLedger({ endpoint: otsEndpoint, instanceName: otsInstance, credentials }));
     },
   };
 }

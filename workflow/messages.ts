@@ -90,11 +90,17 @@ export const Plan = z
   .strict();
 export type Plan = z.infer<typeof Plan>;
 
-/** What an operation remembers between steps; only facts the next steps need to act or to restore. */
+/** What an operation remembers between steps (in the ledger); only facts the next steps need to act or to restore. */
 export const OperationState = z
   .object({
-    /** This operation stopped the target: it must be started again whatever the outcome. */
+    /** Legacy flag kept for the outcome's wording: a holder of the target's power hold stopped it. */
     stoppedByUs: z.boolean().default(false),
+    /** This operation is in the target's power hold (workflow/operation.ts): joined, then left. */
+    powerHold: z.enum(['joined', 'left']).optional(),
+    /** This operation recorded that it is about to stop the target (before the StopInstance call). */
+    stopRequestedAt: z.number().optional(),
+    /** This operation left the power hold last and owes the target its start. */
+    startOwed: z.boolean().default(false),
     /** This operation asked for the pre-2018 restart. */
     rebootRequestedAt: z.number().optional(),
     detachRequestedAt: z.number().optional(),
@@ -104,7 +110,13 @@ export const OperationState = z
     attachRequestedAt: z.number().optional(),
     guestRuns: z.number().int().default(0),
     invokeId: z.string().optional(),
+    /** The target's StartTime when the guest command was sent: a result counts only for that boot. */
+    guestBoot: z.string().optional(),
     startRequestedAt: z.number().optional(),
+    /** The ENI lease is this operation's (taken by validate). */
+    leaseHeld: z.boolean().default(false),
+    /** Looks in a row that met an invalid-state answer (a racing writer); bounded. */
+    invalidStateStreak: z.number().int().default(0),
   })
   .strict();
 export type OperationState = z.infer<typeof OperationState>;
@@ -121,25 +133,6 @@ export const TimelineEntry = z
   .strict();
 export type TimelineEntry = z.infer<typeof TimelineEntry>;
 
-/** The envelope that moves through the queues. */
-export const OperationMessage = z
-  .object({
-    kind: z.literal('eni-failover.operation'),
-    version: z.literal(1),
-    operationId: z.string().regex(/^op-[0-9a-f]{16}$/),
-    request: BindRequest,
-    step: z.enum(Steps as [Step, ...Step[]]),
-    /** Deliveries of this step so far for this operation (0 = first). */
-    attempt: z.number().int().min(0),
-    startedAt: z.number(),
-    deadlineAt: z.number(),
-    plan: Plan.optional(),
-    state: OperationState.default({}),
-    timeline: z.array(TimelineEntry).default([]),
-  })
-  .strict();
-export type OperationMessage = z.infer<typeof OperationMessage>;
-
 export const Outcome = { Succeeded: 'succeeded', Superseded: 'superseded', Failed: 'failed' } as const;
 export type Outcome = (typeof Outcome)[keyof typeof Outcome];
 
@@ -151,6 +144,8 @@ export interface OperationEvent {
   readonly reason?: string;
   readonly step: Step;
   readonly message: string;
+  /** The group that authorised the operation. */
+  readonly group?: string;
   readonly request: BindRequest;
   readonly startedAt: number;
   readonly finishedAt: number;
@@ -193,21 +188,3 @@ function parseWith<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, text: string 
 }
 
 export const parseBindRequest = (input: string | unknown): ParseResult<BindRequest> => parseWith(BindRequest, input);
-export const parseOperationMessage = (input: string | unknown): ParseResult<OperationMessage> =>
-  parseWith(OperationMessage, input);
-
-/** Starts an operation for a validated request at `now`. */
-export function newOperation(request: BindRequest, now: number): OperationMessage {
-  return {
-    kind: 'eni-failover.operation',
-    version: 1,
-    operationId: deriveOperationId(request),
-    request,
-    step: Step.Validate,
-    attempt: 0,
-    startedAt: now,
-    deadlineAt: now + request.policy.deadlineSeconds * 1000,
-    state: OperationState.parse({}),
-    timeline: [],
-  };
-}

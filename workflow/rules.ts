@@ -51,6 +51,22 @@ export const Reason = {
   DeadlineExceeded: 'DeadlineExceeded',
   CloudApiError: 'CloudApiError',
   NoHealthyStandby: 'NoHealthyStandby',
+  /** Authority (workflow/authority.ts): the ENI is in no group and the deployment does not allow unmanaged binds. */
+  EniNotManaged: 'EniNotManaged',
+  /** The target is not a member of the ENI's group. */
+  TargetNotMember: 'TargetNotMember',
+  /** The named source is not a member of the ENI's group. */
+  SourceNotMember: 'SourceNotMember',
+  /** A write outside what the request and the groups allow (wrong instance, not stopped by us, ...). */
+  NotAuthorized: 'NotAuthorized',
+  /** Stopping or restarting the target would take down another managed ENI it serves. */
+  StandbyServing: 'StandbyServing',
+  /** The named source is Running again (and this is no planned switch-over): the ENI stays where it is. */
+  SourceRecovered: 'SourceRecovered',
+  /** The operation ledger (Tablestore) could not be read or written: nothing is done without it. */
+  LedgerUnavailable: 'LedgerUnavailable',
+  /** The ENI is bound but the target's OS could not be configured (Stopped, and not by this workflow). */
+  GuestNotConfigured: 'GuestNotConfigured',
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];
 

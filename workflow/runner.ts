@@ -1,19 +1,16 @@
-import { CloudError, isCloudError } from './errors';
-import {
-  Outcome,
-  type Step,
-  type OperationEvent,
-  type OperationMessage,
-  type OperationState,
-  type TimelineEntry,
-} from './messages';
+import { randomUUID } from 'node:crypto';
+import { authorizeWrite, type Authority } from './authority';
+import { CloudError, CloudErrorKind, isCloudError } from './errors';
+import { LedgerUnavailable, appendTimeline, type LedgerPort, type OperationRecord } from './ledger';
+import { Outcome, type OperationEvent, type OperationState, type Step, type TimelineEntry } from './messages';
 import { InstanceStatus } from './model';
+import { holdsEniLease, leavePowerHold, releaseEniLease, wakeBody, type WakeMessage } from './operation';
 import { Pipeline, type QueueNames } from './pipeline';
 import type { Clock, EcsPort, QueuePort } from './ports';
 import { Reason } from './rules';
-import type { StepContext, StepResult } from './step';
+import { LostClaim, type Operation, type StepContext, type StepResult } from './step';
 
-/** How a step waits for the cloud: poll with backoff inside one invocation, then a delayed message. */
+/** How a step waits for the cloud: poll with backoff inside one invocation, then a delayed wake-up. */
 export interface WaitPolicy {
   /** Look again after this long (ms, before timeScale) ... */
   readonly initialMs: number;
@@ -33,122 +30,238 @@ export interface WaitPolicy {
  */
 export const DefaultWaitPolicy: WaitPolicy = { initialMs: 200, steadyForMs: 6000, factor: 1.5, maxMs: 2000, budgetMs: 40_000 };
 
+/** A claim outlives the invocation's polling budget by this much (ms): time to hand on after the last look. */
+export const ClaimGraceMs = 15_000;
+/** A write is not started with less than this left of the claim (ms): another delivery may take over after it. */
+export const ClaimSafetyMs = 5_000;
+/** Looks in a row that meet an invalid-state answer before the operation gives up (a writer it cannot outwait). */
+export const MaxInvalidStateStreak = 12;
+
 export interface RunnerDeps {
   readonly ecs: EcsPort;
   readonly queue: QueuePort;
   readonly clock: Clock;
   readonly queues: QueueNames;
   readonly guestScript: string;
+  readonly ledger: LedgerPort;
+  readonly authority: Authority;
   readonly timeScale?: number;
   readonly wait?: WaitPolicy;
-  /** One structured line per step invocation (the operation journal). */
+  /** One structured line per delivery (the operation journal). */
   readonly log?: (line: Record<string, unknown>) => void;
 }
 
-/** What one invocation of a step did. */
+/** What one delivery of a wake-up did. */
 export type RunReport =
   | { readonly kind: 'forwarded'; readonly to: Step }
   | { readonly kind: 'requeued'; readonly delaySeconds: number }
-  | { readonly kind: 'ended'; readonly event: OperationEvent };
+  | { readonly kind: 'ended'; readonly event: OperationEvent }
+  /** Nothing to do: a duplicate, a late copy, or an operation another delivery is running. */
+  | { readonly kind: 'ignored'; readonly why: string }
+  /** The operation had ended but its outcome was not confirmed published: published (again). */
+  | { readonly kind: 'republished'; readonly event: OperationEvent }
+  /** A lost hand-on repaired: the wake-up the record asks for was sent (again). */
+  | { readonly kind: 'rewoken'; readonly step: Step; readonly attempt: number }
+  /** The ledger knows no such operation: a forged or foreign wake-up (the adapter dead-letters it). */
+  | { readonly kind: 'unknown'; readonly error: string };
 
 /**
- * Runs the operation's current step once, as one function invocation: looks, acts, waits with backoff
- * inside the budget, and hands the operation on (next step's queue, its own queue with a delay, or the
- * events queue). Transient cloud errors are waited out like any other state; a cloud error that retrying
- * cannot fix ends the operation. Throws only when it could not hand the operation on (a queue failure, or
- * restoring a stopped instance failed), so the trigger redelivers the message and nothing is lost.
+ * Runs one delivery of a wake-up. Guarantees:
+ * - the ledger decides: an unknown operation is `unknown`; an ended one only gets its recorded outcome
+ *   published if that was not confirmed; a wake-up for another (step, attempt) than the record's writes
+ *   nothing (it re-sends the record's own wake-up only when it is the delivery that handed on to it);
+ * - one delivery acts at a time: it claims the record (compare-and-set) first, and every state change and
+ *   every cloud write after that is fenced by the claim; a delivery that loses it stops writing;
+ * - the outcome is recorded once, then published; the ENI's lease is released and an instance a power
+ *   hold stopped is started by the last operation out, whatever the outcome.
+ * Throws when it could not hand the operation on (queue or ledger failure), so the trigger redelivers.
  */
-export async function runStep(input: OperationMessage, deps: RunnerDeps): Promise<RunReport> {
-  const { clock, queues } = deps;
+export async function runDelivery(wake: WakeMessage, deps: RunnerDeps): Promise<RunReport> {
+  const { clock, queues, ledger } = deps;
   const timeScale = deps.timeScale ?? 1;
   const policy = deps.wait ?? DefaultWaitPolicy;
   const started = clock.now();
   const calls: Record<string, number> = {};
-  const ctx: StepContext = { ecs: countingEcs(deps.ecs, calls), clock, guestScript: deps.guestScript, timeScale };
-  let op: OperationMessage = input;
-  let delay = policy.initialMs * timeScale;
   let polls = 0;
-  let result: StepResult;
 
-  for (;;) {
-    if (clock.now() > op.deadlineAt) {
-      result = { kind: 'end', outcome: 'failed', reason: Reason.DeadlineExceeded, detail: `the operation passed its deadline of ${op.request.policy.deadlineSeconds} s during ${op.step}` };
-      break;
+  const found = await ledger.get(wake.operationId);
+  if (found === undefined) return say({ kind: 'unknown', error: `no operation ${wake.operationId} in the ledger: a wake-up for an operation that was never started here` });
+  let rec: OperationRecord = found;
+
+  if (rec.status !== 'running') {
+    if (rec.published || rec.outcome === undefined) return say({ kind: 'ignored', why: `the operation ended ${rec.status}; a late copy changes nothing` });
+    await publish(rec.outcome);
+    return say({ kind: 'republished', event: rec.outcome });
+  }
+  if (wake.step !== rec.step || wake.attempt !== rec.attempt) {
+    const h = rec.handoff;
+    if (h !== undefined && h.from.step === wake.step && h.from.attempt === wake.attempt && rec.claim === undefined) {
+      await deps.queue.send(queues[rec.step], wakeBody(rec.operationId, rec.step, rec.attempt), h.delaySeconds > 0 ? { delaySeconds: h.delaySeconds } : undefined);
+      return say({ kind: 'rewoken', step: rec.step, attempt: rec.attempt });
     }
-    result = await look(op, ctx);
-    if (result.state) op = { ...op, state: { ...op.state, ...result.state } };
-    if (result.kind !== 'wait') break;
-    const now = clock.now();
-    if (now + delay > started + policy.budgetMs || now + delay > op.deadlineAt) {
-      return requeue(result.detail);
-    }
-    polls++;
-    await clock.sleep(delay);
-    if (clock.now() - started > policy.steadyForMs * timeScale) delay = Math.min(delay * policy.factor, policy.maxMs * timeScale);
+    return say({ kind: 'ignored', why: `stale wake-up ${wake.step}#${wake.attempt}; the operation is at ${rec.step}#${rec.attempt}` });
+  }
+  if (rec.claim !== undefined && rec.claim.step === rec.step && rec.claim.attempt === rec.attempt && rec.claim.until > started) {
+    // Another delivery is running this step. Look again once its claim has run out: if it crashed, this
+    // copy takes over then; if it finished, the copy is stale by then.
+    const delaySeconds = Math.min(60, Math.max(1, Math.ceil((rec.claim.until - started) / 1000)));
+    await deps.queue.send(queues[rec.step], wakeBody(rec.operationId, rec.step, rec.attempt), { delaySeconds });
+    return say({ kind: 'ignored', why: `another delivery holds ${rec.step}#${rec.attempt} until ${new Date(rec.claim.until).toISOString()}; looking again in ${delaySeconds} s` });
   }
 
-  if (result.kind === 'next') {
-    if (!Pipeline[op.step].mayGoTo.includes(result.step)) {
-      throw new Error(`pipeline: ${op.step} may not go to ${result.step}`);
-    }
-    const forwarded: OperationMessage = {
-      ...op,
-      step: result.step,
-      attempt: 0,
-      ...(result.plan ? { plan: result.plan } : {}),
-      timeline: [...op.timeline, entry('next', result.detail)],
-    };
-    await deps.queue.send(queues[result.step], JSON.stringify(forwarded));
-    journal('next', result.detail, { to: result.step });
-    return { kind: 'forwarded', to: result.step };
-  }
+  const claimUntil = started + policy.budgetMs + ClaimGraceMs;
+  const claimed: OperationRecord = { ...rec, version: rec.version + 1, claim: { step: rec.step, attempt: rec.attempt, token: randomUUID(), until: claimUntil }, updatedAt: started };
+  if (!(await ledger.update(claimed))) return say({ kind: 'ignored', why: 'another delivery claimed the operation first' });
+  rec = claimed;
 
-  const restored = await restoreIfStoppedByUs(op, result.outcome, ctx, started + policy.budgetMs);
-  const finishedAt = clock.now();
-  const timeline = [...op.timeline, entry(result.outcome, result.detail)];
-  const event: OperationEvent = {
-    kind: 'eni-failover.outcome',
-    operationId: op.operationId,
-    outcome: result.outcome,
-    ...(result.reason ? { reason: result.reason } : {}),
-    step: op.step,
-    message: result.detail,
-    request: op.request,
-    startedAt: op.startedAt,
-    finishedAt,
-    durationMs: finishedAt - op.startedAt,
-    apiCalls: timeline.reduce((sum, t) => sum + Object.values(t.calls).reduce((a, b) => a + b, 0), 0),
-    timeline,
-    ...(result.guest === undefined ? {} : { guest: result.guest }),
-    ...(restored === undefined ? {} : { restored }),
+  const write = async (next: OperationRecord): Promise<void> => {
+    if (!(await ledger.update(next))) throw new LostClaim(`${rec.operationId}: another delivery changed the record (version ${rec.version})`);
+    rec = next;
   };
-  const body = JSON.stringify(event);
-  await deps.queue.send(queues.events, body);
-  if (result.outcome === Outcome.Failed) await deps.queue.send(queues.deadLetter, body);
-  journal(result.outcome, result.detail, { reason: result.reason, restored, durationMs: event.durationMs });
-  return { kind: 'ended', event };
+  const ctx: StepContext = {
+    ecs: countingEcs(deps.ecs, calls),
+    clock,
+    guestScript: deps.guestScript,
+    timeScale,
+    authority: deps.authority,
+    ledger,
+    async remember(patch) {
+      if (clock.now() > claimUntil - ClaimSafetyMs) throw new LostClaim(`${rec.operationId}: the claim runs out; leaving the rest to the next delivery`);
+      await write({ ...rec, version: rec.version + 1, state: { ...rec.state, ...patch }, updatedAt: clock.now() });
+    },
+    async beforeWrite(w, facts, intent) {
+      const verdict = authorizeWrite(w, rec.request, facts, deps.authority);
+      if (!verdict.ok) return verdict;
+      if (rec.state.leaseHeld && !(await holdsEniLease(ledger, rec.request.eniId, rec.operationId, clock.now()))) {
+        return { ok: false, reason: Reason.NotAuthorized, detail: `this operation no longer holds the lease of ${rec.request.eniId}` };
+      }
+      await ctx.remember(intent ?? {});
+      return verdict;
+    },
+  };
 
-  function entry(outcome: string, detail: string): TimelineEntry {
-    return { step: op.step, outcome, detail, at: started, ms: clock.now() - started, calls: { ...calls } };
+  try {
+    let delay = policy.initialMs * timeScale;
+    let result: StepResult;
+    for (;;) {
+      if (clock.now() > rec.deadlineAt) {
+        result = { kind: 'end', outcome: 'failed', reason: Reason.DeadlineExceeded, detail: `the operation passed its deadline of ${rec.request.policy.deadlineSeconds} s during ${rec.step}` };
+        break;
+      }
+      result = await look(view(rec), ctx);
+      if (result.state) rec = { ...rec, state: { ...rec.state, ...result.state } };
+      if (result.kind !== 'wait') break;
+      const now = clock.now();
+      if (now + delay > started + policy.budgetMs || now + delay > rec.deadlineAt) return await requeue(result.detail, delay);
+      polls++;
+      await clock.sleep(delay);
+      if (clock.now() - started > policy.steadyForMs * timeScale) delay = Math.min(delay * policy.factor, policy.maxMs * timeScale);
+    }
+
+    if (result.kind === 'next') {
+      if (!Pipeline[rec.step].mayGoTo.includes(result.step)) throw new Error(`pipeline: ${rec.step} may not go to ${result.step}`);
+      const from = { step: rec.step, attempt: rec.attempt };
+      const { claim: _released, ...unclaimed } = rec;
+      await write({
+        ...unclaimed,
+        version: rec.version + 1,
+        step: result.step,
+        attempt: 0,
+        ...(result.plan ? { plan: result.plan } : {}),
+        handoff: { from, delaySeconds: 0 },
+        ...appendTimeline(rec, entry('next', result.detail)),
+        calls: addCalls(rec.calls, calls),
+        updatedAt: clock.now(),
+      });
+      await deps.queue.send(queues[result.step], wakeBody(rec.operationId, result.step, 0));
+      journal('next', result.detail, { to: result.step });
+      return { kind: 'forwarded', to: result.step };
+    }
+    return await end(result);
+  } catch (err) {
+    if (err instanceof LostClaim) return say({ kind: 'ignored', why: err.message });
+    throw err;
   }
 
-  async function requeue(detail: string): Promise<RunReport> {
+  async function requeue(detail: string, delay: number): Promise<RunReport> {
     const delaySeconds = Math.min(60, Math.max(1, Math.ceil(delay / 1000)));
-    const again: OperationMessage = { ...op, attempt: op.attempt + 1, timeline: [...op.timeline, entry('wait', detail)] };
-    await deps.queue.send(queues[op.step], JSON.stringify(again), { delaySeconds });
+    const from = { step: rec.step, attempt: rec.attempt };
+    const { claim: _released, ...unclaimed } = rec;
+    await write({
+      ...unclaimed,
+      version: rec.version + 1,
+      attempt: rec.attempt + 1,
+      handoff: { from, delaySeconds },
+      ...appendTimeline(rec, entry('wait', detail)),
+      calls: addCalls(rec.calls, calls),
+      updatedAt: clock.now(),
+    });
+    await deps.queue.send(queues[rec.step], wakeBody(rec.operationId, rec.step, rec.attempt), { delaySeconds });
     journal('requeued', detail, { delaySeconds });
     return { kind: 'requeued', delaySeconds };
   }
 
+  async function end(result: Extract<StepResult, { kind: 'end' }>): Promise<RunReport> {
+    const restored = await restorePower(rec, ctx, started + policy.budgetMs);
+    const finishedAt = clock.now();
+    const bounded = appendTimeline(rec, entry(result.outcome, result.detail));
+    const total = addCalls(rec.calls, calls);
+    const event: OperationEvent = {
+      kind: 'eni-failover.outcome',
+      operationId: rec.operationId,
+      outcome: result.outcome,
+      ...(result.reason ? { reason: result.reason } : {}),
+      step: rec.step,
+      message: result.detail,
+      ...(rec.group === undefined ? {} : { group: rec.group }),
+      request: rec.request,
+      startedAt: rec.startedAt,
+      finishedAt,
+      durationMs: finishedAt - rec.startedAt,
+      apiCalls: Object.values(total).reduce((a, b) => a + b, 0),
+      timeline: bounded.timeline,
+      ...(result.guest === undefined ? {} : { guest: result.guest }),
+      ...(restored === undefined ? {} : { restored }),
+    };
+    const { claim: _released, ...unclaimed } = rec;
+    await write({ ...unclaimed, version: rec.version + 1, status: result.outcome, outcome: event, published: false, ...bounded, calls: total, updatedAt: finishedAt });
+    await publish(event);
+    journal(result.outcome, result.detail, { reason: result.reason, restored, durationMs: event.durationMs });
+    return { kind: 'ended', event };
+  }
+
+  /** Frees the ENI's lease, sends the outcome (failures to the dead-letter queue too), then records that it did. */
+  async function publish(event: OperationEvent): Promise<void> {
+    const target = event.outcome === Outcome.Succeeded ? rec.request.instanceId : '';
+    await releaseEniLease(ledger, rec.request.eniId, rec.operationId, event.outcome, target, clock.now());
+    const body = JSON.stringify(event);
+    await deps.queue.send(queues.events, body);
+    if (event.outcome === Outcome.Failed) await deps.queue.send(queues.deadLetter, body);
+    // Best effort: if this write is lost, a later copy publishes the same event again (same operationId).
+    await ledger.update({ ...rec, version: rec.version + 1, published: true, updatedAt: clock.now() }).then((ok) => {
+      if (ok) rec = { ...rec, version: rec.version + 1, published: true };
+    });
+  }
+
+  function entry(outcome: string, detail: string): TimelineEntry {
+    return { step: rec.step, outcome, detail, at: started, ms: clock.now() - started, calls: { ...calls } };
+  }
+
+  function say<T extends RunReport>(report: T): T {
+    const detail = report.kind === 'ignored' ? report.why : report.kind === 'unknown' ? report.error : report.kind;
+    journal(report.kind, detail, {});
+    return report;
+  }
+
   function journal(outcome: string, detail: string, extra: Record<string, unknown>): void {
     deps.log?.({
-      operationId: op.operationId,
-      step: op.step,
-      attempt: op.attempt,
+      operationId: wake.operationId,
+      step: wake.step,
+      attempt: wake.attempt,
       outcome,
       detail,
-      eniId: op.request.eniId,
-      instanceId: op.request.instanceId,
+      eniId: rec?.request.eniId,
+      instanceId: rec?.request.instanceId,
       durationMs: clock.now() - started,
       polls,
       apiCalls: calls,
@@ -157,51 +270,85 @@ export async function runStep(input: OperationMessage, deps: RunnerDeps): Promis
   }
 }
 
-/** One look; cloud errors become data: retryable ones a wait, others the end of the operation. */
-async function look(op: OperationMessage, ctx: StepContext): Promise<StepResult> {
+const view = (r: OperationRecord): Operation => ({
+  operationId: r.operationId,
+  request: r.request,
+  ...(r.group === undefined ? {} : { group: r.group }),
+  step: r.step,
+  attempt: r.attempt,
+  startedAt: r.startedAt,
+  deadlineAt: r.deadlineAt,
+  ...(r.plan === undefined ? {} : { plan: r.plan }),
+  state: r.state,
+});
+
+function addCalls(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const out = { ...a };
+  for (const [k, v] of Object.entries(b)) out[k] = (out[k] ?? 0) + v;
+  return out;
+}
+
+/**
+ * One look; cloud errors become data: retryable ones a wait; an invalid-state answer (another writer got
+ * there first, or the resource is between states) a wait and a fresh look, bounded; others the end.
+ */
+async function look(op: Operation, ctx: StepContext): Promise<StepResult> {
   try {
-    return await Pipeline[op.step].run(op, ctx);
+    const result = await Pipeline[op.step].run(op, ctx);
+    return op.state.invalidStateStreak > 0 && result.kind !== 'end' ? { ...result, state: { ...result.state, invalidStateStreak: 0 } } : result;
   } catch (err) {
-    if (!isCloudError(err)) throw err;
+    if (err instanceof LostClaim || err instanceof LedgerUnavailable) throw err;
+    if (!isCloudError(err)) {
+      // Not a cloud answer (a value the guest command builder refused, a bug): end the operation with the
+      // reason instead of letting a raw exception dead-letter the wake-up; the end restores power.
+      return { kind: 'end', outcome: 'failed', reason: Reason.InvalidRequest, detail: `${op.step} could not proceed: ${(err as Error).message}` };
+    }
     if (err.retryable) return { kind: 'wait', detail: `${err.details.api ?? 'ECS'} answered ${err.code}; retrying` };
-    return {
-      kind: 'end',
-      outcome: 'failed',
-      reason: Reason.CloudApiError,
-      detail: `${err.details.api ?? 'ECS'} failed with ${err.code}: ${err.message}`,
-    };
+    if (err.kind === CloudErrorKind.InvalidState && op.state.invalidStateStreak < MaxInvalidStateStreak) {
+      return { kind: 'wait', detail: `${err.details.api ?? 'ECS'} answered ${err.code}; looking at the resources again`, state: { invalidStateStreak: op.state.invalidStateStreak + 1 } };
+    }
+    return { kind: 'end', outcome: 'failed', reason: Reason.CloudApiError, detail: `${err.details.api ?? 'ECS'} failed with ${err.code}: ${err.message}` };
   }
 }
 
 /**
- * An instance this operation stopped is started again, whatever the outcome. Success already guarantees it
- * (verify-bound starts it before it reports bound), so this acts on superseded and failed operations.
+ * Whatever the outcome, an operation leaves the target's power hold; the last one out of a hold whose
+ * instance a holder stopped starts it again. Success already did this (verify-bound), so this acts on
+ * superseded and failed operations. Bounded by the invocation's budget: past it, it throws, the trigger
+ * delivers the wake-up again and this repeats.
  */
-async function restoreIfStoppedByUs(op: OperationMessage, outcome: string, ctx: StepContext, until: number): Promise<string | undefined> {
-  const state: OperationState = op.state;
-  if (!state.stoppedByUs || outcome === Outcome.Succeeded) return undefined;
-  const { instanceId } = op.request;
+async function restorePower(rec: OperationRecord, ctx: StepContext, until: number): Promise<string | undefined> {
+  const { instanceId } = rec.request;
+  let owed = rec.state.startOwed;
+  if (rec.state.powerHold === 'joined') {
+    const left = await leavePowerHold(ctx.ledger, instanceId, rec.operationId, ctx.clock.now());
+    owed = owed || left.startOwed;
+    await ctx.remember({ powerHold: 'left', startOwed: owed });
+    if (!owed && left.others.length > 0) return `${instanceId} stays stopped for ${left.others.join(', ')}; the last of them starts it`;
+  }
+  if (!owed) return undefined;
   while (ctx.clock.now() < until) {
     const instance = await ctx.ecs.describeInstance(instanceId);
     if (instance === undefined) return `${instanceId} no longer exists`;
     if (instance.status === InstanceStatus.Running || instance.status === InstanceStatus.Starting) {
+      await ctx.remember({ startOwed: false });
       return `${instanceId} is ${instance.status}`;
     }
     if (instance.status === InstanceStatus.Stopped) {
       try {
         await ctx.ecs.startInstance(instanceId);
       } catch (err) {
-        if (isCloudError(err) && err.retryable) {
+        if (isCloudError(err) && (err.retryable || err.kind === CloudErrorKind.InvalidState)) {
           await ctx.clock.sleep(500 * ctx.timeScale);
           continue;
         }
         throw err;
       }
-      return `asked ECS to start ${instanceId} again (this operation had stopped it)`;
+      await ctx.remember({ startOwed: false, startRequestedAt: ctx.clock.now() });
+      return `asked ECS to start ${instanceId} again (this operation's power hold had stopped it)`;
     }
     await ctx.clock.sleep(500 * ctx.timeScale);
   }
-  // Throwing makes the trigger deliver this message again: the step repeats its decision and the restore.
   throw new CloudError('transient', 'RestoreTimeout', `${instanceId} did not reach Stopped within the budget; cannot start it again yet`);
 }
 

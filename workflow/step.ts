@@ -1,6 +1,11 @@
-import type { OperationMessage, OperationState, Plan, Step } from './messages';
+import type { Authority, Verdict, Write, WriteFacts } from './authority';
+import type { LedgerPort, OperationRecord } from './ledger';
+import type { OperationState, Plan, Step } from './messages';
 import type { Clock, EcsPort } from './ports';
 import type { Reason } from './rules';
+
+/** What a step sees of its operation: the ledger record's facts (never a message's). */
+export type Operation = Pick<OperationRecord, 'operationId' | 'request' | 'group' | 'step' | 'attempt' | 'startedAt' | 'deadlineAt' | 'plan' | 'state'>;
 
 /**
  * What one look at the world concluded. A step reads the cloud, makes at most the writes its look calls for,
@@ -31,9 +36,28 @@ export interface StepContext {
    * for tests and benchmarks; the workflow's own patience scales with it so ratios stay meaningful.
    */
   readonly timeScale: number;
+  /** The failover groups and the deployment's switches: what the workflow may do at all. */
+  readonly authority: Authority;
+  readonly ledger: LedgerPort;
+  /**
+   * Stores a state change in the ledger now, fenced by this delivery's claim: throws {@link LostClaim}
+   * when another delivery owns the operation (then this one must write nothing more to the cloud).
+   */
+  remember(patch: Partial<OperationState>): Promise<void>;
+  /**
+   * Just before a cloud write: checks it against the groups and the cloud's facts (authority.ts), checks
+   * that this operation still holds the ENI's lease, and stores `intent` (fenced, as remember). A refusal
+   * is returned; the step ends the operation with its reason and writes nothing.
+   */
+  beforeWrite(write: Write, facts: WriteFacts, intent?: Partial<OperationState>): Promise<Verdict>;
 }
 
-export type StepFn = (op: OperationMessage, ctx: StepContext) => Promise<StepResult>;
+/** This delivery lost its claim on the operation (another delivery took over, or the claim expired). */
+export class LostClaim extends Error {
+  override readonly name = 'LostClaim';
+}
+
+export type StepFn = (op: Operation, ctx: StepContext) => Promise<StepResult>;
 
 export const next = (step: Step, detail: string, extra: Omit<Extract<StepResult, { kind: 'next' }>, 'kind' | 'step' | 'detail'> = {}): StepResult => ({
   kind: 'next',
@@ -46,3 +70,4 @@ export const wait = (detail: string, state?: Partial<OperationState>): StepResul
 export const fail = (reason: Reason, detail: string, state?: Partial<OperationState>): StepResult =>
   state ? { kind: 'end', outcome: 'failed', reason, detail, state } : { kind: 'end', outcome: 'failed', reason, detail };
 export const superseded = (detail: string): StepResult => ({ kind: 'end', outcome: 'superseded', detail });
+export const refused = (verdict: Extract<Verdict, { ok: false }>): StepResult => ({ kind: 'end', outcome: 'failed', reason: verdict.reason, detail: `refused: ${verdict.detail}` });

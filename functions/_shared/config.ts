@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseGroups, type GroupsConfig } from '../../workflow/groups';
 import { describeIssues } from '../../workflow/messages';
 import { defaultQueueNames, type QueueNames } from '../../workflow/pipeline';
 
@@ -18,6 +19,14 @@ const Env = z.object({
   STEP_BUDGET_MS: z.coerce.number().int().min(1000).max(3_000_000).default(40_000),
   /** Only the local cloud sets this (its clock runs faster); production leaves it at 1. */
   TIME_SCALE: z.coerce.number().positive().max(1).default(1),
+  /** The operation ledger's Tablestore instance (s.yaml vars.ledger.instanceName). */
+  TABLESTORE_INSTANCE: z.string().regex(/^[a-z][a-z0-9-]{2,15}$/, 'must be a Tablestore instance name (3-16 lower-case letters, digits, -)').default('eni-failover'),
+  /** Tablestore endpoint with scheme; default the instance's internal endpoint `https://<instance>.<region>.ots-internal.aliyuncs.com`. */
+  TABLESTORE_ENDPOINT: z.string().url().optional(),
+  /** Groups as YAML or JSON text; empty or unset: the groups bundled from config/groups.yaml. */
+  FAILOVER_GROUPS: z.string().optional(),
+  /** 'true' lets requests bind ENIs that are in no group (the deployment's choice, never a message's). */
+  ALLOW_UNMANAGED: z.enum(['true', 'false', '']).default('false'),
 });
 
 export interface FunctionConfig {
@@ -27,9 +36,13 @@ export interface FunctionConfig {
   readonly mnsEndpoint: (accountId: string, regionId: string) => string;
   readonly stepBudgetMs: number;
   readonly timeScale: number;
+  readonly ledger: { readonly instanceName: string; readonly endpoint: (regionId: string) => string };
+  /** The failover groups: from FAILOVER_GROUPS, else the bundled config/groups.yaml. */
+  readonly groups: GroupsConfig;
+  readonly allowUnmanaged: boolean;
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): FunctionConfig {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, bundledGroupsYaml = ''): FunctionConfig {
   const parsed = Env.safeParse(env);
   if (!parsed.success) throw new Error(`eni-failover: bad function environment: ${describeIssues(parsed.error)}`);
   const e = parsed.data;
@@ -40,5 +53,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FunctionConfig
     mnsEndpoint: (account, region) => e.MNS_ENDPOINT ?? `https://${account}.mns.${region}.aliyuncs.com`,
     stepBudgetMs: e.STEP_BUDGET_MS,
     timeScale: e.TIME_SCALE,
+    ledger: {
+      instanceName: e.TABLESTORE_INSTANCE,
+      // The internal endpoint (shared/reference/tablestore.md §1, help.aliyun.com/document_detail/27299.html).
+      endpoint: (region) => e.TABLESTORE_ENDPOINT ?? `https://${e.TABLESTORE_INSTANCE}.${region}.ots-internal.aliyuncs.com`,
+    },
+    groups:
+      e.FAILOVER_GROUPS !== undefined && e.FAILOVER_GROUPS.trim() !== ''
+        ? parseGroups(e.FAILOVER_GROUPS, 'FAILOVER_GROUPS')
+        : parseGroups(bundledGroupsYaml, 'config/groups.yaml (bundled)'),
+    allowUnmanaged: e.ALLOW_UNMANAGED === 'true',
   };
 }

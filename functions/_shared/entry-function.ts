@@ -2,9 +2,12 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { createEcsPort } from '../../cloud/ecs';
 import { fromFcContext, type EcsCredentials } from '../../cloud/credentials';
+import { TablestoreLedger } from '../../cloud/ledger';
 import { MnsQueues } from '../../cloud/mns';
-import { parseGroups, type GroupsConfig } from '../../workflow/groups';
-import { describeIssues, newOperation } from '../../workflow/messages';
+import type { GroupsConfig } from '../../workflow/groups';
+import type { LedgerPort } from '../../workflow/ledger';
+import { describeIssues } from '../../workflow/messages';
+import { publishOnce, startOperation } from '../../workflow/operation';
 import type { QueueNames } from '../../workflow/pipeline';
 import { systemClock, type Clock, type EcsPort, type QueuePort } from '../../workflow/ports';
 import { normaliseAlarm, parseAlarmCallback } from '../../workflow/entries/alarm';
@@ -27,6 +30,7 @@ import type { StepFunctionContext } from './step-function';
 export interface EntryPorts {
   readonly ecs: EcsPort;
   readonly queue: QueuePort;
+  readonly ledger: LedgerPort;
   /** The region this deployment operates in (FC context `region`). */
   readonly regionId: string;
 }
@@ -37,6 +41,8 @@ export interface EntryFunctionDeps {
   readonly ports: (context: StepFunctionContext) => EntryPorts;
   readonly clock?: Clock;
   readonly windowSeconds?: number;
+  /** The deployment lets requests bind ENIs in no group (ALLOW_UNMANAGED); never a message's choice. */
+  readonly allowUnmanaged?: boolean;
   readonly log?: (line: Record<string, unknown>) => void;
 }
 
@@ -48,27 +54,35 @@ export interface DispatchSummary {
 }
 
 /**
- * Sends what the decisions call for. Guarantees: one validate-queue message per bind (its operationId
- * derived from the request, so a repeated trigger repeats the same id); one events-queue and one
- * dead-letter message per failure; nothing for skips. A send that fails throws (the trigger retries;
- * repeats converge on the same operationIds).
+ * Sends what the decisions call for. Guarantees: one ledger record and one validate wake-up per bind (its
+ * operationId derived from the request, so a repeated trigger is the same operation, recorded and woken
+ * once); one events-queue and one dead-letter message per failure, however many triggers decide it (the
+ * ledger marks it published); nothing for skips. A send that fails throws (the trigger retries; repeats
+ * converge on the same operationIds).
  */
 export async function dispatch(
   decisions: readonly EntryDecision[],
-  ports: { queue: QueuePort; queues: QueueNames; now: number; log: (line: Record<string, unknown>) => void; entry: string },
+  ports: { queue: QueuePort; ledger: LedgerPort; queues: QueueNames; now: number; log: (line: Record<string, unknown>) => void; entry: string },
 ): Promise<DispatchSummary> {
   const summary: DispatchSummary = { enqueued: [], failed: [], skipped: [] };
   for (const d of decisions) {
     if (d.kind === 'bind') {
-      const op = newOperation(d.request, ports.now);
-      await ports.queue.send(ports.queues.validate, JSON.stringify(op));
+      const op = await startOperation(d.request, { ledger: ports.ledger, queue: ports.queue, queues: ports.queues, now: ports.now, ...(d.group ? { group: d.group } : {}) });
       const { eniId, instanceId, sourceInstanceId } = d.request;
-      summary.enqueued.push({ operationId: op.operationId, eniId, instanceId, ...(sourceInstanceId ? { sourceInstanceId } : {}), ...(d.group ? { group: d.group } : {}), note: d.note });
-      ports.log({ entry: ports.entry, decision: 'enqueued', operationId: op.operationId, eniId, instanceId, sourceInstanceId, group: d.group, note: d.note, passedOver: d.passedOver, origin: d.request.origin });
+      const note = op.created ? d.note : `${d.note} (operation ${op.operationId} already recorded: ${op.record.status}${op.woken ? ', woken again' : ''})`;
+      summary.enqueued.push({ operationId: op.operationId, eniId, instanceId, ...(sourceInstanceId ? { sourceInstanceId } : {}), ...(d.group ? { group: d.group } : {}), note });
+      ports.log({ entry: ports.entry, decision: op.created ? 'enqueued' : 'repeated', operationId: op.operationId, eniId, instanceId, sourceInstanceId, group: d.group, note, passedOver: d.passedOver, origin: d.request.origin });
     } else if (d.kind === 'fail') {
       const body = JSON.stringify(d.event);
-      await ports.queue.send(ports.queues.events, body);
-      await ports.queue.send(ports.queues.deadLetter, body);
+      const first = await publishOnce(ports.ledger, d.event.operationId, ports.now, async () => {
+        await ports.queue.send(ports.queues.events, body);
+        await ports.queue.send(ports.queues.deadLetter, body);
+      });
+      if (!first) {
+        summary.skipped.push({ eniId: d.event.eniId, group: d.event.group, reason: `${d.event.reason} for ${d.event.eniId} was already reported as ${d.event.operationId}` });
+        ports.log({ entry: ports.entry, decision: 'already-reported', operationId: d.event.operationId, eniId: d.event.eniId, reason: d.event.reason });
+        continue;
+      }
       summary.failed.push({ operationId: d.event.operationId, eniId: d.event.eniId, reason: d.event.reason, message: d.event.message });
       ports.log({ entry: ports.entry, decision: 'failed', operationId: d.event.operationId, eniId: d.event.eniId, reason: d.event.reason, message: d.event.message, passedOver: d.event.passedOver });
     } else {
@@ -83,8 +97,10 @@ function setup(deps: EntryFunctionDeps, context: StepFunctionContext) {
   const clock = deps.clock ?? systemClock;
   const log = deps.log ?? ((line) => console.log(JSON.stringify(line)));
   const ports = deps.ports(context);
-  const entryDeps: EntryDeps & { windowSeconds: number } = {
+  const entryDeps: EntryDeps & { windowSeconds: number; allowUnmanaged: boolean } = {
     ecs: ports.ecs,
+    ledger: ports.ledger,
+    allowUnmanaged: deps.allowUnmanaged === true,
     groups: deps.groups,
     regionId: ports.regionId,
     now: () => clock.now(),
@@ -93,7 +109,7 @@ function setup(deps: EntryFunctionDeps, context: StepFunctionContext) {
   const send = (result: EntryResult, entry: string) =>
     result.kind === 'ignored'
       ? Promise.resolve<DispatchSummary>({ enqueued: [], failed: [], skipped: [] })
-      : dispatch(result.decisions, { queue: ports.queue, queues: deps.queues, now: clock.now(), log: (l) => log({ ...l, requestId: context.requestId }), entry });
+      : dispatch(result.decisions, { queue: ports.queue, ledger: ports.ledger, queues: deps.queues, now: clock.now(), log: (l) => log({ ...l, requestId: context.requestId }), entry });
   return { clock, log, ports, entryDeps, send };
 }
 
@@ -288,8 +304,6 @@ export function createRequestFunction(deps: EntryFunctionDeps) {
 // ---- from the environment --------------------------------------------------------------------------------
 
 const EntryEnv = z.object({
-  /** Groups as YAML or JSON text; empty or unset: the groups bundled from config/groups.yaml. */
-  FAILOVER_GROUPS: z.string().optional(),
   /** Alarms/events for one instance inside this many seconds are one failover (default 600). */
   FLAP_WINDOW_SECONDS: z.coerce.number().int().min(60).max(86_400).default(DefaultFlapWindowSeconds),
   ALARM_TOKEN: z.string().optional(),
@@ -306,12 +320,11 @@ export type EntryKind = (typeof EntryKind)[keyof typeof EntryKind];
  * Clients are made once and sign with the credentials of the latest invocation (STS keys rotate).
  */
 export function entryHandlerFromEnvironment(kind: EntryKind, bundledGroupsYaml: string, env: NodeJS.ProcessEnv = process.env) {
-  const config: FunctionConfig = loadConfig(env);
+  const config: FunctionConfig = loadConfig(env, bundledGroupsYaml);
   const parsed = EntryEnv.safeParse(env);
   if (!parsed.success) throw new Error(`eni-failover: bad function environment: ${describeIssues(parsed.error)}`);
   const e = parsed.data;
-  const overridden = e.FAILOVER_GROUPS !== undefined && e.FAILOVER_GROUPS.trim() !== '';
-  const groups = overridden ? parseGroups(e.FAILOVER_GROUPS!, 'FAILOVER_GROUPS') : parseGroups(bundledGroupsYaml, 'config/groups.yaml (bundled)');
+  const groups = config.groups;
   let credentials: EcsCredentials | undefined;
   let clients: EntryPorts | undefined;
   const current = (): EcsCredentials => {
@@ -321,6 +334,7 @@ export function entryHandlerFromEnvironment(kind: EntryKind, bundledGroupsYaml: 
   const deps: EntryFunctionDeps = {
     queues: config.queues,
     groups,
+    allowUnmanaged: config.allowUnmanaged,
     windowSeconds: e.FLAP_WINDOW_SECONDS,
     ports(context) {
       credentials = fromFcContext(context);
@@ -332,6 +346,7 @@ export function entryHandlerFromEnvironment(kind: EntryKind, bundledGroupsYaml: 
           regionId,
           ecs: createEcsPort({ regionId, endpoint: config.ecsEndpoint(regionId), protocol: config.ecsProtocol, credentials: current }),
           queue: new MnsQueues({ endpoint: config.mnsEndpoint(accountId, regionId), accountId, credentials: current }),
+          ledger: new TablestoreLedger({ endpoint: config.ledger.endpoint(regionId), instanceName: config.ledger.instanceName, credentials: current }),
         };
       }
       return clients;

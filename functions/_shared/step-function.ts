@@ -1,10 +1,14 @@
 import { createEcsPort, type EcsPortWithStats } from '../../cloud/ecs';
 import { fromFcContext, type EcsCredentials, type FcContextLike } from '../../cloud/credentials';
+import { TablestoreLedger } from '../../cloud/ledger';
 import { MnsQueues } from '../../cloud/mns';
-import { parseOperationMessage, type Step } from '../../workflow/messages';
+import type { LedgerPort } from '../../workflow/ledger';
+import type { Step } from '../../workflow/messages';
+import { parseWake } from '../../workflow/operation';
 import { systemClock, type Clock, type QueuePort } from '../../workflow/ports';
-import { DefaultWaitPolicy, runStep, type RunReport } from '../../workflow/runner';
+import { DefaultWaitPolicy, runDelivery, type RunReport } from '../../workflow/runner';
 import guestScript from '../../guest/configure-eni.sh';
+import groupsYaml from '../../config/groups.yaml' with { type: 'text' };
 import { loadConfig, type FunctionConfig } from './config';
 import { decodeQueueEvent } from './events';
 
@@ -18,7 +22,7 @@ export interface StepFunctionContext extends FcContextLike {
 export interface StepFunctionDeps {
   readonly step: Step;
   readonly config: FunctionConfig;
-  readonly ports: (context: StepFunctionContext) => { ecs: EcsPortWithStats; queue: QueuePort };
+  readonly ports: (context: StepFunctionContext) => { ecs: EcsPortWithStats; queue: QueuePort; ledger: LedgerPort };
   readonly clock?: Clock;
   readonly guestScript?: string;
   readonly log?: (line: Record<string, unknown>) => void;
@@ -28,16 +32,17 @@ export interface StepFunctionDeps {
 export type MessageReport = { messageId: string } & (RunReport | { kind: 'rejected'; error: string });
 
 /**
- * The adapter between an EventBridge MNS trigger and one workflow step: decode, parse, run, hand on.
- * No business rule lives here. A message that does not parse goes to the dead-letter queue with the
- * parse error and is acknowledged (retrying it could only fail the same way); anything that could not be
- * handed on throws, so the trigger redelivers and nothing is lost.
+ * The adapter between an EventBridge MNS trigger and one workflow step: decode, parse the wake-up, run the
+ * delivery, hand on. No business rule lives here. A message that does not parse, is for another step, or
+ * wakes an operation the ledger does not know goes to the dead-letter queue with the reason and is
+ * acknowledged (retrying it could only fail the same way); anything that could not be handed on (queue or
+ * ledger down) throws, so the trigger redelivers and nothing is lost.
  */
 export function createStepFunction(deps: StepFunctionDeps) {
   const clock = deps.clock ?? systemClock;
   const log = deps.log ?? ((line) => console.log(JSON.stringify(line)));
   return async function handler(event: Buffer | string, context: StepFunctionContext): Promise<MessageReport[]> {
-    const { ecs, queue } = deps.ports(context);
+    const { ecs, queue, ledger } = deps.ports(context);
     const reject = async (messageId: string, error: string, body: string): Promise<MessageReport> => {
       await queue.send(
         deps.config.queues.deadLetter,
@@ -52,25 +57,31 @@ export function createStepFunction(deps: StepFunctionDeps) {
 
     const reports: MessageReport[] = [];
     for (const message of decoded.messages) {
-      const parsed = parseOperationMessage(message.body);
+      const parsed = parseWake(message.body);
       if (!parsed.ok) {
-        reports.push(await reject(message.messageId, `malformed operation message: ${parsed.error}`, message.body));
+        reports.push(await reject(message.messageId, `malformed wake-up: ${parsed.error}`, message.body));
         continue;
       }
       if (parsed.value.step !== deps.step) {
-        reports.push(await reject(message.messageId, `message for step ${parsed.value.step} arrived at ${deps.step}`, message.body));
+        reports.push(await reject(message.messageId, `wake-up for step ${parsed.value.step} arrived at ${deps.step}`, message.body));
         continue;
       }
-      const report = await runStep(parsed.value, {
+      const report = await runDelivery(parsed.value, {
         ecs: ecs.withDeadline(clock.now() + deps.config.stepBudgetMs),
         queue,
         clock,
+        ledger,
+        authority: { groups: deps.config.groups, allowUnmanaged: deps.config.allowUnmanaged },
         queues: deps.config.queues,
         guestScript: deps.guestScript ?? guestScript,
         timeScale: deps.config.timeScale,
         wait: { ...DefaultWaitPolicy, budgetMs: deps.config.stepBudgetMs },
-        log: (line) => log({ ...line, requestId: context.requestId, messageId: message.messageId }),
+        log: (line: Record<string, unknown>) => log({ ...line, requestId: context.requestId, messageId: message.messageId }),
       });
+      if (report.kind === 'unknown') {
+        reports.push(await reject(message.messageId, report.error, message.body));
+        continue;
+      }
       reports.push({ messageId: message.messageId, ...report });
     }
     return reports;
@@ -83,9 +94,9 @@ export function createStepFunction(deps: StepFunctionDeps) {
  * rotate; a warm instance must not keep signing with expired ones).
  */
 export function stepHandlerFromEnvironment(step: Step) {
-  const config = loadConfig();
+  const config = loadConfig(process.env, groupsYaml);
   let credentials: EcsCredentials | undefined;
-  let clients: { ecs: EcsPortWithStats; queue: QueuePort } | undefined;
+  let clients: { ecs: EcsPortWithStats; queue: QueuePort; ledger: LedgerPort } | undefined;
   const current = (): EcsCredentials => {
     if (credentials === undefined) throw new Error('no invocation context yet');
     return credentials;
@@ -102,6 +113,7 @@ export function stepHandlerFromEnvironment(step: Step) {
         clients = {
           ecs: createEcsPort({ regionId, endpoint: config.ecsEndpoint(regionId), protocol: config.ecsProtocol, credentials: current }),
           queue: new MnsQueues({ endpoint: config.mnsEndpoint(accountId, regionId), accountId, credentials: current }),
+          ledger: new TablestoreLedger({ endpoint: config.ledger.endpoint(regionId), instanceName: config.ledger.instanceName, credentials: current }),
         };
       }
       return clients;

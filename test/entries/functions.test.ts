@@ -1,5 +1,6 @@
 import { createAlarmFunction, createEcsEventFunction, createRequestFunction, createScheduleFunction, entryHandlerFromEnvironment, tokenMatches, EntryKind, type EntryFunctionDeps } from '../../functions/_shared/entry-function';
-import { newOperation, parseOperationMessage } from '../../workflow/messages';
+import { MemoryLedger } from '../../workflow/memory-ledger';
+import { parseWake } from '../../workflow/operation';
 import { defaultQueueNames } from '../../workflow/pipeline';
 import { alarmBody, world } from './helpers';
 
@@ -10,14 +11,15 @@ const context = { requestId: 'req-1', region: 'cn-hangzhou', accountId: '123' };
 function fns() {
   const w = world();
   const lines: Record<string, unknown>[] = [];
+  const ledger = new MemoryLedger();
   const deps: EntryFunctionDeps = {
     queues,
     groups: w.groups,
-    ports: () => ({ ecs: w.ecs, queue: w.queue, regionId: 'cn-hangzhou' }),
+    ports: () => ({ ecs: w.ecs, queue: w.queue, ledger, regionId: 'cn-hangzhou' }),
     clock: w.clock,
     log: (l) => lines.push(l),
   };
-  return { ...w, deps, lines };
+  return { ...w, deps, lines, ledger };
 }
 
 function httpEvent(over: { body?: string; query?: Record<string, string>; headers?: Record<string, string>; method?: string; base64?: boolean } = {}) {
@@ -62,16 +64,29 @@ describe('Function: on-alarm (HTTP trigger)', () => {
     expect(tokenMatches('', '')).toBe(false);
   });
 
-  it('enqueues the operation on the validate queue and answers 202 with its id', async () => {
-    const { deps, queue, clock } = fns();
+  it('records the operation in the ledger, wakes validate and answers 202 with its id', async () => {
+    const { deps, queue, clock, ledger } = fns();
     const res = await createAlarmFunction({ ...deps, token: TOKEN })(httpEvent(), context);
     expect(res.statusCode).toBe(202);
     const body = JSON.parse(res.body);
     const sent = queue.on(queues.validate);
     expect(sent).toHaveLength(1);
-    const op = parseOperationMessage(sent[0]);
-    expect(op.ok && op.value).toMatchObject({ step: 'validate', attempt: 0, startedAt: clock.now(), request: { eniId: 'eni-web', instanceId: 'i-standby', sourceInstanceId: 'i-primary' } });
-    expect(body.operationIds).toEqual([op.ok && newOperation(op.value.request, clock.now()).operationId]);
+    const wake = parseWake(JSON.stringify(sent[0]));
+    expect(wake.ok && wake.value).toEqual({ kind: 'eni-failover.wake', operationId: body.operationIds[0], step: 'validate', attempt: 0 });
+    const record = await ledger.get(body.operationIds[0]);
+    expect(record).toMatchObject({ status: 'running', step: 'validate', attempt: 0, startedAt: clock.now(), group: 'web', request: { eniId: 'eni-web', instanceId: 'i-standby', sourceInstanceId: 'i-primary' } });
+  });
+
+  it('a repeated alarm is the same operation: recorded and woken once', async () => {
+    const { deps, queue, ledger } = fns();
+    const alarm = createAlarmFunction({ ...deps, token: TOKEN });
+    const first = JSON.parse((await alarm(httpEvent(), context)).body);
+    // The first wake-up was taken (validate claimed it), so a repeat must not wake it again.
+    const record = (await ledger.get(first.operationIds[0]))!;
+    await ledger.update({ ...record, version: record.version + 1, claim: { step: 'validate', attempt: 0, token: 't', until: Date.now() + 60_000 } });
+    const second = JSON.parse((await alarm(httpEvent(), context)).body);
+    expect(second.operationIds).toEqual(first.operationIds);
+    expect(queue.on(queues.validate)).toHaveLength(1);
   });
 
   it('answers 200 ignored for an OK state and sends nothing', async () => {
@@ -108,6 +123,17 @@ describe('Function: on-alarm (HTTP trigger)', () => {
     expect(queue.on(queues.validate)).toEqual([]);
   });
 
+  it('reports NoHealthyStandby once however many triggers decide it', async () => {
+    const { deps, queue, ecs } = fns();
+    ecs.instances.get('i-standby')!.status = 'Stopped';
+    ecs.instances.get('i-third')!.status = 'Stopped';
+    const alarm = createAlarmFunction({ ...deps, token: TOKEN });
+    await alarm(httpEvent(), context);
+    await alarm(httpEvent(), context);
+    expect(queue.on(queues.events)).toHaveLength(1);
+    expect(queue.on(queues.deadLetter)).toHaveLength(1);
+  });
+
   it('answers 500 when ECS fails, so CloudMonitor calls again', async () => {
     const { deps, ecs } = fns();
     ecs.describeEnis = async () => {
@@ -120,7 +146,8 @@ describe('Function: on-alarm (HTTP trigger)', () => {
 
 describe('Function: on-ecs-event, on-schedule, on-request', () => {
   it('on-ecs-event enqueues a failover for a Stopping event and ignores a Running one', async () => {
-    const { deps, queue } = fns();
+    const { deps, queue, ecs } = fns();
+    ecs.instances.get('i-primary')!.status = 'Stopping';
     const event = (state: string) => ({ type: 'ecs:Instance:StateChange', time: '2026-11-26T03:01:00Z', data: { name: 'Instance:StateChange', content: { resourceId: 'i-primary', state } } });
     const out = await createEcsEventFunction(deps)(Buffer.from(JSON.stringify([event('Running'), event('Stopping')])), context);
     expect(out[0]).toEqual({ ignored: expect.stringMatching(/Running/) });

@@ -109,6 +109,13 @@ describe('Entry: CloudMonitor alarm callback', () => {
   });
 });
 
+/** The world with the primary Stopped, as ECS describes it after the events of these tests. */
+function primaryDown() {
+  const w = world();
+  w.ecs.instances.get('i-primary')!.status = 'Stopped';
+  return w;
+}
+
 describe('Entry: ECS events', () => {
   const stateChange = { ver: '1.0', id: 'e-1', product: 'ECS', resourceId: 'acs:ecs:cn-hangzhou:12:instance/i-primary', level: 'INFO', name: 'Instance:StateChange', userId: '12', eventTime: '20261126T030100.000+0000', regionId: 'cn-hangzhou', content: { resourceId: 'i-primary', resourceType: 'ALIYUN::ECS::Instance', state: 'Stopping' } };
 
@@ -117,13 +124,13 @@ describe('Entry: ECS events', () => {
     ['wrapped in a CloudEvent', { specversion: '1.0', id: 'x', source: 'acs.ecs', type: 'ecs:Instance:StateChange', time: '2026-11-26T03:01:00Z', data: stateChange }],
     ['content bare under data', { specversion: '1.0', type: 'ecs:Instance:StateChange', subject: 'acs:ecs:cn-hangzhou:12:instance/i-primary', time: '2026-11-26T03:01:00Z', data: { resourceId: 'i-primary', state: 'Stopped' } }],
   ])('fails over on a Stopping/Stopped state change: %s', async (_n, event) => {
-    const { deps } = world();
+    const { deps } = primaryDown(); // the event reports it, and ECS agrees when asked
     const [request] = binds(await normaliseEcsEvent(event, deps));
     expect(request).toMatchObject({ eniId: 'eni-web', instanceId: 'i-standby', sourceInstanceId: 'i-primary', origin: { kind: 'event', id: 'Instance:StateChange/i-primary/2026-11-26T03:00:00.000Z' } });
   });
 
   it('gives Stopping and Stopped of one stop the same operationId', async () => {
-    const { deps } = world();
+    const { deps } = primaryDown(); // the event reports it, and ECS agrees when asked
     const a = binds(await normaliseEcsEvent(stateChange, deps))[0]!;
     const b = binds(await normaliseEcsEvent({ ...stateChange, content: { ...stateChange.content, state: 'Stopped' } }, deps))[0]!;
     expect(deriveOperationId(a)).toBe(deriveOperationId(b));
@@ -133,7 +140,7 @@ describe('Entry: ECS events', () => {
     ['a system failure being executed', { ...stateChange, name: 'Instance:SystemFailure.Reboot:Executing', content: { instanceId: 'i-primary', eventType: 'SystemFailure.Reboot', eventStatus: 'Executing' } }],
     ['an instance failure (EventBridge type)', { type: 'ecs:Instance:InstanceFailure.Reboot', data: { content: { instanceId: 'i-primary', eventStatus: 'Executing' } } }],
   ])('fails over on %s', async (_n, event) => {
-    const { deps } = world();
+    const { deps } = primaryDown(); // the event reports it, and ECS agrees when asked
     expect(binds(await normaliseEcsEvent(event, deps))).toHaveLength(1);
   });
 
@@ -145,7 +152,7 @@ describe('Entry: ECS events', () => {
     ['another region', { ...stateChange, regionId: 'cn-beijing' }, /event from cn-beijing/],
     ['something else entirely', [1, 2], /not an ECS event/],
   ])('ignores %s with a reason', async (_n, event, reason) => {
-    const { deps } = world();
+    const { deps } = primaryDown(); // the event reports it, and ECS agrees when asked
     const result = await normaliseEcsEvent(event, deps);
     expect(result.kind).toBe('ignored');
     expect(result.kind === 'ignored' && result.reason).toMatch(reason);
@@ -161,7 +168,7 @@ describe('Entry: ECS events', () => {
   });
 
   it('takes the flapping window from eventTime, not from the arrival time', async () => {
-    const { deps } = world();
+    const { deps } = primaryDown(); // the event reports it, and ECS agrees when asked
     const late = { ...stateChange, eventTime: '20261126T090500.000+0800' }; // 01:05 UTC, hours before the fake clock
     expect(binds(await normaliseEcsEvent(late, deps))[0]?.origin.id).toBe('Instance:StateChange/i-primary/2026-11-26T01:00:00.000Z');
   });
@@ -241,14 +248,37 @@ describe('Entry: request messages', () => {
   it('turns a request for a group ENI into a bind with the group policy and a redelivery-stable origin', async () => {
     const { deps } = world();
     const d = await normaliseRequest(envelope({ request: { eniId: 'eni-web', instanceId: 'i-standby', sourceInstanceId: 'i-primary', policy: { configureGuest: false } } }), { messageId: 'M1' }, deps);
-    expect(d).toMatchObject({ kind: 'bind', group: 'web', request: { origin: { kind: 'request', id: 'mns/M1' }, policy: { fenceSource: true, configureGuest: false } } });
+    expect(d).toMatchObject({ kind: 'bind', group: 'web', request: { origin: { kind: 'request', id: 'req/mns/M1' }, policy: { fenceSource: true, configureGuest: false } } });
+  });
+
+  it('an origin a request claims is rewritten as a request: it can pose as no alarm and take no alarm operationId', async () => {
+    const { deps } = world();
+    const claimed = { kind: 'alarm', id: 'service-down/i-primary/2026-11-26T03:00:00.000Z', time: '2026-11-26T03:00:00Z' };
+    const d = await normaliseRequest(envelope({ request: { eniId: 'eni-web', instanceId: 'i-standby', sourceInstanceId: 'i-primary', origin: claimed } }), { messageId: 'M1' }, deps);
+    expect(d).toMatchObject({ kind: 'bind', request: { origin: { kind: 'request', id: `req/alarm/${claimed.id}` } } });
   });
 
   it.each([
-    ['an ENI in no group', { request: { eniId: 'eni-loose', instanceId: 'i-standby' } }, /eni-loose is in no failover group; .* allowUnmanaged: true/],
+    ['allowStop', { allowStop: true }],
+    ['persistGuest', { persistGuest: true }],
+  ])('refuses a request that turns on %s, which the group forbids', async (_n, policy) => {
+    const { deps } = world();
+    const d = await normaliseRequest(envelope({ request: { eniId: 'eni-web', instanceId: 'i-standby', policy } }), { messageId: 'M1' }, deps);
+    expect(d).toMatchObject({ kind: 'refused', reason: expect.stringMatching(/a request may only tighten the group's policy/) });
+  });
+
+  it('a request may turn off what the group allows (fenceSource)', async () => {
+    const { deps } = world();
+    const d = await normaliseRequest(envelope({ request: { eniId: 'eni-web', instanceId: 'i-standby', policy: { fenceSource: false } } }), { messageId: 'M1' }, deps);
+    expect(d).toMatchObject({ kind: 'bind', request: { policy: { fenceSource: false } } });
+  });
+
+  it.each([
+    ['an ENI in no group', { request: { eniId: 'eni-loose', instanceId: 'i-standby' } }, /eni-loose is in no failover group; add it to a group/],
+    ['an ENI in no group with allowUnmanaged, where the deployment forbids it', { request: { eniId: 'eni-loose', instanceId: 'i-standby' }, allowUnmanaged: true }, /this deployment does not allow unmanaged binds/],
     ['a target outside the group', { request: { eniId: 'eni-web', instanceId: 'i-stranger' } }, /i-stranger is not a member of group web/],
     ['another region', { request: { eniId: 'eni-web', instanceId: 'i-standby', regionId: 'cn-beijing' } }, /not this deployment's region/],
-    ['a malformed id', { request: { eniId: 'eni-web', instanceId: 'standby' }, allowUnmanaged: true }, /request\.instanceId: must look like i-xxxxxxxx/],
+    ['a malformed id', { request: { eniId: 'eni-web', instanceId: 'standby' }, allowUnmanaged: true }, /standby is not a member of group web/],
   ])('refuses %s', async (_n, body, reason) => {
     const { deps } = world();
     const d = await normaliseRequest(envelope(body), { messageId: 'M1' }, deps);
@@ -256,10 +286,10 @@ describe('Entry: request messages', () => {
     expect(d.kind === 'refused' && d.reason).toMatch(reason);
   });
 
-  it('binds an unmanaged ENI when the request says allowUnmanaged', async () => {
+  it('binds an unmanaged ENI when the request says allowUnmanaged and the deployment allows it', async () => {
     const { deps, ecs } = world();
     ecs.addEni({ eniId: 'eni-loose' });
-    const d = await normaliseRequest(envelope({ request: { eniId: 'eni-loose', instanceId: 'i-standby' }, allowUnmanaged: true }), { messageId: 'M1' }, deps);
+    const d = await normaliseRequest(envelope({ request: { eniId: 'eni-loose', instanceId: 'i-standby' }, allowUnmanaged: true }), { messageId: 'M1' }, { ...deps, allowUnmanaged: true });
     expect(d).toMatchObject({ kind: 'bind', request: { eniId: 'eni-loose', instanceId: 'i-standby', policy: { fenceSource: false } } });
   });
 

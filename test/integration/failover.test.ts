@@ -1,5 +1,6 @@
 import type { LocalCloud } from '../../local/cloud';
-import { cloudWith, deadLetters, eventually, eniState, instanceState, operationFor, runThroughQueues, scenarioFile, twoNode, waitForOutcome, writes } from './helpers';
+import { wakeBody } from '../../workflow/operation';
+import { cloudWith, deadLetters, eventually, eniState, instanceState, operationFor, queueBodies, runThroughQueues, scenarioFile, startThroughQueues, twoNode, waitForOutcome, writes } from './helpers';
 
 /**
  * The whole workflow through the local cloud: the real SDKs, s.yaml's triggers and queues, the built
@@ -33,11 +34,12 @@ describe('Workflow through the local cloud', () => {
     expect(writes(cloud)).toEqual(['AttachNetworkInterface', 'RunCommand']);
   });
 
-  it('an ENI already bound to the target succeeds with no ECS write at all', async () => {
+  it('an ENI already bound to the target moves nothing; the guest confirms it', async () => {
     cloud = await cloudWith(scenarioFile('two-node-failover'));
     const event = await runThroughQueues(cloud, operationFor(cloud, { eniId: 'eni-service', instanceId: 'i-primary' }));
     expect(event.outcome).toBe('succeeded');
-    expect(writes(cloud)).toEqual([]);
+    expect(event.guest).toMatchObject({ changes: expect.any(Number) });
+    expect(writes(cloud)).toEqual(['RunCommand']);
   });
 
   it('a Stopped-only type: refused without allowStop; with it stopped, bound, and Running again', async () => {
@@ -78,16 +80,18 @@ describe('Workflow through the local cloud', () => {
     expect(dead).toMatchObject([{ outcome: 'failed', reason }]);
   });
 
-  it('the same request delivered twice at once moves the ENI once and both copies converge', async () => {
+  it('the same request started twice and its wake-up delivered twice at once: one operation, one move, one outcome', async () => {
     cloud = await cloudWith(scenarioFile('two-node-failover'));
     cloud.ecs.control.setInstanceStatus({ instanceId: 'i-primary', status: 'Stopped' });
-    const op = operationFor(cloud, { eniId: 'eni-service', instanceId: 'i-standby', sourceInstanceId: 'i-primary' });
-    const mns = cloud.mnsQueues();
-    await mns.send(cloud.queues.validate, JSON.stringify(op));
-    await mns.send(cloud.queues.validate, JSON.stringify(op));
-    const first = await waitForOutcome(cloud, op.operationId);
-    const second = await waitForOutcome(cloud, op.operationId);
-    expect([first.outcome, second.outcome].sort()).toEqual(['succeeded', 'succeeded']);
+    const request = operationFor(cloud, { eniId: 'eni-service', instanceId: 'i-standby', sourceInstanceId: 'i-primary' });
+    const id = await startThroughQueues(cloud, request);
+    expect(await startThroughQueues(cloud, request)).toBe(id);
+    await cloud.mnsQueues().send(cloud.queues.validate, wakeBody(id, 'validate', 0));
+    const event = await waitForOutcome(cloud, id);
+    expect(event.outcome).toBe('succeeded');
+    // Every queue drained: nothing is left to publish a second outcome.
+    await eventually(() => (['validate', 'attach', 'verify-bound', 'configure-guest-routes'] as const).every((q) => cloud!.mns.queues.counts(cloud!.queues[q])?.total === 0));
+    expect(queueBodies(cloud, cloud.queues.events).filter((e) => e.operationId === id)).toEqual([]);
     expect(writes(cloud).filter((w) => w === 'AttachNetworkInterface')).toHaveLength(1);
     expect(eniState(cloud, 'eni-service')).toMatchObject({ status: 'InUse', instanceId: 'i-standby' });
   });
@@ -120,9 +124,14 @@ describe('Workflow through the local cloud', () => {
     const mns = cloud.mnsQueues();
     await mns.send(cloud.queues.attach, '{"kind":"eni-failover.operation","version":1}');
     await mns.send(cloud.queues.validate, 'not json at all');
-    const dead = await deadLetters(cloud, (d) => d.kind === 'eni-failover.rejected', 2);
+    await mns.send(cloud.queues.attach, wakeBody('op-0123456789abcdef', 'attach', 0));
+    const dead = await deadLetters(cloud, (d) => d.kind === 'eni-failover.rejected', 3);
     expect(dead.map((d) => d.error)).toEqual(
-      expect.arrayContaining([expect.stringMatching(/^malformed operation message: operationId: Required/), expect.stringMatching(/^malformed operation message: not JSON/)]),
+      expect.arrayContaining([
+        expect.stringMatching(/^malformed wake-up: kind: Invalid literal value/),
+        expect.stringMatching(/^malformed wake-up: not JSON/),
+        expect.stringMatching(/^no operation op-0123456789abcdef in the ledger/),
+      ]),
     );
     expect(writes(cloud)).toEqual([]);
     // The trigger deletes a message after the invocation that dead-lettered it returns.

@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { startLocalCloud, type LocalCloud, type LocalCloudOptions } from '../../local/cloud';
 import { ManualClock } from '../../local/fc';
-import { newOperation, parseBindRequest, type BindRequestInput, type OperationEvent, type OperationMessage } from '../../workflow/messages';
+import { TablestoreLedger } from '../../cloud/ledger';
+import { parseBindRequest, type BindRequest, type BindRequestInput, type OperationEvent } from '../../workflow/messages';
+import { startOperation } from '../../workflow/operation';
 
 export const TimeScale = 0.01;
 export const scenarioFile = (name: string) => join(__dirname, '..', '..', 'local', 'scenarios', `${name}.yaml`);
@@ -21,8 +23,24 @@ export function twoNode(patch: (s: any) => void = () => {}): unknown {
  * A local cloud running the built functions of s.yaml (npm test builds before jest runs). Its timers run
  * on a clock nobody advances: the reconcile timer never fires in the middle of a test.
  */
-export function cloudWith(scenario: string | unknown): Promise<LocalCloud> {
-  return startLocalCloud({ scenario: scenario as string, timeScale: TimeScale, timerClock: new ManualClock() });
+export function cloudWith(scenario: string | unknown, options: Omit<LocalCloudOptions, 'scenario'> = {}): Promise<LocalCloud> {
+  return startLocalCloud({ scenario: scenario as string, timeScale: TimeScale, timerClock: new ManualClock(), failoverGroups: scenarioGroups(scenario), ...options });
+}
+
+/**
+ * One failover group per secondary ENI of the scenario, every instance a member: the steps authorise every
+ * write by the groups, so a test of the seed's rules must put its ENIs and instances in one.
+ */
+export function scenarioGroups(scenario: string | unknown): string {
+  const s = (typeof scenario === 'string' ? parse(readFileSync(scenario, 'utf8')) : scenario) as { instances?: { instanceId: string }[]; enis?: { eniId: string }[] };
+  const members = (s.instances ?? []).map((i) => i.instanceId);
+  const groups = (s.enis ?? []).map((e, n) => ({ name: `g${n}`, enis: [e.eniId], members, policy: { fenceSource: true } }));
+  return JSON.stringify({ version: 1, groups });
+}
+
+/** The operation ledger of a local cloud, through the production adapter (cloud/ledger.ts). */
+export function ledgerOf(cloud: LocalCloud): TablestoreLedger {
+  return new TablestoreLedger({ endpoint: cloud.info.tablestoreEndpoint, instanceName: cloud.info.tablestoreInstance, credentials: cloud.root });
 }
 
 /**
@@ -76,20 +94,25 @@ export function queueBodies(cloud: LocalCloud, queue: string): any[] {
   return cloud.mns.queues.peekBodies(queue).map((b) => JSON.parse(Buffer.from(b, 'base64').toString()));
 }
 
-export function operationFor(cloud: LocalCloud, input: Partial<BindRequestInput> & { eniId: string; instanceId: string }): OperationMessage {
+export function operationFor(cloud: LocalCloud, input: Partial<BindRequestInput> & { eniId: string; instanceId: string }): BindRequest {
   const parsed = parseBindRequest({
     regionId: cloud.regionId,
     origin: { kind: 'request', id: `test-${Math.random()}`, time: new Date().toISOString() },
     ...input,
   });
   if (!parsed.ok) throw new Error(parsed.error);
-  return newOperation(parsed.value, Date.now());
+  return parsed.value;
 }
 
-/** Sends the operation to the validate queue, as every entry point does, and waits for its outcome. */
-export async function runThroughQueues(cloud: LocalCloud, op: OperationMessage, timeoutMs = 20_000): Promise<OperationEvent> {
-  await cloud.mnsQueues().send(cloud.queues.validate, JSON.stringify(op));
-  return waitForOutcome(cloud, op.operationId, timeoutMs);
+/** Records the operation in the ledger and wakes validate, as every entry point does; answers its id. */
+export async function startThroughQueues(cloud: LocalCloud, request: BindRequest): Promise<string> {
+  const started = await startOperation(request, { ledger: ledgerOf(cloud), queue: cloud.mnsQueues(), queues: cloud.queues, now: Date.now() });
+  return started.operationId;
+}
+
+/** Starts the operation through the queues and waits for its outcome. */
+export async function runThroughQueues(cloud: LocalCloud, request: BindRequest, timeoutMs = 20_000): Promise<OperationEvent> {
+  return waitForOutcome(cloud, await startThroughQueues(cloud, request), timeoutMs);
 }
 
 export async function waitForOutcome(cloud: LocalCloud, operationId: string, timeoutMs = 20_000): Promise<OperationEvent> {

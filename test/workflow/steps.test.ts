@@ -1,6 +1,10 @@
 import { CloudError } from '../../workflow/errors';
-import { runInProcess } from '../../workflow/in-process';
-import { newOperation, parseBindRequest, type BindRequestInput, type OperationMessage } from '../../workflow/messages';
+import type { Authority } from '../../workflow/authority';
+import { parseGroups } from '../../workflow/groups';
+import { readOnlyContext, runInProcess } from '../../workflow/in-process';
+import { MemoryLedger } from '../../workflow/memory-ledger';
+import { parseBindRequest, type BindRequestInput } from '../../workflow/messages';
+import { newRecord, parseWake, startOperation, type WakeMessage } from '../../workflow/operation';
 import { Reason } from '../../workflow/rules';
 import type { StepContext } from '../../workflow/step';
 import { validate } from '../../workflow/steps/validate';
@@ -32,12 +36,18 @@ function twoNodes() {
   return { clock, ecs };
 }
 
-function run(ecs: FakeEcs, clock: FakeClock, req = request()) {
-  return runInProcess(req, { ecs, clock, guestScript: GUEST_SCRIPT });
+/** The service ENI's group; the other ENIs of these tests are unmanaged, which the deployment allows here. */
+const authority: Authority = {
+  groups: parseGroups('groups: [{name: web, enis: [eni-service], members: [i-primary, i-standby, i-other]}]', 'test'),
+  allowUnmanaged: true,
+};
+
+function run(ecs: FakeEcs, clock: FakeClock, req = request(), ledger = new MemoryLedger()) {
+  return runInProcess(req, { ecs, clock, guestScript: GUEST_SCRIPT, authority, ledger });
 }
 
 describe('Step: validate', () => {
-  const ctx = (ecs: FakeEcs, clock: FakeClock): StepContext => ({ ecs, clock, guestScript: GUEST_SCRIPT, timeScale: 1 });
+  const ctx = (ecs: FakeEcs, clock: FakeClock): StepContext => readOnlyContext({ ecs, clock, guestScript: GUEST_SCRIPT, authority });
   const cases: { name: string; setup: (ecs: FakeEcs) => void; req?: Partial<BindRequestInput>; expect: { kind: string; reason?: string; step?: string; detail?: RegExp } }[] = [
     { name: 'a missing instance fails InstanceNotFound', setup: () => {}, req: { instanceId: 'i-nope' }, expect: { kind: 'end', reason: Reason.InstanceNotFound } },
     { name: 'a missing ENI fails EniNotFound', setup: () => {}, req: { eniId: 'eni-nope' }, expect: { kind: 'end', reason: Reason.EniNotFound } },
@@ -61,7 +71,7 @@ describe('Step: validate', () => {
     // Prepare
     const { ecs, clock } = twoNodes();
     setup(ecs);
-    const op = newOperation(request(req), clock.now());
+    const op = newRecord(request(req), clock.now());
     // Act
     const result = await validate(op, ctx(ecs, clock));
     // Assess
@@ -106,12 +116,13 @@ describe('Workflow: whole operations against the in-memory ECS', () => {
     expect(ecs.writes).toEqual(['attach eni-free i-standby', 'run i-standby']);
   });
 
-  it('an ENI already bound to the target succeeds with no API write at all', async () => {
+  it('an ENI already bound to the target moves nothing but still has the guest confirm it', async () => {
     const { ecs, clock } = twoNodes();
     const event = await run(ecs, clock, request({ instanceId: 'i-primary' }));
     expect(event.outcome).toBe('succeeded');
-    expect(event.message).toMatch(/already bound/);
-    expect(ecs.writes).toEqual([]);
+    expect(event.message).toMatch(/guest configured/);
+    // "Already bound" is no reason to skip the guest: an earlier run may have died before configuring it.
+    expect(ecs.writes).toEqual(['run i-primary']);
   });
 
   it('a Stopped-only type with allowStop is stopped, bound, and Running again afterwards', async () => {
@@ -253,38 +264,41 @@ describe('Workflow: whole operations against the in-memory ECS', () => {
     expect(ecs.enis.get('eni-service')).toMatchObject({ status: 'InUse', instanceId: 'i-standby' });
   });
 
-  it('every step message delivered twice converges: no extra writes, same end state', async () => {
-    // Prepare: record every message of a successful failover.
+  it('every wake-up delivered again after the end makes no write and publishes nothing', async () => {
+    // Prepare: run a failover by hand, keeping every wake-up it sent.
     const { ecs, clock } = twoNodes();
-    const messages: OperationMessage[] = [];
-    const { runStep } = await import('../../workflow/runner');
+    const ledger = new MemoryLedger();
+    const { runDelivery } = await import('../../workflow/runner');
     const { defaultQueueNames } = await import('../../workflow/pipeline');
     const queues = defaultQueueNames('t-');
-    let op: OperationMessage | undefined = newOperation(request({ sourceInstanceId: 'i-primary' }), clock.now());
-    const sent: string[] = [];
-    const queue = { send: async (_q: string, body: string) => (sent.push(body), { messageId: 'm' }) };
-    while (op) {
-      messages.push(op);
-      sent.length = 0;
-      const report = await runStep(op, { ecs, clock, queue, queues, guestScript: GUEST_SCRIPT });
-      op = report.kind === 'ended' ? undefined : JSON.parse(sent[0]!);
-    }
-    const writesAfterFirstRun = [...ecs.writes];
-    expect(messages.map((m) => m.step)).toEqual(['validate', 'attach', 'verify-bound', 'configure-guest-routes']);
-    // Act: deliver every message again, after the operation finished.
-    const outcomes: string[] = [];
-    for (const m of messages) {
-      let cur: OperationMessage | undefined = m;
-      while (cur) {
-        sent.length = 0;
-        const report = await runStep(cur, { ecs, clock, queue, queues, guestScript: GUEST_SCRIPT });
-        if (report.kind === 'ended') outcomes.push(report.event.outcome);
-        cur = report.kind === 'ended' ? undefined : JSON.parse(sent[0]!);
+    const sent: { queue: string; body: string }[] = [];
+    const queue = { send: async (q: string, body: string) => (sent.push({ queue: q, body }), { messageId: 'm' }) };
+    const deps = { ecs, clock, queue, queues, guestScript: GUEST_SCRIPT, ledger, authority };
+    await startOperation(request({ sourceInstanceId: 'i-primary' }), { ledger, queue, queues, now: clock.now() });
+    const wakes: WakeMessage[] = [];
+    for (let i = 0; i < 50; i++) {
+      const next = sent.filter((m) => m.queue !== queues.events && m.queue !== queues.deadLetter).shift();
+      sent.splice(0, sent.length);
+      if (next === undefined) break;
+      const wake = parseWake(next.body);
+      if (!wake.ok) throw new Error(wake.error);
+      wakes.push(wake.value);
+      const report = await runDelivery(wake.value, deps);
+      if (report.kind === 'ended') {
+        expect(report.event.outcome).toBe('succeeded');
+        sent.splice(0, sent.length);
+        break;
       }
     }
-    // Assess: the guest command is the only repeatable write and its ClientToken returns the same invocation.
+    const writesAfterFirstRun = [...ecs.writes];
+    expect(wakes.map((m) => m.step)).toEqual(['validate', 'attach', 'verify-bound', 'configure-guest-routes']);
+    // Act: deliver every wake-up again.
+    const reports = [];
+    for (const w of wakes) reports.push(await runDelivery(w, deps));
+    // Assess: nothing written, nothing published, every late copy says why it did nothing.
     expect(ecs.writes).toEqual(writesAfterFirstRun);
-    expect(outcomes).toEqual(['succeeded', 'succeeded', 'succeeded', 'succeeded']);
+    expect(sent).toEqual([]);
+    expect(reports.map((r) => r.kind)).toEqual(['ignored', 'ignored', 'ignored', 'ignored']);
     expect(ecs.enis.get('eni-service')).toMatchObject({ status: 'InUse', instanceId: 'i-standby' });
   });
 });
@@ -303,8 +317,8 @@ describe('Messages', () => {
   });
 
   it('the same origin, ENI and target always derive the same operation id; another origin does not', () => {
-    const a = newOperation(request(), 0).operationId;
-    expect(newOperation(request(), 99).operationId).toBe(a);
-    expect(newOperation(request({ origin: { kind: 'cli', id: 'other', time: '2026-11-26T03:00:00Z' } }), 0).operationId).not.toBe(a);
+    const a = newRecord(request(), 0).operationId;
+    expect(newRecord(request(), 99).operationId).toBe(a);
+    expect(newRecord(request({ origin: { kind: 'cli', id: 'other', time: '2026-11-26T03:00:00Z' } }), 0).operationId).not.toBe(a);
   });
 });

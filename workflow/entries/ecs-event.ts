@@ -1,3 +1,5 @@
+import { powerHoldId } from '../ledger';
+import { InstanceStatus } from '../model';
 import { DefaultFlapWindowSeconds, failoverFrom, windowStart, type EntryDeps, type EntryResult } from './failover';
 
 /**
@@ -108,6 +110,16 @@ export async function normaliseEcsEvent(input: unknown, deps: EntryDeps & { wind
   if (e.instanceId === undefined) return { kind: 'ignored', reason: `${e.name} names no instance` };
   if (e.regionId !== undefined && e.regionId !== deps.regionId) {
     return { kind: 'ignored', reason: `event from ${e.regionId}; this deployment handles ${deps.regionId}` };
+  }
+  // The event is a wake-up too: what the instance is now, and whether this workflow stopped it on purpose
+  // (a power hold: a Stopped-only standby stopped for a bind, a pre-2018 restart), decide.
+  const now = await deps.ecs.describeInstance(e.instanceId);
+  if (now !== undefined && (now.status === InstanceStatus.Running || now.status === InstanceStatus.Starting)) {
+    return { kind: 'ignored', reason: `${e.instanceId} is ${now.status} now; the ${e.state ?? e.name} it reported is over` };
+  }
+  const hold = await deps.ledger?.getLease(powerHoldId(e.instanceId));
+  if (hold !== undefined && (hold.holders.length > 0 || hold.stoppedBy !== undefined)) {
+    return { kind: 'ignored', reason: `${e.instanceId} is stopped by eni-failover itself (power hold of ${[...hold.holders, hold.stoppedBy].filter(Boolean).join(', ')}); not a failure` };
   }
   const at = e.timeMs ?? deps.now();
   const window = windowStart(at, deps.windowSeconds ?? DefaultFlapWindowSeconds);

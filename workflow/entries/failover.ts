@@ -1,6 +1,7 @@
 import { BindRequest, deriveOperationId, type Origin } from '../messages';
 import { describeGroupEnis, groupsOfInstance, type FailoverGroup, type GroupsConfig } from '../groups';
 import { EniStatus } from '../model';
+import type { LedgerPort } from '../ledger';
 import type { EcsPort } from '../ports';
 import { Reason } from '../rules';
 import { selectStandby, type PassedOver } from '../standby';
@@ -49,6 +50,8 @@ export interface EntryDeps {
   /** The region the function (or CLI) operates in; requests carry it. */
   readonly regionId: string;
   readonly now: () => number;
+  /** The operation ledger: entry points read instance power holds from it (the workflow's own stops). */
+  readonly ledger?: LedgerPort;
 }
 
 /**

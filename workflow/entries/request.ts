@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { effectivePolicy } from '../authority';
 import { BindRequest, Origin, Policy, type ParseResult } from '../messages';
 import { formatPath, groupOfEni } from '../groups';
 import type { EntryDecision, EntryDeps } from './failover';
@@ -13,11 +14,13 @@ import type { EntryDecision, EntryDeps } from './failover';
  *     "request": {
  *       "eniId": "eni-...", "instanceId": "i-...", "sourceInstanceId": "i-..." (optional),
  *       "regionId": "cn-hangzhou" (optional; must be this deployment's region),
- *       "policy": {...} (optional; overrides the ENI's group policy field by field),
- *       "origin": {"kind": "request"|"cli", "id": "...", "time": "..."} (optional; default: the queue message)
+ *       "policy": {...} (optional; may only tighten the ENI's group policy: turn off what it allows),
+ *       "origin": {"kind": ..., "id": "...", "time": "..."} (optional; whatever it claims, the operation's
+ *                 origin is {kind: request, id: "req/<claimed kind>/<claimed id>"}; default: the queue message)
  *     },
- *     "allowUnmanaged": false                 optional; true lets the request bind an ENI that is in no group,
- *                                             or to an instance that is not a member of the ENI's group
+ *     "allowUnmanaged": false                 optional; asks to bind an ENI in no group. Honoured only when
+ *                                             the deployment allows unmanaged binds (ALLOW_UNMANAGED); a
+ *                                             target outside the ENI's group is always refused
  *   }
  */
 export const RequestEnvelope = z
@@ -54,15 +57,17 @@ export function parseRequestEnvelope(body: string): ParseResult<RequestEnvelope>
 export type RequestDecision = EntryDecision | { readonly kind: 'refused'; readonly reason: string };
 
 /**
- * Turns a request into a bind, or refuses it. Guarantees: the bind satisfies BindRequest; an ENI in no
- * group, or a target outside the ENI's group, is refused unless `allowUnmanaged`; a request for another
- * region is refused; the policy is the group's, overridden by the fields the request names; the default
- * origin `{kind: request, id: mns/<messageId>}` makes a redelivered message the same operation.
+ * Turns a request into a bind, or refuses it. Guarantees: the bind satisfies BindRequest; a target or a
+ * named source outside the ENI's group is refused; an ENI in no group is refused unless both the request
+ * asks (`allowUnmanaged`) and the deployment allows it; a request for another region is refused; the
+ * policy is the group's, tightened by the request (never loosened); the origin is always `request`, its id
+ * prefixed `req/`, so no sender can pose as an alarm, an event or a timer (or take their operationIds); the
+ * default `req/mns/<messageId>` makes a redelivered message the same operation.
  */
 export async function normaliseRequest(
   envelope: RequestEnvelope,
   message: { messageId: string },
-  deps: EntryDeps,
+  deps: EntryDeps & { readonly allowUnmanaged?: boolean },
 ): Promise<RequestDecision> {
   const r = envelope.request;
   if (r.regionId !== undefined && r.regionId !== deps.regionId) {
@@ -70,21 +75,38 @@ export async function normaliseRequest(
   }
   const eni = /^eni-/.test(r.eniId) ? await deps.ecs.describeEni(r.eniId) : undefined;
   const group = eni === undefined ? deps.groups.groups.find((g) => g.enis.ids?.includes(r.eniId)) : groupOfEni(deps.groups, eni);
-  if (!envelope.allowUnmanaged) {
-    if (group === undefined) {
-      return { kind: 'refused', reason: `${r.eniId} is in no failover group; add it to a group, or send allowUnmanaged: true to bind it anyway` };
+  if (group === undefined) {
+    if (!envelope.allowUnmanaged) {
+      return { kind: 'refused', reason: `${r.eniId} is in no failover group; add it to a group (config/groups.yaml or FAILOVER_GROUPS)` };
     }
+    if (deps.allowUnmanaged !== true) {
+      return { kind: 'refused', reason: `${r.eniId} is in no failover group and this deployment does not allow unmanaged binds (set ALLOW_UNMANAGED=true in s.yaml to allow them); allowUnmanaged in a request cannot turn it on` };
+    }
+  } else {
     if (!group.members.includes(r.instanceId)) {
-      return { kind: 'refused', reason: `${r.instanceId} is not a member of group ${group.name} (${group.members.join(', ')}); send allowUnmanaged: true to bind it anyway` };
+      return { kind: 'refused', reason: `${r.instanceId} is not a member of group ${group.name} (${group.members.join(', ')}); only members may receive its ENIs` };
+    }
+    if (r.sourceInstanceId !== undefined && !group.members.includes(r.sourceInstanceId)) {
+      return { kind: 'refused', reason: `${r.sourceInstanceId} is not a member of group ${group.name}; the workflow takes ENIs only from members` };
     }
   }
-  const origin = r.origin ?? { kind: 'request' as const, id: `mns/${message.messageId}`.slice(0, 256), time: new Date(deps.now()).toISOString() };
+  const loosened = (['allowStop', 'fenceSource', 'persistGuest'] as const).filter((k) => r.policy?.[k] === true && (group?.policy ?? Policy.parse({}))[k] !== true);
+  if (loosened.length > 0) {
+    return { kind: 'refused', reason: `request.policy: ${loosened.join(', ')} ${loosened.length === 1 ? 'is' : 'are'} off for ${group ? `group ${group.name}` : 'unmanaged binds'}; a request may only tighten the group's policy` };
+  }
+  const claimed = r.origin;
+  const time = new Date(deps.now()).toISOString();
+  const origin = {
+    kind: 'request' as const,
+    id: (claimed === undefined ? `req/mns/${message.messageId}` : `req/${claimed.kind}/${claimed.id}`).slice(0, 256),
+    time: claimed?.time !== undefined && Math.abs(Date.parse(claimed.time) - deps.now()) < 86_400_000 ? claimed.time : time,
+  };
   const parsed = BindRequest.safeParse({
     eniId: r.eniId,
     instanceId: r.instanceId,
     regionId: deps.regionId,
     ...(r.sourceInstanceId === undefined ? {} : { sourceInstanceId: r.sourceInstanceId }),
-    policy: { ...(group?.policy ?? {}), ...(r.policy ?? {}) },
+    policy: effectivePolicy(group, r.policy, Policy.parse({})),
     origin,
   });
   if (!parsed.success) {

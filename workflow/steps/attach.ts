@@ -1,8 +1,10 @@
+import { managedEnisServing } from '../authority';
 import { CloudErrorKind, isCloudError } from '../errors';
-import { Step, type OperationMessage } from '../messages';
-import { EniStatus, InstanceStatus } from '../model';
+import { powerHoldId } from '../ledger';
+import { Step } from '../messages';
+import { EniStatus, InstanceStatus, type Eni } from '../model';
 import { Reason } from '../rules';
-import { fail, next, superseded, wait, type StepContext, type StepResult } from '../step';
+import { fail, next, refused, superseded, wait, type Operation, type StepContext, type StepResult } from '../step';
 
 /** How long a detach may stay in Detaching before the source is considered hung (scaled by timeScale). */
 export const DetachHangsAfterMs = 20_000;
@@ -16,12 +18,13 @@ export const DetachHangsAfterMs = 20_000;
  *   InUse@source --Detach--> Detaching --(guest releases)--> Available --Attach--> Attaching -> InUse@target
  *                               |  hangs > DetachHangsAfterMs and fenceSource: ForceStop source
  */
-export async function attach(op: OperationMessage, ctx: StepContext): Promise<StepResult> {
+export async function attach(op: Operation, ctx: StepContext): Promise<StepResult> {
   const plan = op.plan;
   if (plan === undefined) return fail(Reason.InvalidRequest, 'attach got an operation without a plan');
   const { eniId, instanceId, sourceInstanceId, policy } = op.request;
-  const eni = await ctx.ecs.describeEni(eniId);
-  if (eni === undefined) return fail(Reason.EniNotFound, `ENI ${eniId} disappeared`);
+  const described = await ctx.ecs.describeEni(eniId);
+  if (described === undefined) return fail(Reason.EniNotFound, `ENI ${eniId} disappeared`);
+  const eni: Eni = described;
   const owner = eni.instanceId;
   const now = ctx.clock.now();
 
@@ -30,7 +33,15 @@ export async function attach(op: OperationMessage, ctx: StepContext): Promise<St
     case EniStatus.Attaching:
       if (owner === instanceId) return next(Step.VerifyBound, `ENI ${eniId} is ${eni.status} on ${instanceId}`);
       if (owner !== undefined && owner === sourceInstanceId) {
-        await ctx.ecs.detachEni({ eniId, instanceId: owner });
+        const verdict = await ctx.beforeWrite({ kind: 'detach', instanceId: owner }, await sourceFacts(eni, owner), { detachRequestedAt: op.state.detachRequestedAt ?? now });
+        if (!verdict.ok) return refused(verdict);
+        try {
+          await ctx.ecs.detachEni({ eniId, instanceId: owner });
+        } catch (err) {
+          // Another writer moved it first (a racing copy, a concurrent detach): look again, do not fail.
+          if (isCloudError(err) && err.kind === CloudErrorKind.InvalidState) return wait(`DetachNetworkInterface answered ${err.code}; looking at ${eniId} again`);
+          throw err;
+        }
         return wait(`asked ECS to detach ${eniId} from ${owner}`, { detachRequestedAt: op.state.detachRequestedAt ?? now });
       }
       return superseded(`ENI ${eniId} is now ${eni.status} on ${owner ?? 'another instance'}; another operation took it`);
@@ -52,8 +63,28 @@ export async function attach(op: OperationMessage, ctx: StepContext): Promise<St
       return fail(Reason.EniStateUnsupported, `ENI ${eniId} is ${eni.status}; it cannot be bound`);
   }
 
+  /** The cloud's facts about the source at the moment of a detach or fence. */
+  async function sourceFacts(current: Eni, source: string) {
+    const [instance, hold, onSource] = await Promise.all([
+      ctx.ecs.describeInstance(source),
+      ctx.ledger.getLease(powerHoldId(source)),
+      ctx.ecs.describeEnis({ instanceId: source }),
+    ]);
+    return {
+      eni: current,
+      ...(instance === undefined ? {} : { source: instance }),
+      sourceInPowerHold: (hold?.holders.length ?? 0) > 0,
+      servingEnis: managedEnisServing(onSource, source, eniId, ctx.authority.groups),
+    };
+  }
+
   async function fenceSource(source: string): Promise<StepResult> {
-    const instance = await ctx.ecs.describeInstance(source);
+    const current = await ctx.ecs.describeEni(eniId);
+    if (current === undefined) return fail(Reason.EniNotFound, `ENI ${eniId} disappeared`);
+    const facts = await sourceFacts(current, source);
+    const verdict = await ctx.beforeWrite({ kind: 'fence', instanceId: source }, facts, { sourceFencedAt: now });
+    if (!verdict.ok) return refused(verdict);
+    const instance = facts.source;
     if (instance !== undefined && instance.status !== InstanceStatus.Stopped && instance.status !== InstanceStatus.Stopping) {
       await ctx.ecs.stopInstance({ instanceId: source, forceStop: true, stoppedMode: 'KeepCharging' });
     }
@@ -61,6 +92,8 @@ export async function attach(op: OperationMessage, ctx: StepContext): Promise<St
   }
 
   async function attachNow(): Promise<StepResult> {
+    const verdict = await ctx.beforeWrite({ kind: 'attach', instanceId }, { eni }, { attachRequestedAt: now });
+    if (!verdict.ok) return refused(verdict);
     try {
       await ctx.ecs.attachEni({ eniId, instanceId });
     } catch (err) {

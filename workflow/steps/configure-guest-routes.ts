@@ -1,9 +1,11 @@
 import { buildGuestCommand, parseGuestResult } from '../guest-command';
-import type { OperationMessage } from '../messages';
 import { InstanceStatus } from '../model';
 import { Reason } from '../rules';
-import { fail, wait, type StepContext, type StepResult } from '../step';
+import { fail, refused, wait, type Operation, type StepContext, type StepResult } from '../step';
 import { guestSkipReason } from './verify-bound';
+
+/** The boot an instance is in, as a short token: its StartTime in epoch seconds (or 0 when unknown). */
+export const bootOf = (startTime: string | undefined): string => String(Math.floor((Date.parse(startTime ?? '') || 0) / 1000));
 
 /** Cloud Assistant may come online some time after a start; this long, scaled, before we give up. */
 export const GuestAgentGraceMs = 120_000;
@@ -16,17 +18,23 @@ const FinalInvocationStates = new Set(['Success', 'Failed', 'Error', 'Timeout', 
  * Step 5: run the guest script through Cloud Assistant so the ENI's IPs answer (policy routing, rp_filter),
  * and believe it only on exit code 0 and the script's own result line.
  */
-export async function configureGuestRoutes(op: OperationMessage, ctx: StepContext): Promise<StepResult> {
+export async function configureGuestRoutes(op: Operation, ctx: StepContext): Promise<StepResult> {
   const plan = op.plan;
   if (plan === undefined) return fail(Reason.InvalidRequest, 'configure-guest-routes got an operation without a plan');
   const { instanceId, eniId, policy } = op.request;
   const now = ctx.clock.now();
 
+  const instance = await ctx.ecs.describeInstance(instanceId);
+  if (instance === undefined) return fail(Reason.InstanceNotFound, `instance ${instanceId} disappeared`);
+  const boot = bootOf(instance.startTime);
+  if (op.state.invokeId !== undefined && op.state.guestBoot !== boot) {
+    // The target restarted since the command was sent: its result speaks of a boot that is gone.
+    return wait(`${instanceId} restarted since guest command ${op.state.invokeId}; configuring the new boot`, { invokeId: undefined, guestBoot: undefined });
+  }
   if (op.state.invokeId === undefined) {
-    const instance = await ctx.ecs.describeInstance(instanceId);
-    if (instance === undefined) return fail(Reason.InstanceNotFound, `instance ${instanceId} disappeared`);
-    const skip = guestSkipReason(policy.configureGuest, instance.osType, instance.status);
+    const skip = guestSkipReason(policy.configureGuest, instance.osType, InstanceStatus.Running);
     if (skip !== undefined) return { kind: 'end', outcome: 'succeeded', detail: `ENI ${eniId} bound; guest configuration skipped: ${skip}` };
+    if (instance.status !== InstanceStatus.Running) return wait(`${instanceId} is ${instance.status}; its guest is configured once it runs`);
     if (!(await ctx.ecs.cloudAssistantOnline(instanceId))) {
       const waited = now - op.startedAt;
       if (instance.status === InstanceStatus.Running && waited > GuestAgentGraceMs * ctx.timeScale) {
@@ -34,17 +42,23 @@ export async function configureGuestRoutes(op: OperationMessage, ctx: StepContex
       }
       return wait(`Cloud Assistant on ${instanceId} is not online yet`);
     }
+    const eni = await ctx.ecs.describeEni(eniId);
+    if (eni === undefined) return fail(Reason.EniNotFound, `ENI ${eniId} disappeared`);
+    const verdict = await ctx.beforeWrite({ kind: 'run-command', instanceId }, { eni }, { guestRuns: op.state.guestRuns + 1 });
+    if (!verdict.ok) return refused(verdict);
     const command = buildGuestCommand({ mac: plan.eni.macAddress, ips: plan.eni.privateIps, persist: policy.persistGuest }, ctx.guestScript);
     const runs = op.state.guestRuns + 1;
+    // The token names the operation, the run and the boot: a repeated delivery gets the same invocation,
+    // a restarted instance gets a new one (an old invocation says nothing of the new boot).
     const { invokeId } = await ctx.ecs.runShellScript({
       instanceId,
       scriptBase64: Buffer.from(command, 'utf8').toString('base64'),
       timeoutSeconds: GuestCommandTimeoutSeconds,
       // The same operation and run always gets the same invocation, however often this message is delivered.
-      clientToken: `${op.operationId}-guest-${runs}`,
+      clientToken: `${op.operationId}-g${runs}-${boot}`,
       name: `eni-failover-${eniId}`,
     });
-    return wait(`running the guest script on ${instanceId} (${invokeId})`, { invokeId, guestRuns: runs });
+    return wait(`running the guest script on ${instanceId} (${invokeId})`, { invokeId, guestRuns: runs, guestBoot: boot });
   }
 
   const result = await ctx.ecs.describeInvocation({ invokeId: op.state.invokeId, instanceId });

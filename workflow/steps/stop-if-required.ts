@@ -1,19 +1,26 @@
-import { Step, type OperationMessage } from '../messages';
+import { managedEnisServing } from '../authority';
+import { CloudErrorKind, isCloudError } from '../errors';
+import { powerHoldId } from '../ledger';
+import { Step } from '../messages';
 import { InstanceStatus } from '../model';
+import { changePowerHold, joinPowerHold } from '../operation';
 import { Reason, needsRestartBeforeBind } from '../rules';
-import { fail, next, wait, type StepContext, type StepResult } from '../step';
+import { fail, next, refused, wait, type Operation, type StepContext, type StepResult } from '../step';
 
 /**
  * Step 2: stop the target (a type that binds only while Stopped) or restart it (the 2018-04-01 rule), when
  * the plan says so and the policy allows it; then wait until it is ready for the bind.
  *
- * The operation records `stoppedByUs` before it asks for the stop, so that a crash right after the call
- * still leaves a message that knows to start the instance again.
+ * Operations that need one instance stopped share its power hold (workflow/operation.ts): each joins it
+ * first; the first to find it Running records itself as the one that stops it (in the hold and in its
+ * own record) before it calls StopInstance; the last one out starts it again (verify-bound, or the
+ * runner's restore on failure). A restart joins the hold too, so the ECS events it causes are known as
+ * the workflow's own and never start a failover.
  */
-export async function stopIfRequired(op: OperationMessage, ctx: StepContext): Promise<StepResult> {
+export async function stopIfRequired(op: Operation, ctx: StepContext): Promise<StepResult> {
   const plan = op.plan;
   if (plan === undefined) return fail(Reason.InvalidRequest, 'stop-if-required got an operation without a plan');
-  const { instanceId, policy } = op.request;
+  const { instanceId, eniId, policy } = op.request;
   if (plan.instancePrep === 'none') return next(Step.Attach, 'nothing to stop');
   if (!policy.allowStop) {
     return fail(plan.instancePrep === 'stop' ? Reason.StopRequired : Reason.RestartRequired, `the plan needs a ${plan.instancePrep} of ${instanceId} but the policy does not allow it (allowStop)`);
@@ -21,18 +28,42 @@ export async function stopIfRequired(op: OperationMessage, ctx: StepContext): Pr
 
   const instance = await ctx.ecs.describeInstance(instanceId);
   if (instance === undefined) return fail(Reason.InstanceNotFound, `instance ${instanceId} disappeared`);
+  const now = ctx.clock.now();
+  if (op.state.powerHold !== 'joined') {
+    await joinPowerHold(ctx.ledger, instanceId, op.operationId, now);
+    await ctx.remember({ powerHold: 'joined' });
+  }
+
+  const authorizePowerWrite = async (kind: 'stop' | 'restart', intent: Parameters<StepContext['remember']>[0]) => {
+    const [eni, onTarget] = await Promise.all([ctx.ecs.describeEni(eniId), ctx.ecs.describeEnis({ instanceId })]);
+    if (eni === undefined) return { ok: false as const, reason: Reason.EniNotFound, detail: `ENI ${eniId} disappeared` };
+    return ctx.beforeWrite({ kind, instanceId }, { eni, servingEnis: managedEnisServing(onTarget, instanceId, eniId, ctx.authority.groups) }, intent);
+  };
 
   if (plan.instancePrep === 'stop') {
     switch (instance.status) {
       case InstanceStatus.Stopped:
-        // Stopped by us (a duplicate delivery, or our earlier call) or by someone else since validate: either
-        // way it was Running when the operation decided, so it is ours to start again.
-        return next(Step.Attach, `${instanceId} is Stopped`, { state: { stoppedByUs: plan.targetStatusAtValidate === InstanceStatus.Running } });
+        return next(Step.Attach, `${instanceId} is Stopped`);
       case InstanceStatus.Stopping:
-        return wait(`${instanceId} is Stopping`, { stoppedByUs: plan.targetStatusAtValidate === InstanceStatus.Running });
-      case InstanceStatus.Running:
-        await ctx.ecs.stopInstance({ instanceId, forceStop: false, stoppedMode: policy.stoppedMode });
-        return wait(`asked ECS to stop ${instanceId} (${policy.stoppedMode})`, { stoppedByUs: true });
+        return wait(`${instanceId} is Stopping`);
+      case InstanceStatus.Running: {
+        const hold = await ctx.ledger.getLease(powerHoldId(instanceId));
+        if (hold?.stoppedBy !== undefined && hold.stoppedBy !== op.operationId) {
+          return wait(`${instanceId} is Running; operation ${hold.stoppedBy} of its power hold is stopping it`);
+        }
+        const verdict = await authorizePowerWrite('stop', { stopRequestedAt: op.state.stopRequestedAt ?? now, stoppedByUs: true });
+        if (!verdict.ok) return refused(verdict);
+        await changePowerHold(ctx.ledger, instanceId, now, (h) => (h.stoppedBy === undefined ? { ...h, stoppedBy: op.operationId } : undefined));
+        const after = await ctx.ledger.getLease(powerHoldId(instanceId));
+        if (after?.stoppedBy !== op.operationId) return wait(`${instanceId} is Running; operation ${after?.stoppedBy ?? '?'} is stopping it`);
+        try {
+          await ctx.ecs.stopInstance({ instanceId, forceStop: false, stoppedMode: policy.stoppedMode });
+        } catch (err) {
+          if (isCloudError(err) && err.kind === CloudErrorKind.InvalidState) return wait(`StopInstance answered ${err.code}; looking at ${instanceId} again`);
+          throw err;
+        }
+        return wait(`asked ECS to stop ${instanceId} (${policy.stoppedMode})`);
+      }
       default:
         return wait(`${instanceId} is ${instance.status}; waiting for Running or Stopped`);
     }
@@ -47,8 +78,15 @@ export async function stopIfRequired(op: OperationMessage, ctx: StepContext): Pr
     return next(Step.Attach, `${instanceId} is Stopped; the bind does not need a restart`);
   }
   if (instance.status === InstanceStatus.Running && op.state.rebootRequestedAt === undefined) {
-    await ctx.ecs.rebootInstance({ instanceId, forceStop: false });
-    return wait(`asked ECS to restart ${instanceId} (running since ${instance.startTime})`, { rebootRequestedAt: ctx.clock.now() });
+    const verdict = await authorizePowerWrite('restart', { rebootRequestedAt: now });
+    if (!verdict.ok) return refused(verdict);
+    try {
+      await ctx.ecs.rebootInstance({ instanceId, forceStop: false });
+    } catch (err) {
+      if (isCloudError(err) && err.kind === CloudErrorKind.InvalidState) return wait(`RebootInstance answered ${err.code}; looking at ${instanceId} again`);
+      throw err;
+    }
+    return wait(`asked ECS to restart ${instanceId} (running since ${instance.startTime})`);
   }
   return wait(`${instanceId} is ${instance.status} after the restart request`);
 }

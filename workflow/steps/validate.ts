@@ -1,7 +1,10 @@
-import { Step, type OperationMessage, type Plan } from '../messages';
+import { authorizeRequest, isDown, sourceMustBeDown } from '../authority';
+import { eniLeaseId } from '../ledger';
+import { Step, type Plan } from '../messages';
 import { EniStatus, EniType, InstanceStatus, type Eni, type Instance } from '../model';
+import { acquireEniLease } from '../operation';
 import { InstanceTypesBindOnlyWhenStopped, Reason, needsRestartBeforeBind } from '../rules';
-import { fail, next, wait, type StepContext, type StepResult } from '../step';
+import { fail, next, refused, superseded, wait, type Operation, type StepContext, type StepResult } from '../step';
 
 /**
  * Step 1: check every prerequisite of "Bind a secondary ENI" and decide the plan. Reads only.
@@ -9,7 +12,17 @@ import { fail, next, wait, type StepContext, type StepResult } from '../step';
  * Anything that can never succeed ends here with its own reason; anything that is merely in motion
  * (Starting, Stopping, Attaching, Detaching) waits.
  */
-export async function validate(op: OperationMessage, ctx: StepContext): Promise<StepResult> {
+export async function validate(op: Operation, ctx: StepContext): Promise<StepResult> {
+  const planned = await decide(op, ctx);
+  if (planned.kind !== 'next') return planned;
+  // The ENI's lease: one live operation moves an ENI at a time; a second one waits for the first to end.
+  const lease = await acquireEniLease(ctx.ledger, op.request.eniId, op.operationId, ctx.clock.now(), op.deadlineAt);
+  if (!lease.ok) return wait(`operation ${lease.holder} holds ${op.request.eniId}; waiting for it to end`);
+  return { ...planned, state: { ...planned.state, leaseHeld: true } };
+}
+
+/** Reads the cloud and decides the plan (or the end, or a wait). */
+async function decide(op: Operation, ctx: StepContext): Promise<StepResult> {
   const { eniId, instanceId, sourceInstanceId, policy } = op.request;
   const [instance, eni] = await Promise.all([ctx.ecs.describeInstance(instanceId), ctx.ecs.describeEni(eniId)]);
 
@@ -21,6 +34,14 @@ export async function validate(op: OperationMessage, ctx: StepContext): Promise<
   }
   if (!instance.ioOptimized) {
     return fail(Reason.InstanceNotIoOptimized, `instance ${instanceId} is not I/O optimized; secondary ENIs bind only to I/O optimized instances`);
+  }
+  const verdict = authorizeRequest(op.request, eni, ctx.authority);
+  if (!verdict.ok) return refused(verdict);
+  if (sourceInstanceId !== undefined && eni.instanceId === sourceInstanceId && sourceMustBeDown(op.request)) {
+    const source = await ctx.ecs.describeInstance(sourceInstanceId);
+    if (!isDown(source)) {
+      return { kind: 'end', outcome: 'superseded', reason: Reason.SourceRecovered, detail: `${sourceInstanceId} is ${source!.status} again; the ${op.request.origin.kind} that asked for this move is out of date, so ${eniId} stays where it is` };
+    }
   }
   if (eni.type === EniType.Primary) {
     return fail(Reason.EniIsPrimary, `ENI ${eniId} is the primary ENI of ${eni.instanceId ?? 'an instance'}; only secondary ENIs can move`);
@@ -36,6 +57,12 @@ export async function validate(op: OperationMessage, ctx: StepContext): Promise<
   const onTarget = owner === instanceId;
   if (eni.status === EniStatus.InUse || eni.status === EniStatus.Attaching) {
     if (!onTarget && owner !== sourceInstanceId) {
+      // Superseded by rule: another operation of this workflow moved it there and succeeded (the ENI's
+      // lease remembers the last one); a failover that finds its ENI already moved elsewhere stops here.
+      const last = (await ctx.ledger.getLease(eniLeaseId(eniId)))?.last;
+      if (last !== undefined && last.outcome === 'succeeded' && last.instanceId === owner && last.operationId !== op.operationId) {
+        return superseded(`ENI ${eniId} was moved to ${owner} by operation ${last.operationId} (${new Date(last.at).toISOString()}); nothing left for this request`);
+      }
       return fail(
         Reason.EniBoundElsewhere,
         `ENI ${eniId} is bound to ${owner ?? 'another instance'}, which this request did not name as its source; ` +
@@ -59,7 +86,8 @@ export async function validate(op: OperationMessage, ctx: StepContext): Promise<
     targetStatusAtValidate: instance.status,
     osType: instance.osType,
     instanceType: instance.instanceType,
-    eni: { macAddress: eni.macAddress, privateIps: [...eni.privateIps] },
+    // ECS answers MACs in lower case; normalised anyway, the guest command refuses anything else.
+    eni: { macAddress: eni.macAddress.toLowerCase(), privateIps: [...eni.privateIps] },
   });
 
   if (onTarget && eni.status !== EniStatus.Detaching) {

@@ -1,7 +1,13 @@
-import { Step, type OperationMessage } from '../messages';
+import { CloudErrorKind, isCloudError } from '../errors';
+import { Step } from '../messages';
 import { EniStatus, InstanceStatus } from '../model';
+import { powerHoldId } from '../ledger';
+import { leavePowerHold } from '../operation';
 import { Reason } from '../rules';
-import { fail, next, superseded, wait, type StepContext, type StepResult } from '../step';
+import { fail, next, refused, superseded, wait, type Operation, type StepContext, type StepResult } from '../step';
+
+/** How long a start this operation asked for may take before it fails (scaled by timeScale). */
+export const StartGraceMs = 120_000;
 
 /** A failed attach (ENI back to Available) is retried this many times before the operation fails. */
 export const MaxAttachRequests = 3;
@@ -10,7 +16,7 @@ export const MaxAttachRequests = 3;
  * Step 4: the ENI is InUse on the target and only the target; the instance this operation stopped is
  * Running again. Then either the guest is configured or the operation has succeeded.
  */
-export async function verifyBound(op: OperationMessage, ctx: StepContext): Promise<StepResult> {
+export async function verifyBound(op: Operation, ctx: StepContext): Promise<StepResult> {
   const plan = op.plan;
   if (plan === undefined) return fail(Reason.InvalidRequest, 'verify-bound got an operation without a plan');
   const { eniId, instanceId, policy } = op.request;
@@ -29,29 +35,46 @@ export async function verifyBound(op: OperationMessage, ctx: StepContext): Promi
   }
   if (eni.status !== EniStatus.InUse) return wait(`ENI ${eniId} is ${eni.status}`);
 
-  // Bound. If we stopped the instance, it must run again before anything else.
+  // Bound. This operation leaves the target's power hold now; the last one out starts it again.
+  const now = ctx.clock.now();
+  let startOwed = op.state.startOwed;
+  if (op.state.powerHold === 'joined') {
+    const left = await leavePowerHold(ctx.ledger, instanceId, op.operationId, now);
+    startOwed = startOwed || left.startOwed;
+    await ctx.remember({ powerHold: 'left', startOwed });
+  }
   const instance = await ctx.ecs.describeInstance(instanceId);
   if (instance === undefined) return fail(Reason.InstanceNotFound, `instance ${instanceId} disappeared`);
-  if (op.state.stoppedByUs && instance.status !== InstanceStatus.Running) {
-    if (instance.status === InstanceStatus.Stopped && op.state.startRequestedAt === undefined) {
-      await ctx.ecs.startInstance(instanceId);
-      return wait(`ENI ${eniId} is InUse on ${instanceId}; asked ECS to start it again`, { startRequestedAt: ctx.clock.now() });
-    }
-    if (instance.status === InstanceStatus.Stopped && ctx.clock.now() - (op.state.startRequestedAt ?? 0) > 120_000 * ctx.timeScale) {
-      return fail(Reason.StartFailed, `${instanceId} did not start after the bind; start it by hand`);
-    }
-    return wait(`ENI ${eniId} is InUse on ${instanceId}; waiting for ${instanceId} (${instance.status}) to be Running`);
-  }
-
   const bound = `ENI ${eniId} is InUse on ${instanceId}`;
-  if (plan.action === 'alreadyBound') {
-    // Bound before this operation began (a repeated trigger, or a planned switch-over already done): the
-    // operation that bound it configured the guest. Nothing is written.
-    return { kind: 'end', outcome: 'succeeded', detail: `${bound}: already bound before this operation; nothing to do` };
+  if (startOwed && instance.status === InstanceStatus.Stopped) {
+    if (op.state.startRequestedAt !== undefined && now - op.state.startRequestedAt > StartGraceMs * ctx.timeScale) {
+      return fail(Reason.StartFailed, `${bound}, but ${instanceId} did not start after the bind (asked at ${new Date(op.state.startRequestedAt).toISOString()}); it is still Stopped: start it by hand (console or StartInstance)`);
+    }
+    const verdict = await ctx.beforeWrite({ kind: 'start', instanceId }, { eni, stoppedByThisOperation: true }, { startRequestedAt: op.state.startRequestedAt ?? now });
+    if (!verdict.ok) return refused(verdict);
+    try {
+      await ctx.ecs.startInstance(instanceId);
+    } catch (err) {
+      if (isCloudError(err) && err.kind === CloudErrorKind.InvalidState) return wait(`StartInstance answered ${err.code}; looking at ${instanceId} again`);
+      throw err;
+    }
+    return wait(`${bound}; asked ECS to start it again (this operation's power hold stopped it)`);
   }
-  const skip = guestSkipReason(policy.configureGuest, plan.osType, instance.status);
-  if (skip !== undefined) return { kind: 'end', outcome: 'succeeded', detail: `${bound}; guest configuration skipped: ${skip}` };
-  return next(Step.ConfigureGuestRoutes, bound);
+  if (startOwed && instance.status === InstanceStatus.Running) await ctx.remember({ startOwed: false });
+
+  if (!policy.configureGuest) return { kind: 'end', outcome: 'succeeded', detail: `${bound}; guest configuration skipped: the request turned it off (configureGuest: false)` };
+  if (plan.osType === 'windows') return { kind: 'end', outcome: 'succeeded', detail: `${bound}; guest configuration skipped: Windows guests configure a new NIC by themselves; no script is run` };
+  if (instance.status === InstanceStatus.Stopped && !startOwed && ((await ctx.ledger.getLease(powerHoldId(instanceId)))?.holders.length ?? 0) === 0) {
+    return fail(Reason.GuestNotConfigured, `${bound}, but ${instanceId} is Stopped and this workflow did not stop it, so its OS cannot be configured now; start it and run the bind again (the guest step is idempotent)`);
+  }
+  if (instance.status !== InstanceStatus.Running) {
+    // The guest must confirm the ENI after the target's last boot, or the operation does not succeed: wait
+    // for the start (ours, or a sibling's in the power hold), bounded by the deadline.
+    return wait(`${bound}; waiting for ${instanceId} (${instance.status}) to run so its guest can be configured`);
+  }
+  // Also when the ENI was bound before this operation began: an earlier run may have died before the
+  // guest was configured, and the script is idempotent (changes:0 is a confirmation).
+  return next(Step.ConfigureGuestRoutes, plan.action === 'alreadyBound' ? `${bound} (already before this operation); confirming the guest` : bound);
 }
 
 /** Why the guest is not configured, or undefined when it is. */
