@@ -13,7 +13,13 @@ export const Sources = {
   ecsPort: 'cloud/ecs.ts',
   mnsPort: 'cloud/mns.ts',
   ports: 'workflow/ports.ts',
+  ledger: 'cloud/ledger.ts',
 } as const;
+
+/** The Tablestore operations the ledger adapter makes: every `this.call('<Operation>', ...)` of cloud/ledger.ts. */
+export function otsActionsCalled(ledgerSource: string): string[] {
+  return [...new Set([...ledgerSource.matchAll(/this\.call\(\s*'(\w+)'/g)].map((m) => m[1]!))].sort();
+}
 
 /**
  * The ECS actions the ECS port calls: the values of `EcsApi` (cloud/ecs.ts) whose key is used outside
@@ -118,7 +124,8 @@ export async function checkDeployment(root: string): Promise<string[]> {
   const ecsSource = read(Sources.ecsPort);
   const mnsSource = read(Sources.mnsPort);
   const portsSource = read(Sources.ports);
-  if (policyText !== undefined && ecsSource !== undefined && mnsSource !== undefined && portsSource !== undefined) {
+  const ledgerSource = read(Sources.ledger);
+  if (policyText !== undefined && ecsSource !== undefined && mnsSource !== undefined && portsSource !== undefined && ledgerSource !== undefined) {
     let statements: Statement[] = [];
     try {
       const policy = JSON.parse(policyText) as { Version?: string; Statement?: Statement[] };
@@ -131,6 +138,7 @@ export async function checkDeployment(root: string): Promise<string[]> {
     const expected = new Map<string, string>([
       ...ecsActionsCalled(ecsSource).map((a) => [`ecs:${a}`, Sources.ecsPort] as const),
       ...mnsActionsCalled(mnsSource, portsSource).map((a) => [`mns:${a}`, `${Sources.mnsPort} (through QueuePort)`] as const),
+      ...otsActionsCalled(ledgerSource).map((a) => [`ots:${a}`, `${Sources.ledger} (the operation ledger)`] as const),
     ]);
     for (const [action, where] of expected) if (!granted.has(action)) problems.push(`${Sources.policy}: does not grant ${action}, which ${where} calls`);
     for (const action of granted) {
@@ -141,6 +149,19 @@ export async function checkDeployment(root: string): Promise<string[]> {
     for (const queue of sentTo) {
       const arn = `acs:mns:region:account:/queues/${queue}/messages`;
       if (!mnsResources.some((r) => wildcard(r).test(arn))) problems.push(`${Sources.policy}: no MNS resource covers queue ${queue} (acs:mns:*:*:/queues/${queue}/messages)`);
+    }
+    // The ledger's tables, and nothing wider: RAM names Tablestore instances in lower case (27362).
+    const ledger = model?.vars['ledger'] as { instanceName?: unknown; tables?: { name?: unknown }[] } | undefined;
+    const otsResources = statements.filter((s) => list(s.Action).some((a) => a.startsWith('ots:'))).flatMap((s) => list(s.Resource));
+    if (model !== undefined && (ledger === undefined || typeof ledger.instanceName !== 'string' || !Array.isArray(ledger.tables))) {
+      problems.push('s.yaml vars.ledger: must name the Tablestore instanceName and its tables');
+    } else if (ledger !== undefined) {
+      const instance = String(ledger.instanceName).toLowerCase();
+      for (const t of ledger.tables ?? []) {
+        const arn = `acs:ots:region:account:instance/${instance}/table/${String(t.name)}`;
+        if (!otsResources.some((r) => wildcard(r).test(arn))) problems.push(`${Sources.policy}: no Tablestore resource covers table ${String(t.name)} (acs:ots:*:*:instance/${instance}/table/${String(t.name)})`);
+      }
+      for (const r of otsResources) if (/table\/\*$|instance\/\*/.test(r)) problems.push(`${Sources.policy}: ${r} is wider than the ledger's tables`);
     }
   }
   return problems;

@@ -2,7 +2,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { checkDeployment, ecsActionsCalled, mnsActionsCalled, Sources } from '../../scripts/check-deployment';
+import { checkDeployment, ecsActionsCalled, mnsActionsCalled, otsActionsCalled, Sources } from '../../scripts/check-deployment';
 
 const repo = join(__dirname, '../..');
 
@@ -42,6 +42,7 @@ describe('Deployment check (scripts/check-deployment.ts)', () => {
     const ecs = ecsActionsCalled(readFileSync(join(repo, Sources.ecsPort), 'utf8'));
     expect(ecs).toEqual(expect.arrayContaining(['AttachNetworkInterface', 'DescribeNetworkInterfaces', 'RunCommand', 'StopInstance']));
     expect(mnsActionsCalled(readFileSync(join(repo, Sources.mnsPort), 'utf8'), readFileSync(join(repo, Sources.ports), 'utf8'))).toEqual(['SendMessage']);
+    expect(otsActionsCalled(readFileSync(join(repo, Sources.ledger), 'utf8'))).toEqual(['GetRange', 'GetRow', 'PutRow', 'UpdateRow']);
   });
 
   it('finds the repository consistent (after npm run build)', async () => {
@@ -65,6 +66,9 @@ describe('Deployment check (scripts/check-deployment.ts)', () => {
     { name: 'a trigger queue is not declared', breakIt: (d) => edit(d, Sources.sYaml, (t) => t.replace('    - name: eni-failover-requests\n', '')), problem: /does not declare "eni-failover-requests", which triggers eni-failover-on-request/ },
     { name: 'a function code directory is missing', breakIt: (d) => rmSync(join(d, 'dist/functions/on-request'), { recursive: true }), problem: /resources\.on_request\.props\.code.*does not exist/ },
     { name: 'a timer has a malformed cron expression', breakIt: (d) => edit(d, Sources.sYaml, (t) => t.replace("cronExpression: '0 */5 * * * *'", "cronExpression: 'every five minutes'")), problem: /resources\.on_schedule\.props\.triggers\[0\]\.triggerConfig\.cronExpression/ },
+    { name: 'the policy lacks a Tablestore action the ledger makes', breakIt: (d) => editPolicy(d, (p) => p.Statement.forEach((s) => (s.Action = s.Action.filter((a) => a !== 'ots:UpdateRow')))), problem: /does not grant ots:UpdateRow, which cloud\/ledger\.ts \(the operation ledger\) calls/ },
+    { name: 'the policy does not cover a ledger table', breakIt: (d) => editPolicy(d, (p) => (p.Statement[4]!.Resource = (p.Statement[4]!.Resource as string[]).filter((r) => !r.includes('leases')))), problem: /no Tablestore resource covers table eni_failover_leases/ },
+    { name: 'the policy opens every table of the instance', breakIt: (d) => editPolicy(d, (p) => (p.Statement[4]!.Resource = ['acs:ots:*:*:instance/eni-failover/table/*'])), problem: /is wider than the ledger's tables/ },
     { name: 'a handler export is missing', breakIt: (d) => writeFileSync(join(d, 'dist/functions/on-alarm/index.js'), 'exports.other = 1;\n'), problem: /on_alarm.*handler/ },
   ];
   it.each(broken)('fails, naming the problem, when $name', async ({ breakIt, problem }) => {
