@@ -85,6 +85,7 @@ export async function runDelivery(wake: WakeMessage, deps: RunnerDeps): Promise<
   let polls = 0;
 
   const found = await ledger.get(wake.operationId);
+  const about = found === undefined ? {} : { eniId: found.request.eniId, instanceId: found.request.instanceId };
   if (found === undefined) return say({ kind: 'unknown', error: `no operation ${wake.operationId} in the ledger: a wake-up for an operation that was never started here` });
   let rec: OperationRecord = found;
 
@@ -260,8 +261,7 @@ export async function runDelivery(wake: WakeMessage, deps: RunnerDeps): Promise<
       attempt: wake.attempt,
       outcome,
       detail,
-      eniId: rec?.request.eniId,
-      instanceId: rec?.request.instanceId,
+      ...about,
       durationMs: clock.now() - started,
       polls,
       apiCalls: calls,

@@ -132,6 +132,13 @@ export interface HttpResponse {
   readonly body: string;
 }
 
+/** The largest alarm body accepted (64 KB); the whole trigger event may carry it base64-encoded and wrapped. */
+export const MaxAlarmBodyBytes = 65_536;
+const MaxAlarmEventBytes = MaxAlarmBodyBytes * 2;
+
+/** Alarm tokens shorter than this are refused at load: a token in a URL must not be guessable. */
+export const MinAlarmTokenLength = 32;
+
 /** Where the alarm token may travel: `?token=` in the callback URL (CloudMonitor can set no header), or this header. */
 export const AlarmTokenHeader = 'x-eni-failover-token';
 
@@ -163,9 +170,12 @@ function header(event: HttpTriggerEventLike, name: string): string | undefined {
  * instance with nothing to move; 202 with the operation ids when binds were enqueued; 500 when the cloud
  * failed (CloudMonitor retries the callback).
  */
-export function createAlarmFunction(deps: EntryFunctionDeps & { readonly token: string }) {
+export function createAlarmFunction(deps: EntryFunctionDeps & { readonly token: string; readonly previousToken?: string }) {
   if (deps.token === '') throw new Error('eni-failover on-alarm: the alarm token is empty');
+  const tokens = [deps.token, ...(deps.previousToken ? [deps.previousToken] : [])];
   return async function handler(event: Buffer | string, context: StepFunctionContext): Promise<HttpResponse> {
+    // A body this large is no CloudMonitor callback (they are a few hundred bytes): refused unread.
+    if (event.length > MaxAlarmEventBytes) return json(413, { error: `the request is ${event.length} bytes; a CloudMonitor callback is at most ${MaxAlarmBodyBytes}` });
     let http: HttpTriggerEventLike;
     try {
       http = JSON.parse(event.toString()) as HttpTriggerEventLike;
@@ -173,13 +183,15 @@ export function createAlarmFunction(deps: EntryFunctionDeps & { readonly token: 
       return json(400, { error: 'the trigger event is not JSON (expected an FC 3.0 HTTP trigger event)' });
     }
     const given = http.queryParameters?.token ?? header(http, AlarmTokenHeader);
-    if (!tokenMatches(given, deps.token)) {
+    // Every configured token is compared (no early exit), so timing does not tell which one matched.
+    if (!tokens.map((t) => tokenMatches(given, t)).reduce((a, b) => a || b, false)) {
       (deps.log ?? ((l) => console.log(JSON.stringify(l))))({ entry: 'on-alarm', decision: 'unauthorized', sourceIp: http.requestContext?.http?.sourceIp, requestId: context.requestId });
       return json(401, { error: `missing or wrong token: put ?token=<ALARM_TOKEN> in the callback URL (or the ${AlarmTokenHeader} header)` });
     }
     const method = http.requestContext?.http?.method?.toUpperCase();
     if (method !== undefined && method !== 'POST') return json(405, { error: `CloudMonitor posts its callback; ${method} is not accepted` });
     const raw = http.isBase64Encoded ? Buffer.from(http.body ?? '', 'base64').toString('utf8') : (http.body ?? '');
+    if (Buffer.byteLength(raw) > MaxAlarmBodyBytes) return json(413, { error: `the body is ${Buffer.byteLength(raw)} bytes; a CloudMonitor callback is at most ${MaxAlarmBodyBytes}` });
     let fields: string | Record<string, string> = raw;
     if (/json/i.test(header(http, 'content-type') ?? '')) {
       try {
@@ -190,7 +202,7 @@ export function createAlarmFunction(deps: EntryFunctionDeps & { readonly token: 
         return json(400, { error: `body is not a JSON object: ${(err as Error).message}` });
       }
     }
-    const alarm = parseAlarmCallback(fields);
+    const alarm = parseAlarmCallback(fields, (deps.clock ?? systemClock).now());
     if (!alarm.ok) return json(400, { error: `not a CloudMonitor alarm callback: ${alarm.error}` });
     const { log, entryDeps, send } = setup(deps, context);
     try {
@@ -307,6 +319,8 @@ const EntryEnv = z.object({
   /** Alarms/events for one instance inside this many seconds are one failover (default 600). */
   FLAP_WINDOW_SECONDS: z.coerce.number().int().min(60).max(86_400).default(DefaultFlapWindowSeconds),
   ALARM_TOKEN: z.string().optional(),
+  /** During a rotation: the token being replaced, still accepted until it is removed. */
+  ALARM_TOKEN_PREVIOUS: z.string().optional(),
 });
 
 export const EntryKind = { Alarm: 'alarm', EcsEvent: 'ecs-event', Schedule: 'schedule', Request: 'request' } as const;
@@ -355,15 +369,17 @@ export function entryHandlerFromEnvironment(kind: EntryKind, bundledGroupsYaml: 
   switch (kind) {
     case EntryKind.Alarm: {
       const token = e.ALARM_TOKEN ?? '';
-      if (token.trim() === '') {
+      const short = [token, e.ALARM_TOKEN_PREVIOUS ?? ''].some((t) => t.trim() !== '' && t.length < MinAlarmTokenLength);
+      if (token.trim() === '' || short) {
         // Fail closed, but still load: a module that throws at load would also stop the local runtime
         // (and `s` tooling) from loading every other function of s.yaml.
-        const problem =
-          'ALARM_TOKEN is empty: set it (s.yaml vars.alarmToken, from ENI_FAILOVER_ALARM_TOKEN) to a long random secret and put ?token=<it> in the CloudMonitor callback URL';
+        const problem = short
+          ? `ALARM_TOKEN (or ALARM_TOKEN_PREVIOUS) is shorter than ${MinAlarmTokenLength} characters: use a long random secret (openssl rand -base64 32)`
+          : 'ALARM_TOKEN is empty: set it (s.yaml vars.alarmToken, from ENI_FAILOVER_ALARM_TOKEN) to a long random secret and put ?token=<it> in the CloudMonitor callback URL';
         console.error(JSON.stringify({ entry: 'on-alarm', decision: 'misconfigured', error: problem }));
         return async (): Promise<HttpResponse> => json(503, { error: `on-alarm is not configured: ${problem}` });
       }
-      return createAlarmFunction({ ...deps, token });
+      return createAlarmFunction({ ...deps, token, ...(e.ALARM_TOKEN_PREVIOUS ? { previousToken: e.ALARM_TOKEN_PREVIOUS } : {}) });
     }
     case EntryKind.EcsEvent:
       return createEcsEventFunction(deps);

@@ -58,7 +58,10 @@ function fromJson(data: unknown): string | undefined {
  * Parses a callback body (the urlencoded text, or its fields). Guarantees: `ok: false` names the missing
  * or bad field (the HTTP answer is 400); an instance id is extracted from either dimensions form.
  */
-export function parseAlarmCallback(body: string | Readonly<Record<string, string>>): ParseResult<AlarmCallback> {
+/** A callback whose timestamp is further than this from now is refused (a replay, or a clock far off). */
+export const AlarmTimestampSkewMs = 86_400_000;
+
+export function parseAlarmCallback(body: string | Readonly<Record<string, string>>, now?: number): ParseResult<AlarmCallback> {
   const fields: Record<string, string> = typeof body === 'string' ? Object.fromEntries(new URLSearchParams(body)) : { ...body };
   const alertName = fields.alertName?.trim();
   if (!alertName) return { ok: false, error: 'alertName: is required' };
@@ -77,6 +80,9 @@ export function parseAlarmCallback(body: string | Readonly<Record<string, string
     const n = Number(fields.timestamp);
     if (!Number.isFinite(n) || n <= 0) return { ok: false, error: `timestamp: "${fields.timestamp.slice(0, 40)}" is not epoch milliseconds` };
     timestampMs = n < 1e12 ? n * 1000 : n;
+    if (now !== undefined && Math.abs(timestampMs - now) > AlarmTimestampSkewMs) {
+      return { ok: false, error: `timestamp: ${fields.timestamp.slice(0, 40)} is more than a day from now (${new Date(now).toISOString()}); a replayed or misdated callback is not acted on` };
+    }
   }
   return {
     ok: true,
