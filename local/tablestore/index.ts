@@ -134,6 +134,20 @@ const API_VERSION = '2015-12-31';
 const REQUIRED_HEADERS = ['x-ots-date', 'x-ots-apiversion', 'x-ots-accesskeyid', 'x-ots-instancename', 'x-ots-contentmd5', 'x-ots-signature'] as const;
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
 
+/**
+ * The request signature (§2, SDK signer.js:23-66): base64(HMAC-SHA1(secret, "/Op\nPOST\n\n" + H + "\n")),
+ * H = every `x-ots-*` header but x-ots-signature, as lowercase `name:value` (value trimmed), sorted, joined by "\n".
+ */
+export function otsRequestSignature(secret: string, operation: string, headers: Record<string, string>): string {
+  const signed = Object.keys(headers)
+    .map((k) => [k.toLowerCase(), headers[k] as string] as const)
+    .filter(([k]) => k.startsWith('x-ots-') && k !== 'x-ots-signature')
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, v]) => `${k}:${v.trim()}`)
+    .join('\n');
+  return createHmac('sha1', secret).update(`/${operation}\nPOST\n\n${signed}\n`, 'utf8').digest('base64');
+}
+
 // ------------------------------------------------------------------ request decoding helpers
 
 function has(m: Msg, field: string): boolean {
@@ -294,13 +308,8 @@ export async function startLocalTablestore(options: LocalTablestoreOptions): Pro
       }[found.reason];
       throw new OtsFault('OTSAuthFailed', why);
     }
-    const signed = Object.keys(req.headers)
-      .filter((k) => k.startsWith('x-ots-') && k !== 'x-ots-signature')
-      .sort()
-      .map((k) => `${k}:${(header(req, k) ?? '').trim()}`)
-      .join('\n');
-    const stringToSign = `/${operation}\nPOST\n\n${signed}\n`;
-    const expected = createHmac('sha1', found.key.accessKeySecret).update(stringToSign, 'utf8').digest('base64');
+    const xOts = Object.fromEntries(Object.keys(req.headers).map((k) => [k, header(req, k) ?? '']));
+    const expected = otsRequestSignature(found.key.accessKeySecret, operation, xOts);
     if (!safeEqual(expected, header(req, 'x-ots-signature') as string)) throw new OtsFault('OTSAuthFailed', 'Signature mismatch.');
     const md5 = createHash('md5').update(body).digest('base64');
     if (!safeEqual(md5, header(req, 'x-ots-contentmd5') as string)) {

@@ -495,10 +495,11 @@ export class TablestoreModel {
     const stored = this.rowKey(t, pk, false);
     this.checkCells(t, cells);
     if (cells.length === 0) throw invalid('UpdateRow needs at least one attribute column.');
-    const names = new Set<string>();
     for (const cell of cells) {
-      if (names.has(cell.name)) throw invalid(`Column '${cell.name}' appears twice in one UpdateRow.`);
-      names.add(cell.name);
+      // Several versions of one column may be written at once; an increment must be the column's only change.
+      if (cell.op === CellOp.Increment && cells.filter((c) => c.name === cell.name).length > 1) {
+        throw invalid(`Column '${cell.name}' is incremented and changed again in the same UpdateRow.`);
+      }
       if (cell.op === undefined && cell.value === undefined) throw invalid(`Column '${cell.name}' has no value.`);
       if (cell.op === CellOp.DeleteOneVersion && cell.timestamp === undefined) throw invalid(`Deleting one version of '${cell.name}' needs its timestamp.`);
       if (cell.op === CellOp.Increment) {
