@@ -18,10 +18,13 @@ declare module 'tablestore' {
 
   type PrimaryKeyInput = Int64LE | string | Buffer | typeof INF_MIN | typeof INF_MAX | typeof PK_AUTO_INCR;
   type AttributeInput = Int64LE | string | Buffer | number | boolean;
-  /** One PK column: `{ name: value }`. */
-  type PrimaryKey = Array<Record<string, PrimaryKeyInput>>;
-  /** One attribute: `{ name: value }`, optionally with `timestamp` (ms). */
-  type AttributeColumns = Array<Record<string, AttributeInput> & { timestamp?: number }>;
+  /**
+   * One object per PK column, in schema order: `[{ id: 'a' }, { n: Long.fromNumber(1) }]`. (`undefined` is
+   * admitted only so that TypeScript accepts such array literals, whose inferred element type is a union.)
+   */
+  type PrimaryKey = Array<Record<string, PrimaryKeyInput | undefined>>;
+  /** One object per attribute: `{ name: value }`, optionally with `timestamp` (ms). */
+  type AttributeColumns = Array<Record<string, AttributeInput | undefined> & { timestamp?: number }>;
   type UpdateOfAttributeColumns = Array<
     | { PUT: AttributeColumns }
     | { DELETE: Array<Record<string, number>> }

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import TableStore from 'tablestore';
 import { parse } from 'yaml';
 import { createEcsPort, type EcsPortWithStats } from '../cloud/ecs';
 import { MnsQueues, type QueueAttributes } from '../cloud/mns';
@@ -9,7 +10,9 @@ import { Keyring, type AccessKey } from './credentials';
 import { startLocalEcs, type GuestExecutor, type LocalEcs, type Scenario } from './ecs';
 import { startLocalFc, type BusEventInput, type LocalFc, type TimerClock } from './fc';
 import type { ModelEvent } from './ecs';
+import { resolveReferences } from './fc/vars';
 import { startLocalMns, type LocalMns } from './mns';
+import { startLocalTablestore, type LocalTablestore } from './tablestore';
 
 /** The repository root (this file is local/cloud.ts; bundled, it is dist/cli.js: both one level down). */
 export const projectRoot = resolve(__dirname, '..');
@@ -60,6 +63,10 @@ export interface LocalCloudInfo {
   readonly ecsEndpoint: string;
   readonly mnsEndpoint: string;
   readonly fcEndpoint: string;
+  /** The local Tablestore (`new TableStore.Client({ endpoint, instancename })`). */
+  readonly tablestoreEndpoint: string;
+  /** s.yaml `vars.ledger.instanceName`, the only instance the local Tablestore answers for. */
+  readonly tablestoreInstance: string;
   readonly httpTriggers: Record<string, string>;
   /**
    * The CloudMonitor alarm callback URL: on-alarm's HTTP trigger with `?token=<alarm token>` (empty when
@@ -76,6 +83,8 @@ export interface LocalCloud {
   readonly ecs: LocalEcs;
   readonly mns: LocalMns;
   readonly fc: LocalFc | undefined;
+  /** The local Tablestore, holding the tables s.yaml declares in `vars.ledger.tables`. */
+  readonly tablestore: LocalTablestore;
   readonly keyring: Keyring;
   readonly root: AccessKey;
   readonly regionId: string;
@@ -88,6 +97,11 @@ export interface LocalCloud {
   ecsPort(): EcsPortWithStats;
   /** The production MNS port pointed at the local MNS. */
   mnsQueues(): MnsQueues;
+  /**
+   * A real Tablestore SDK client for the local Tablestore, signed with the root key. It leaves
+   * `maxRetries` alone: the SDK keeps that setting process-wide (shared/reference/tablestore.md §5).
+   */
+  tablestoreClient(): TableStore.Client;
   close(): Promise<void>;
 }
 
@@ -108,8 +122,51 @@ export function declaredQueues(sYamlPath: string): DeclaredQueue[] {
   });
 }
 
+/** A table of s.yaml `vars.ledger.tables`. */
+export interface DeclaredTable {
+  readonly name: string;
+  readonly primaryKey: ReadonlyArray<{ readonly name: string; readonly type: 'INTEGER' | 'STRING' | 'BINARY' }>;
+  /** Seconds; -1 = never. */
+  readonly timeToLive: number;
+  readonly maxVersions: number;
+}
+
+/** s.yaml `vars.ledger`: the operation ledger's Tablestore instance and tables (deploy and the local cloud create them). */
+export interface DeclaredLedger {
+  readonly instanceName: string;
+  readonly tables: readonly DeclaredTable[];
+}
+
+/** Reads `vars.ledger` (references such as `${env('ENI_FAILOVER_OTS_INSTANCE', 'eni-failover')}` resolved). */
+export function declaredLedger(sYamlPath: string, varsOverride: Record<string, unknown> = {}): DeclaredLedger {
+  const doc = parse(readFileSync(sYamlPath, 'utf8')) as { vars?: Record<string, unknown> };
+  const vars = { ...(doc.vars ?? {}), ...varsOverride };
+  const ledger = resolveReferences(vars['ledger'], { vars, env: process.env, resources: {} }, 'vars.ledger') as
+    | { instanceName?: unknown; tables?: unknown }
+    | undefined;
+  const fail = (what: string): never => {
+    throw new Error(`${sYamlPath}: vars.ledger${what}`);
+  };
+  if (ledger === undefined || ledger === null || typeof ledger !== 'object') return fail(' must declare the Tablestore instance and tables');
+  if (typeof ledger.instanceName !== 'string' || ledger.instanceName === '') return fail('.instanceName must name the Tablestore instance');
+  if (!Array.isArray(ledger.tables)) return fail('.tables must list the tables');
+  const tables = ledger.tables.map((t: unknown, i: number): DeclaredTable => {
+    const table = t as Partial<DeclaredTable> | null;
+    if (table === null || typeof table !== 'object' || typeof table.name !== 'string') return fail(`.tables[${i}] needs a name`);
+    if (!Array.isArray(table.primaryKey) || table.primaryKey.length === 0) return fail(`.tables[${i}].primaryKey must list the key columns`);
+    for (const k of table.primaryKey) {
+      if (typeof k?.name !== 'string' || !['INTEGER', 'STRING', 'BINARY'].includes(String(k.type))) {
+        fail(`.tables[${i}].primaryKey: each column needs a name and a type INTEGER, STRING or BINARY`);
+      }
+    }
+    return { name: table.name, primaryKey: table.primaryKey, timeToLive: Number(table.timeToLive ?? -1), maxVersions: Number(table.maxVersions ?? 1) };
+  });
+  return { instanceName: ledger.instanceName, tables };
+}
+
 /**
- * Starts the local Alibaba cloud in this process: ECS (scenario), MNS (the queues s.yaml declares) and,
+ * Starts the local Alibaba cloud in this process: ECS (scenario), MNS (the queues s.yaml declares), Tablestore
+ * (the ledger tables s.yaml declares) and,
  * unless `functions: false`, the Function Compute runtime running the built functions of s.yaml with
  * their triggers. Every endpoint is on 127.0.0.1 with an ephemeral port; every client must sign with the
  * generated keys (or STS keys minted from them).
@@ -137,6 +194,25 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     const declared = declaredQueues(sYamlPath);
     await mnsQueues().ensureQueues(declared.map(({ name, ...attributes }) => ({ name, attributes })));
 
+    const ledger = declaredLedger(sYamlPath, options.vars);
+    const tablestore = await startLocalTablestore({ keyring, instanceName: ledger.instanceName });
+    started.push(tablestore);
+    const tablestoreClient = () =>
+      new TableStore.Client({
+        accessKeyId: root.accessKeyId,
+        secretAccessKey: root.accessKeySecret,
+        endpoint: tablestore.endpoint,
+        instancename: ledger.instanceName,
+      });
+    // Like the queues: the tables s.yaml declares exist before any function runs (deploy creates them in the cloud).
+    for (const table of ledger.tables) {
+      await tablestoreClient().createTable({
+        tableMeta: { tableName: table.name, primaryKey: table.primaryKey.map((k) => ({ name: k.name, type: k.type })) },
+        reservedThroughput: { capacityUnit: { read: 0, write: 0 } },
+        tableOptions: { timeToLive: table.timeToLive, maxVersions: table.maxVersions },
+      });
+    }
+
     const fc =
       options.functions === false
         ? undefined
@@ -160,6 +236,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
               ECS_ENDPOINT: ecs.endpoint,
               ECS_PROTOCOL: 'HTTP',
               MNS_ENDPOINT: mns.endpoint,
+              TABLESTORE_ENDPOINT: tablestore.endpoint,
+              TABLESTORE_INSTANCE: ledger.instanceName,
               TIME_SCALE: String(Math.min(1, timeScale)),
             },
             timeScale,
@@ -196,6 +274,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       ecs,
       mns,
       fc,
+      tablestore,
       keyring,
       root,
       regionId,
@@ -206,6 +285,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
         ecsEndpoint: ecs.endpoint,
         mnsEndpoint: mns.endpoint,
         fcEndpoint: fc?.endpoint ?? '',
+        tablestoreEndpoint: tablestore.endpoint,
+        tablestoreInstance: ledger.instanceName,
         httpTriggers: fc?.httpTriggers ?? {},
         alarmUrl,
         accountId,
@@ -215,6 +296,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       },
       ecsPort: () => createEcsPort({ regionId, endpoint: ecs.endpoint, protocol: 'HTTP', credentials: root }),
       mnsQueues,
+      tablestoreClient,
       async close() {
         for (const s of started.reverse()) await s.close();
       },
