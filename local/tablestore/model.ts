@@ -611,6 +611,8 @@ export class TablestoreModel {
     tableName: string,
     range: { direction: 'FORWARD' | 'BACKWARD'; start: readonly KeyColumn[]; end: readonly KeyColumn[]; limit?: number },
     spec: ReadSpec,
+    /** The per-call row cap; only in-process snapshots lift it. */
+    cap: number = TablestoreLimits.GetRangeRows,
   ): { rows: ReturnedRow[]; next?: KeyColumn<KeyValue>[] } {
     const t = this.table(tableName);
     this.checkRead(spec);
@@ -629,7 +631,7 @@ export class TablestoreModel {
     if (forward ? order > 0 : order < 0) {
       throw invalid(`The start primary key must be ${forward ? 'less' : 'greater'} than the end primary key for a ${range.direction} range.`);
     }
-    const max = Math.min(range.limit ?? TablestoreLimits.GetRangeRows, TablestoreLimits.GetRangeRows);
+    const max = Math.min(range.limit ?? cap, cap);
     const candidates = [...t.rows.keys()]
       .map((key) => this.visibleRow(t, key))
       .filter((r): r is StoredRow => r !== undefined)
@@ -658,6 +660,7 @@ export class TablestoreModel {
         limit: Number.MAX_SAFE_INTEGER,
       },
       { columnsToGet: [], maxVersions: Number.MAX_SAFE_INTEGER },
+      Number.MAX_SAFE_INTEGER,
     );
     return all.rows.map((r) => {
       const columns: RowSnapshot['columns'] = {};
