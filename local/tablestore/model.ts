@@ -538,9 +538,9 @@ export class TablestoreModel {
           const base = latest === undefined ? 0n : (latest.value.value as bigint);
           const delta = (cell.value as Extract<Value, { type: 'INTEGER' }>).value;
           const sum = BigInt.asIntN(64, base + delta);
-          // A new version at now, strictly newer than the one it increments.
-          const ts = Math.max(this.now(), (latest?.ts ?? -1) + 1);
-          this.putVersion(t, row, cell.name, { ts, value: { type: 'INTEGER', value: sum } });
+          // A server-assigned version like any write: a second change in the same ms replaces it (as the
+          // service's same-version overwrite does), so a following PUT in that ms is not hidden behind it.
+          this.putVersion(t, row, cell.name, { ts: this.now(), value: { type: 'INTEGER', value: sum } });
           break;
         }
       }
