@@ -287,6 +287,22 @@ describe('Local Tablestore: conditions', () => {
     });
   });
 
+  describe('what the SDK hands the caller (the 5.6.5 error quirk, reference §4)', () => {
+    it('a condition failure rejects with code 403 (a number) and the protobuf bytes naming OTSConditionCheckFail', async () => {
+      // Prepare
+      await seed('raw-1');
+      // Act
+      const raw = await f.client.putRow({ tableName: T, primaryKey: pk('raw-1'), attributeColumns: [{ a: 'x' }], condition: EXPECT_NOT_EXIST }).then(
+        () => undefined,
+        (e: unknown) => e as { code: unknown; message: string },
+      );
+      // Assess
+      expect(raw?.code).toBe(403);
+      expect(raw?.message.includes('OTSConditionCheckFail')).toBe(true);
+      expect(raw?.message).toMatch(/^\n\u0015OTSConditionCheckFail\u0012\u0017Condition check failed\. requestId:[0-9a-f-]{36}$/);
+    });
+  });
+
   describe('optimistic concurrency on a version column (reference §11)', () => {
     it('of two writers that read the same version, exactly one wins and the other sees OTSConditionCheckFail', async () => {
       // Prepare
