@@ -218,7 +218,14 @@ export interface RowSnapshot {
 export class TablestoreModel {
   private readonly tables = new Map<string, TableState>();
 
-  constructor(private readonly now: () => number) {}
+  constructor(
+    private readonly now: () => number,
+    /**
+     * How long after CreateTable row operations answer 404 OTSTableNotReady (on `now`). The service takes
+     * "several seconds" to a minute (§9); default 0 so tests need not wait.
+     */
+    private readonly tableReadyAfterMs = 0,
+  ) {}
 
   reset(): void {
     this.tables.clear();
@@ -279,6 +286,13 @@ export class TablestoreModel {
   table(name: string): TableState {
     const t = this.tables.get(name);
     if (t === undefined) throw new OtsFault('OTSObjectNotExist');
+    return t;
+  }
+
+  /** The table for a row operation: 404 OTSTableNotReady until it has loaded (§4, §9). */
+  private readyTable(name: string): TableState {
+    const t = this.table(name);
+    if (this.now() < t.createdAt + this.tableReadyAfterMs) throw new OtsFault('OTSTableNotReady');
     return t;
   }
 
@@ -461,7 +475,7 @@ export class TablestoreModel {
 
   /** PutRow: inserts or replaces the whole row (§8). */
   putRow(tableName: string, pk: readonly KeyColumn[], cells: readonly DecodedCell[], condition: WriteCondition, ret?: ReturnSpec): ReturnedRow | undefined {
-    const t = this.table(tableName);
+    const t = this.readyTable(tableName);
     this.checkConditionShape(condition);
     const autoAssigned = pk.some((c) => c.value.type === 'AUTO_INCREMENT');
     this.checkKey(t, pk, 'assign');
@@ -490,7 +504,7 @@ export class TablestoreModel {
    * INCREMENT adds an Int64 delta to the latest version (a missing column counts as 0) (§7, §8).
    */
   updateRow(tableName: string, pk: readonly KeyColumn[], cells: readonly DecodedCell[], condition: WriteCondition, ret?: ReturnSpec): ReturnedRow | undefined {
-    const t = this.table(tableName);
+    const t = this.readyTable(tableName);
     this.checkConditionShape(condition);
     const stored = this.rowKey(t, pk, false);
     this.checkCells(t, cells);
@@ -552,7 +566,7 @@ export class TablestoreModel {
 
   /** DeleteRow: removes every column and every version (§8). */
   deleteRow(tableName: string, pk: readonly KeyColumn[], condition: WriteCondition, ret?: ReturnSpec): ReturnedRow | undefined {
-    const t = this.table(tableName);
+    const t = this.readyTable(tableName);
     this.checkConditionShape(condition);
     const stored = this.rowKey(t, pk, false);
     const key = keyString(stored);
@@ -597,7 +611,7 @@ export class TablestoreModel {
   }
 
   getRow(tableName: string, pk: readonly KeyColumn[], spec: ReadSpec): ReturnedRow | undefined {
-    const t = this.table(tableName);
+    const t = this.readyTable(tableName);
     this.checkRead(spec);
     const stored = this.rowKey(t, pk, false);
     return this.readRow(t, this.visibleRow(t, keyString(stored)), spec);
@@ -614,7 +628,7 @@ export class TablestoreModel {
     /** The per-call row cap; only in-process snapshots lift it. */
     cap: number = TablestoreLimits.GetRangeRows,
   ): { rows: ReturnedRow[]; next?: KeyColumn<KeyValue>[] } {
-    const t = this.table(tableName);
+    const t = this.readyTable(tableName);
     this.checkRead(spec);
     this.checkKey(t, range.start, 'range');
     this.checkKey(t, range.end, 'range');
@@ -651,6 +665,7 @@ export class TablestoreModel {
   /** Every visible row of a table, in PK order, as plain JSON. */
   snapshot(tableName: string): RowSnapshot[] {
     const t = this.table(tableName);
+    if (t.rows.size === 0) return [];
     const all = this.getRange(
       tableName,
       {
