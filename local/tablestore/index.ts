@@ -63,6 +63,8 @@ export interface LocalTablestoreOptions {
    * checked against the real clock, because the SDK signs with the real clock (signer.js:13).
    */
   now?: () => number;
+  /** Row operations on a new table answer 404 OTSTableNotReady for this long (on `now`); default 0. */
+  tableReadyAfterMs?: number;
 }
 
 /** One request as the server saw it. */
@@ -272,7 +274,7 @@ interface Handled {
  */
 export async function startLocalTablestore(options: LocalTablestoreOptions): Promise<LocalTablestore> {
   const now = options.now ?? Date.now;
-  const model = new TablestoreModel(now);
+  const model = new TablestoreModel(now, options.tableReadyAfterMs ?? 0);
   const calls: TablestoreCall[] = [];
   const failRules: Array<Required<Pick<FailNextSpec, 'code' | 'count'>> & FailNextSpec> = [];
   const loseRules: Array<{ operation?: string; count: number }> = [];
@@ -377,7 +379,7 @@ export async function startLocalTablestore(options: LocalTablestoreOptions): Pro
             },
             reservedThroughputDetails: { capacityUnit: { ...t.reserved }, lastIncreaseTime: Math.floor(t.lastIncreaseTime / 1000) },
             tableOptions: { ...t.options },
-            tableStatus: 1, // ACTIVE: tables are ready at once here (README, "Not emulated")
+            tableStatus: 1, // ACTIVE, also while rows answer OTSTableNotReady (a guess, README)
           }),
         };
       }

@@ -218,7 +218,14 @@ export interface RowSnapshot {
 export class TablestoreModel {
   private readonly tables = new Map<string, TableState>();
 
-  constructor(private readonly now: () => number) {}
+  constructor(
+    private readonly now: () => number,
+    /**
+     * How long after CreateTable row operations answer 404 OTSTableNotReady (on `now`). The service takes
+     * "several seconds" to a minute (§9); default 0 so tests need not wait.
+     */
+    private readonly tableReadyAfterMs = 0,
+  ) {}
 
   reset(): void {
     this.tables.clear();
@@ -279,6 +286,13 @@ export class TablestoreModel {
   table(name: string): TableState {
     const t = this.tables.get(name);
     if (t === undefined) throw new OtsFault('OTSObjectNotExist');
+    return t;
+  }
+
+  /** The table for a row operation: 404 OTSTableNotReady until it has loaded (§4, §9). */
+  private readyTable(name: string): TableState {
+    const t = this.table(name);
+    if (this.now() < t.createdAt + this.tableReadyAfterMs) throw new OtsFault('OTSTableNotReady');
     return t;
   }
 
@@ -461,7 +475,7 @@ export class TablestoreModel {
 
   /** PutRow: inserts or replaces the whole row (§8). */
   putRow(tableName: string, pk: readonly KeyColumn[], cells: readonly DecodedCell[], condition: WriteCondition, ret?: ReturnSpec): ReturnedRow | undefined {
-    const t = this.table(tableName);
+    const t = this.readyTable(tableName);
     this.checkConditionShape(condition);
     const autoAssigned = pk.some((c) => c.value.type === 'AUTO_INCREMENT');
     this.checkKey(t, pk, 'assign');
@@ -490,7 +504,7 @@ export class TablestoreModel {
    * INCREMENT adds an Int64 delta to the latest version (a missing column counts as 0) (§7, §8).
    */
   updateRow(tableName: string, pk: readonly KeyColumn[], cells: readonly DecodedCell[], condition: WriteCondition, ret?: ReturnSpec): ReturnedRow | undefined {
-    const t = this.table(tableName);
+    const t = this.readyTable(tableName);
     this.checkConditionShape(condition);
     const stored = this.rowKey(t, pk, false);
     this.checkCells(t, cells);
@@ -538,9 +552,9 @@ export class TablestoreModel {
           const base = latest === undefined ? 0n : (latest.value.value as bigint);
           const delta = (cell.value as Extract<Value, { type: 'INTEGER' }>).value;
           const sum = BigInt.asIntN(64, base + delta);
-          // A new version at now, strictly newer than the one it increments.
-          const ts = Math.max(this.now(), (latest?.ts ?? -1) + 1);
-          this.putVersion(t, row, cell.name, { ts, value: { type: 'INTEGER', value: sum } });
+          // A server-assigned version like any write: a second change in the same ms replaces it (as the
+          // service's same-version overwrite does), so a following PUT in that ms is not hidden behind it.
+          this.putVersion(t, row, cell.name, { ts: this.now(), value: { type: 'INTEGER', value: sum } });
           break;
         }
       }
@@ -552,7 +566,7 @@ export class TablestoreModel {
 
   /** DeleteRow: removes every column and every version (§8). */
   deleteRow(tableName: string, pk: readonly KeyColumn[], condition: WriteCondition, ret?: ReturnSpec): ReturnedRow | undefined {
-    const t = this.table(tableName);
+    const t = this.readyTable(tableName);
     this.checkConditionShape(condition);
     const stored = this.rowKey(t, pk, false);
     const key = keyString(stored);
@@ -597,7 +611,7 @@ export class TablestoreModel {
   }
 
   getRow(tableName: string, pk: readonly KeyColumn[], spec: ReadSpec): ReturnedRow | undefined {
-    const t = this.table(tableName);
+    const t = this.readyTable(tableName);
     this.checkRead(spec);
     const stored = this.rowKey(t, pk, false);
     return this.readRow(t, this.visibleRow(t, keyString(stored)), spec);
@@ -611,8 +625,10 @@ export class TablestoreModel {
     tableName: string,
     range: { direction: 'FORWARD' | 'BACKWARD'; start: readonly KeyColumn[]; end: readonly KeyColumn[]; limit?: number },
     spec: ReadSpec,
+    /** The per-call row cap; only in-process snapshots lift it. */
+    cap: number = TablestoreLimits.GetRangeRows,
   ): { rows: ReturnedRow[]; next?: KeyColumn<KeyValue>[] } {
-    const t = this.table(tableName);
+    const t = this.readyTable(tableName);
     this.checkRead(spec);
     this.checkKey(t, range.start, 'range');
     this.checkKey(t, range.end, 'range');
@@ -629,7 +645,7 @@ export class TablestoreModel {
     if (forward ? order > 0 : order < 0) {
       throw invalid(`The start primary key must be ${forward ? 'less' : 'greater'} than the end primary key for a ${range.direction} range.`);
     }
-    const max = Math.min(range.limit ?? TablestoreLimits.GetRangeRows, TablestoreLimits.GetRangeRows);
+    const max = Math.min(range.limit ?? cap, cap);
     const candidates = [...t.rows.keys()]
       .map((key) => this.visibleRow(t, key))
       .filter((r): r is StoredRow => r !== undefined)
@@ -649,6 +665,7 @@ export class TablestoreModel {
   /** Every visible row of a table, in PK order, as plain JSON. */
   snapshot(tableName: string): RowSnapshot[] {
     const t = this.table(tableName);
+    if (t.rows.size === 0) return [];
     const all = this.getRange(
       tableName,
       {
@@ -658,6 +675,7 @@ export class TablestoreModel {
         limit: Number.MAX_SAFE_INTEGER,
       },
       { columnsToGet: [], maxVersions: Number.MAX_SAFE_INTEGER },
+      Number.MAX_SAFE_INTEGER,
     );
     return all.rows.map((r) => {
       const columns: RowSnapshot['columns'] = {};

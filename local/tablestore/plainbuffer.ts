@@ -3,7 +3,7 @@
  *
  * Requests are decoded here, not with the SDK reader: the SDK's PlainBufferCodedInputStream cannot parse
  * an op byte (`cell_type is not defined`, plain_buffer_coded_stream.js:196, pitfall 1) nor an INF_MIN /
- * INF_MAX key (`Unsupported primary key type`, plain_buffer_coded_stream.js:52), and UpdateRow and GetRange
+ * INF_MAX key (`Unsupported primary key type`, plain_buffer_coded_stream.js:57), and UpdateRow and GetRange
  * need both. One decoder for every request buffer keeps one set of rules; a test checks it reads PutRow,
  * PK-only and DeleteRow buffers exactly as the SDK reader does. Response rows are written with the SDK's
  * own PlainBufferBuilder (plian_buffer_builder.js), so they are what the SDK reader expects.

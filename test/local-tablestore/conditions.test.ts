@@ -86,6 +86,58 @@ describe('Local Tablestore: conditions', () => {
     });
   });
 
+  describe('column conditions on PutRow, DeleteRow and BatchWriteRow', () => {
+    const stale = () => cond(single('version', Long.fromNumber(4), ComparatorType.EQUAL, false));
+
+    it('PutRow with a failing column condition leaves the row unchanged', async () => {
+      // Prepare
+      await seed('put-cc');
+      // Act
+      const err = await rejectionOf(f.client.putRow({ tableName: T, primaryKey: pk('put-cc'), attributeColumns: [{ state: 'REPLACED' }], condition: stale() }));
+      // Assess
+      expect([err.status, err.code]).toEqual([403, 'OTSConditionCheckFail']);
+      expect(await getAttrs(f.client, T, 'put-cc')).toEqual({ state: 'OPEN', version: 5 });
+    });
+
+    it('DeleteRow with a failing column condition keeps the row; with a passing one deletes it', async () => {
+      // Prepare
+      await seed('del-cc');
+      // Act
+      const err = await rejectionOf(f.client.deleteRow({ tableName: T, primaryKey: pk('del-cc'), condition: stale() }));
+      const kept = await getAttrs(f.client, T, 'del-cc');
+      await f.client.deleteRow({ tableName: T, primaryKey: pk('del-cc'), condition: cond(single('version', Long.fromNumber(5), ComparatorType.EQUAL, false)) });
+      // Assess
+      expect(err.code).toBe('OTSConditionCheckFail');
+      expect(kept).toEqual({ state: 'OPEN', version: 5 });
+      expect(await getAttrs(f.client, T, 'del-cc')).toBeUndefined();
+    });
+
+    it('BatchWriteRow checks each row\'s column condition on its own', async () => {
+      // Prepare
+      await seed('batch-cc-1');
+      await seed('batch-cc-2');
+      // Act
+      const res = await f.client.batchWriteRow({
+        tables: [
+          {
+            tableName: T,
+            rows: [
+              { type: 'UPDATE', primaryKey: pk('batch-cc-1'), attributeColumns: [{ PUT: [{ state: 'B1' }] }], condition: stale() },
+              { type: 'UPDATE', primaryKey: pk('batch-cc-2'), attributeColumns: [{ PUT: [{ state: 'B2' }] }], condition: cond(single('version', Long.fromNumber(5), ComparatorType.EQUAL, false)) },
+            ],
+          },
+        ],
+      });
+      // Assess
+      expect(res.tables.map((r) => [r.isOk, r.errorCode])).toEqual([
+        [false, 'OTSConditionCheckFail'],
+        [true, null],
+      ]);
+      expect((await getAttrs(f.client, T, 'batch-cc-1'))?.['state']).toBe('OPEN');
+      expect((await getAttrs(f.client, T, 'batch-cc-2'))?.['state']).toBe('B2');
+    });
+  });
+
   describe('single column conditions (stored version = 5)', () => {
     const cases: Array<[string, number, number, boolean]> = [
       ['EQUAL', ComparatorType.EQUAL, 5, true],
@@ -232,6 +284,22 @@ describe('Local Tablestore: conditions', () => {
       // Assess
       expect([err.status, err.code]).toEqual([400, 'OTSParameterInvalid']);
       expect((await getAttrs(f.client, T, 'too-many'))?.['state']).toBe('OPEN');
+    });
+  });
+
+  describe('what the SDK hands the caller (the 5.6.5 error quirk, reference §4)', () => {
+    it('a condition failure rejects with code 403 (a number) and the protobuf bytes naming OTSConditionCheckFail', async () => {
+      // Prepare
+      await seed('raw-1');
+      // Act
+      const raw = await f.client.putRow({ tableName: T, primaryKey: pk('raw-1'), attributeColumns: [{ a: 'x' }], condition: EXPECT_NOT_EXIST }).then(
+        () => undefined,
+        (e: unknown) => e as { code: unknown; message: string },
+      );
+      // Assess
+      expect(raw?.code).toBe(403);
+      expect(raw?.message.includes('OTSConditionCheckFail')).toBe(true);
+      expect(raw?.message).toMatch(/^\n\u0015OTSConditionCheckFail\u0012\u0017Condition check failed\. requestId:[0-9a-f-]{36}$/);
     });
   });
 

@@ -29,9 +29,9 @@ export interface OtsFixture {
   close(): Promise<void>;
 }
 
-export async function startOtsFixture(options: { now?: () => number } = {}): Promise<OtsFixture> {
+export async function startOtsFixture(options: { now?: () => number; tableReadyAfterMs?: number } = {}): Promise<OtsFixture> {
   const { keyring, root } = Keyring.generate();
-  const ots = await startLocalTablestore({ keyring, instanceName: INSTANCE, ...(options.now ? { now: options.now } : {}) });
+  const ots = await startLocalTablestore({ keyring, instanceName: INSTANCE, ...options });
   const clientWith = (key: Partial<AccessKey> & { instancename?: string }) =>
     new TableStore.Client({
       accessKeyId: key.accessKeyId ?? root.accessKeyId,

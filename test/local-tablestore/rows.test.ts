@@ -199,3 +199,26 @@ describe('Local Tablestore: single-row operations', () => {
     expect(recreate.consumed).toBeDefined(); // an expired row no longer exists for EXPECT_NOT_EXIST
   });
 });
+
+describe('Local Tablestore: increments and puts on a frozen clock', () => {
+  const clock = new TestClock();
+  let f: OtsFixture;
+  beforeAll(async () => {
+    f = await startOtsFixture({ now: clock.now });
+    await createTable(f.client, 'frozen');
+  });
+  afterAll(() => f.close());
+
+  it('two increments and then a PUT in the same millisecond: the PUT is what a read sees', async () => {
+    // Prepare
+    const inc = () => f.client.updateRow({ tableName: 'frozen', primaryKey: [{ id: 'c' }], updateOfAttributeColumns: [{ INCREMENT: [{ n: Long.fromNumber(1) }] }], condition: IGNORE });
+    await inc();
+    await inc();
+    const afterIncrements = await getAttrs(f.client, 'frozen', 'c');
+    // Act
+    await f.client.updateRow({ tableName: 'frozen', primaryKey: [{ id: 'c' }], updateOfAttributeColumns: [{ PUT: [{ n: Long.fromNumber(100) }] }], condition: IGNORE });
+    // Assess
+    expect(afterIncrements).toEqual({ n: 2 });
+    expect(await getAttrs(f.client, 'frozen', 'c')).toEqual({ n: 100 });
+  });
+});

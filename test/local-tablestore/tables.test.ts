@@ -1,4 +1,4 @@
-import { createTable, type OtsFixture, rejectionOf, startOtsFixture } from './helpers';
+import { createTable, getAttrs, IGNORE, type OtsFixture, rejectionOf, startOtsFixture, TestClock } from './helpers';
 
 describe('Local Tablestore: tables', () => {
   let f: OtsFixture;
@@ -79,5 +79,25 @@ describe('Local Tablestore: tables', () => {
     expect((await f.client.listTable({})).tableNames).not.toContain('tbl_delete');
     const err = await rejectionOf(f.client.deleteTable({ tableName: 'tbl_delete' }));
     expect([err.status, err.code]).toEqual([404, 'OTSObjectNotExist']);
+  });
+});
+
+describe('Local Tablestore: table readiness', () => {
+  it('answers row operations on a new table with 404 OTSTableNotReady until tableReadyAfterMs has passed', async () => {
+    // Prepare
+    const clock = new TestClock();
+    const f = await startOtsFixture({ now: clock.now, tableReadyAfterMs: 30_000 });
+    try {
+      await createTable(f.client, 'loading');
+      // Act
+      const early = await rejectionOf(f.client.putRow({ tableName: 'loading', primaryKey: [{ id: 'a' }], attributeColumns: [{ v: 'x' }], condition: IGNORE }));
+      clock.advance(30_000);
+      await f.client.putRow({ tableName: 'loading', primaryKey: [{ id: 'a' }], attributeColumns: [{ v: 'x' }], condition: IGNORE });
+      // Assess
+      expect([early.status, early.code]).toEqual([404, 'OTSTableNotReady']);
+      expect(await getAttrs(f.client, 'loading', 'a')).toEqual({ v: 'x' });
+    } finally {
+      await f.close();
+    }
   });
 });
