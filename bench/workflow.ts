@@ -3,7 +3,12 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { startLocalCloud, defaultScenarioPath, projectRoot } from '../local/cloud';
 import { runInProcess } from '../workflow/in-process';
-import { newOperation, parseBindRequest } from '../workflow/messages';
+import { parseBindRequest } from '../workflow/messages';
+import { parseGroups } from '../workflow/groups';
+import { startOperation } from '../workflow/operation';
+import { MemoryLedger } from '../workflow/memory-ledger';
+import { TablestoreLedger } from '../cloud/ledger';
+import groupsYaml from '../config/groups.yaml' with { type: 'text' };
 import { systemClock } from '../workflow/ports';
 import { DefaultWaitPolicy, type WaitPolicy } from '../workflow/runner';
 
@@ -40,7 +45,7 @@ export async function benchWorkflow(): Promise<string> {
         const parsed = parseBindRequest({ eniId: 'eni-service', instanceId: 'i-standby', sourceInstanceId: 'i-primary', regionId: cloud.regionId, origin: { kind: 'cli', id: `bench-${i}`, time: new Date().toISOString() } });
         if (!parsed.ok) throw new Error(parsed.error);
         const t0 = Date.now();
-        const event = await runInProcess(parsed.value, { ecs: cloud.ecsPort(), clock: systemClock, guestScript: 'true', timeScale: Scale, wait: s.wait });
+        const event = await runInProcess(parsed.value, { ecs: cloud.ecsPort(), clock: systemClock, guestScript: 'true', timeScale: Scale, wait: s.wait, ledger: new MemoryLedger(), authority: { groups: parseGroups(groupsYaml, 'config/groups.yaml'), allowUnmanaged: false } });
         if (event.outcome !== 'succeeded') throw new Error(`${s.name}: ${event.outcome} ${event.message}`);
         times.push(Date.now() - t0);
         calls.push(cloud.ecs.control.calls().length);
@@ -66,10 +71,10 @@ export async function benchWorkflow(): Promise<string> {
       cloud.ecs.control.setInstanceStatus({ instanceId: 'i-primary', status: 'Stopped' });
       const parsed = parseBindRequest({ eniId: 'eni-service', instanceId: 'i-standby', sourceInstanceId: 'i-primary', regionId: cloud.regionId, origin: { kind: 'request', id: `bench-q-${i}`, time: new Date().toISOString() } });
       if (!parsed.ok) throw new Error(parsed.error);
-      const op = newOperation(parsed.value, Date.now());
       const mns = cloud.mnsQueues();
+      const ledger = new TablestoreLedger({ endpoint: cloud.info.tablestoreEndpoint, instanceName: cloud.info.tablestoreInstance, credentials: cloud.root });
       const t0 = Date.now();
-      await mns.send(cloud.queues.validate, JSON.stringify(op));
+      const op = await startOperation(parsed.value, { ledger, queue: mns, queues: cloud.queues, now: Date.now() });
       for (let found = false; !found; ) {
         for (const m of await mns.receive(cloud.queues.events, { waitSeconds: 5, max: 16 })) {
           if ((JSON.parse(m.body) as { operationId: string }).operationId === op.operationId) found = true;

@@ -1,3 +1,4 @@
+import './tablestore-globals';
 import { Client, Condition, ComparatorType, INF_MAX, INF_MIN, Long, RowExistenceExpectation, SingleColumnCondition, type AttributeColumns, type DecodedAttribute } from 'tablestore';
 import { LedgerUnavailable, parseLease, parseRecord, type LeaseRecord, type LedgerPort, type OperationRecord } from '../workflow/ledger';
 import { resolveCredentials, type CredentialSource } from './credentials';

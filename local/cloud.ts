@@ -1,3 +1,4 @@
+import '../cloud/tablestore-globals';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';

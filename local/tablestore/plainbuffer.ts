@@ -8,6 +8,7 @@
  * PK-only and DeleteRow buffers exactly as the SDK reader does. Response rows are written with the SDK's
  * own PlainBufferBuilder (plian_buffer_builder.js), so they are what the SDK reader expects.
  */
+import '../../cloud/tablestore-globals';
 import TableStore from 'tablestore';
 import { invalid } from './errors';
 

@@ -62,7 +62,7 @@ describe('Fuzz: on-alarm answers every malformed callback with a 4xx and moves n
   const valid = Object.fromEntries(new URLSearchParams(alarmBody({})));
   const inputs = generated(40, 11, (next, i) => {
     const fields = mutate(valid, next);
-    const body = i % 3 === 0 ? JSON.stringify(fields) : new URLSearchParams(Object.entries(fields).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)])).toString();
+    const body = i % 3 === 0 ? JSON.stringify(fields) : new URLSearchParams(Object.entries(fields).map(([k, v]): [string, string] => [k, typeof v === 'string' ? v : String(JSON.stringify(v))])).toString();
     return { body, json: i % 3 === 0 };
   });
   it.each(inputs)('input %i', async (_i, input) => {
