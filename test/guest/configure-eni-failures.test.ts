@@ -1,5 +1,8 @@
 // The guest script's failure modes and exit codes: metadata down, MAC missing, hot-plug wait, primary NIC, bad input.
+import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { assertCanBuildNamespaces, inNamespace } from '../../local/guest/netns-topology';
 import { ENI_IPS, ENI_MAC, GATEWAY, GuestWorld, expectSuccess } from './helpers';
 
@@ -112,7 +115,8 @@ describe('Guest script: failures and exit codes', () => {
 });
 
 describe('Guest script: input validation', () => {
-  const PWNED = '/tmp/eni-pwned';
+  // Unique per run: other runs of this suite on the same host must neither see nor remove this file.
+  const PWNED = join(tmpdir(), `eni-pwned-${process.pid}-${randomBytes(4).toString('hex')}`);
   let world: GuestWorld | undefined;
 
   beforeAll(async () => {
@@ -128,9 +132,9 @@ describe('Guest script: input validation', () => {
   it.each([
     ['a MAC that is not one', { ENI_MAC: '00:16:3e:aa:00' }, /^bad-input: ENI_MAC/],
     ['an IP with an octet over 255', { ENI_MAC, ENI_IPS: '10.0.1.300' }, /^bad-input: ENI_IPS/],
-    ['a command after an IP', { ENI_MAC, ENI_IPS: '10.0.1.10;touch /tmp/eni-pwned' }, /^bad-input: ENI_IPS/],
-    ['a command substitution', { ENI_MAC, ENI_IPS: '$(touch /tmp/eni-pwned)' }, /^bad-input: ENI_IPS/],
-    ['a newline in an IP list', { ENI_MAC, ENI_IPS: '10.0.1.10\ntouch /tmp/eni-pwned' }, /^bad-input: ENI_IPS/],
+    ['a command after an IP', { ENI_MAC, ENI_IPS: `10.0.1.10;touch ${PWNED}` }, /^bad-input: ENI_IPS/],
+    ['a command substitution', { ENI_MAC, ENI_IPS: `$(touch ${PWNED})` }, /^bad-input: ENI_IPS/],
+    ['a newline in an IP list', { ENI_MAC, ENI_IPS: `10.0.1.10\ntouch ${PWNED}` }, /^bad-input: ENI_IPS/],
     ['a leading-zero octet', { ENI_MAC, ENI_IPS: '10.0.1.010' }, /^bad-input: ENI_IPS/],
     ['prefix 33', { ENI_MAC, ENI_PREFIX: '33' }, /^bad-input: ENI_PREFIX/],
     ['a gateway that is not an IP', { ENI_MAC, ENI_GATEWAY: '10.0.1' }, /^bad-input: ENI_GATEWAY/],
