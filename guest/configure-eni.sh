@@ -139,9 +139,9 @@ find_dev() { # sets DEV and IFX, read together: the MAC read again after the ifi
 }
 # The same device (ifindex) under its current name; exit $1 ($2) when it is gone.
 refind() {
-  _pd=$DEV _px=$IFX _i=0
+  _pd=$DEV _px=$IFX _k=0
   until find_dev && [ "$IFX" = "$_px" ]; do # a look in the middle of a rename can miss it: look again
-    _i=$((_i + 1)); [ $_i -lt 5 ] || die "$1" "$2: the device with MAC $MAC ($_pd, ifindex $_px) left during the run; rerun"
+    _k=$((_k + 1)); [ $_k -lt 5 ] || die "$1" "$2: the device with MAC $MAC ($_pd, ifindex $_px) left during the run; rerun"
     nap
   done
   [ "$DEV" = "$_pd" ] || say "device $_pd is now $DEV (renamed, ifindex $IFX)"
