@@ -120,26 +120,50 @@ done
 IFS=$_o
 
 # ---- 4. Find the device by MAC, waiting (bounded) for hot-plug: "InUse" in the API precedes the link. ----
-find_dev() {
+# The kernel names a new NIC (eth1) and udev may rename it (ens5) a moment later: a name counts once udev has
+# settled and two looks agree, and the device is looked up again by MAC and ifindex after each wait below.
+find_dev() { # sets DEV and IFX, read together: the MAC read again after the ifindex proves the name held
   set +f
   for _f in /sys/class/net/*/address; do
-    [ "$(cat "$_f" 2>/dev/null)" = "$MAC" ] || continue
+    { read -r _a <"$_f" && read -r _x <"${_f%address}ifindex" && read -r _b <"$_f"; } 2>/dev/null || continue
+    [ "$_a" = "$MAC" ] && [ "$_b" = "$MAC" ] || continue
     _d=${_f%/address}; _d=${_d##*/}
     # A bridge, bond or VLAN on top of the NIC can share its MAC; the ENI is the plain device.
     [ -e "/sys/class/net/$_d/bridge" ] || [ -e "/sys/class/net/$_d/bonding" ] || [ -e "/proc/net/vlan/$_d" ] && continue
-    set -f; DEV=$_d; return 0
+    set -f
+    case $_d in *[!A-Za-z0-9_.@-]*) die 20 "apply-failed: unsupported device name '$_d'" ;; esac
+    case $_x in '' | *[!0-9]*) die 20 "apply-failed: unreadable ifindex '$_x' of $_d" ;; esac
+    DEV=$_d IFX=$_x; return 0
   done
   set -f; return 1
 }
-DEV=
+# The same device (ifindex) under its current name; exit $1 ($2) when it is gone.
+refind() {
+  _pd=$DEV _px=$IFX _k=0
+  until find_dev && [ "$IFX" = "$_px" ]; do # a look in the middle of a rename can miss it: look again
+    _k=$((_k + 1)); [ $_k -lt 5 ] || die "$1" "$2: the device with MAC $MAC ($_pd, ifindex $_px) left during the run; rerun"
+    nap
+  done
+  [ "$DEV" = "$_pd" ] || say "device $_pd is now $DEV (renamed, ifindex $IFX)"
+}
+DEV= IFX= _seen= _n=0 _w=
 _end=$(($(date +%s) + WAIT))
 [ "$WAIT" -eq 0 ] || _end=$((_end + 1)) # whole seconds: wait at least WAIT, at most WAIT+1
-until find_dev; do
-  [ "$(date +%s)" -lt "$_end" ] || die 10 "mac-not-found: no network device has MAC $MAC after ${WAIT}s"
+while :; do
+  if find_dev; then
+    [ "$DEV $IFX" != "$_seen" ] || break
+    [ -n "$_seen" ] || ! have udevadm || udevadm settle -t 2 >/dev/null 2>&1
+    # Renamed over and over: go on with the latest name; refind follows later renames.
+    _n=$((_n + 1)); [ $_n -lt 20 ] || break
+    _seen="$DEV $IFX"
+  else
+    [ "$(date +%s)" -lt "$_end" ] || die 10 "mac-not-found: no network device has MAC $MAC after ${WAIT}s"
+    [ -n "$_w" ] || say "waiting up to ${WAIT}s for a device with MAC $MAC"
+    _seen= _w=1
+  fi
   nap
 done
-case $DEV in *[!A-Za-z0-9_.@-]*) die 20 "apply-failed: unsupported device name '$DEV'" ;; esac
-say "device $DEV has MAC $MAC"
+say "device $DEV (ifindex $IFX) has MAC $MAC"
 
 # ---- 5. Metadata (token mode first, then without), the workflow's values as the fallback. ----
 TOKEN=
@@ -172,6 +196,7 @@ if _macs=$(md /latest/meta-data/network/interfaces/macs/); then
   fi
 fi
 say "metadata at $MD: $M_STATE${TOKEN:+ (token mode)}"
+refind 10 mac-not-found
 PREFIX=${M_PREFIX:-$IN_PREFIX}
 GW=${M_GW:-$IN_GW}
 [ -z "$M_PREFIX" ] || [ -z "$IN_PREFIX" ] || [ "$M_PREFIX" = "$IN_PREFIX" ] || say "warning: metadata prefix /$M_PREFIX differs from ENI_PREFIX /$IN_PREFIX; using metadata"
@@ -206,7 +231,6 @@ done
 [ $(($(ip2int "$GW") & MASK)) -eq $NETI ] || die 12 "gateway-unreachable: gateway $GW is outside the ENI subnet $CIDR"
 in_list "$GW" "$IPS" && die 2 "bad-input: gateway $GW is one of the ENI's own IPs"
 # Table = priority = 1000 + ifindex: unique per host for any device name (eth1, ens5, ...), like Terway.
-IFX=$(cat "/sys/class/net/$DEV/ifindex")
 TABLE=$((1000 + IFX))
 [ "$TABLE" -le 32765 ] || die 20 "apply-failed: ifindex $IFX too large for a rule priority below main (32766)"
 
@@ -278,6 +302,7 @@ else ping -c 1 -W 2 -I "$DEV" "$GW" >/dev/null 2>&1 &
 fi
 _pid=$! _i=0 _ok=
 while [ $_i -lt 30 ]; do
+  [ -e "/sys/class/net/$DEV" ] || refind 20 apply-failed
   case $(ip neigh show to "$GW" dev "$DEV" 2>/dev/null) in
   *REACHABLE* | *STALE* | *DELAY* | *PROBE* | *PERMANENT*) _ok=1; break ;;
   esac
@@ -285,6 +310,7 @@ while [ $_i -lt 30 ]; do
 done
 kill "$_pid" 2>/dev/null
 wait "$_pid" 2>/dev/null
+refind 20 apply-failed
 [ -n "$_ok" ] || die 12 "gateway-unreachable: no ARP answer from $GW on $DEV within 3s (configuration applied; rerun when the link works)"
 
 # ---- 11. Persist for the next boot: only files carrying our marker are ever written. ----

@@ -9,7 +9,8 @@
  *   port <tag>p4 ---- <tag>x4 (an ENI parked in the vSwitch while Available; attach moves it)
  * ```
  * Every port is one veth pair: the vSwitch end stays put, the guest end carries the NIC's MAC and moves
- * between instance namespaces on attach/detach, as a hot-plugged ENI does. The vSwitch end owns the
+ * between instance namespaces on attach/detach, as a hot-plugged ENI does - in one step, under its final
+ * name (ethN), unless the attach asks for a udev-like late rename (AttachOptions). The vSwitch end owns the
  * gateway address (the `.253` of the CIDR, per Alibaba's examples: broadcast minus two), answers ARP for the
  * rest of the VPC (proxy_arp, as the VPC does) and holds a /32 route for each IP bound to the NIC. Strict
  * rp_filter there is the VPC's anti-spoofing: a packet whose source IP belongs to another NIC is dropped,
@@ -66,6 +67,19 @@ export interface MetadataMode {
   readonly tokenApi?: boolean;
 }
 
+/** How a hot-plugged NIC gets its name inside the instance. */
+export interface AttachOptions {
+  /**
+   * Like udev renaming what the kernel named a new NIC (eth1 -> ens5) a moment after it appeared: the device
+   * enters the instance under a temporary name (its parked name) and gets its final name only when the
+   * instance's metadata service receives its next request - the metadata server renames it before it answers.
+   * The guest script asks metadata after it found the device and before it configures it, so this puts the
+   * rename exactly into that window, every time. Needs the metadata server running. Default: the device
+   * appears under its final name in one step.
+   */
+  readonly renameOnMetadataRequest?: boolean;
+}
+
 // The metadata server runs inside the instance namespace (a process cannot listen in another namespace),
 // so it is a separate node process; it re-reads its state file on every request, which the topology
 // replaces atomically, so an update is visible to the very next request with no handshake.
@@ -75,9 +89,16 @@ export interface MetadataMode {
 const METADATA_SERVER = String.raw`
 const http = require('node:http'); const fs = require('node:fs'); const crypto = require('node:crypto');
 const [stateFile, host] = process.argv.slice(1);
-const tokens = new Map();
+const tokens = new Map(); const renamed = new Set();
 const srv = http.createServer((req, res) => {
   let state; try { state = JSON.parse(fs.readFileSync(stateFile, 'utf8')); } catch { state = { macs: {} }; }
+  const rn = state.rename;
+  if (rn && !renamed.has(rn.from + ' ' + rn.to)) {
+    renamed.add(rn.from + ' ' + rn.to);
+    try { require('node:child_process').execFileSync('ip', ['link', 'set', 'dev', rn.from, 'name', rn.to], { stdio: 'pipe' });
+      process.stdout.write('renamed ' + rn.from + ' ' + rn.to + '\n');
+    } catch (e) { process.stdout.write('rename-failed ' + rn.from + ' ' + rn.to + ' ' + String(e.stderr || e.message).trim() + '\n'); }
+  }
   const tok = req.headers['x-aliyun-ecs-metadata-token'];
   const tokenOk = typeof tok === 'string' && (tokens.get(tok) ?? 0) > Date.now();
   const send = (status, body) => {
@@ -185,6 +206,8 @@ export class NetnsTopology {
   private readonly instances = new Map<string, NetnsInstance>();
   private readonly metadata = new Map<string, MetadataProcess>();
   private readonly modes = new Map<string, MetadataMode>();
+  /** Late renames waiting for the instance's next metadata request, by instance id. */
+  private readonly pendingRenames = new Map<string, { nic: NetnsNic; from: string; to: string }>();
   private readonly namespaces: string[] = [];
   private readonly services = new Set<ChildProcess>();
   private ports = 0;
@@ -297,30 +320,42 @@ export class NetnsTopology {
     return next;
   }
 
-  private async moveIn(nic: NetnsNic, inst: NetnsInstance): Promise<string> {
+  private async moveIn(nic: NetnsNic, inst: NetnsInstance, opts: AttachOptions = {}): Promise<string> {
     const names = (await ip('-n', inst.namespace, '-o', 'link', 'show'))
       .split('\n')
       .map((l) => /^\d+:\s+([^:@\s]+)/.exec(l)?.[1])
       .filter((x): x is string => x !== undefined);
     let k = 0;
-    while (names.includes(`eth${k}`)) k++;
+    const pendingName = this.pendingRenames.get(inst.instanceId)?.to;
+    while (names.includes(`eth${k}`) || pendingName === `eth${k}`) k++;
     const device = `eth${k}`;
     const parked = this.parkedName(nic);
-    await ip('-n', this.vswitch, 'link', 'set', 'dev', parked, 'netns', inst.namespace);
-    await ip('-n', inst.namespace, 'link', 'set', 'dev', parked, 'name', device);
-    if (k === 0) await ip('-n', inst.namespace, 'link', 'set', 'dev', device, 'up');
+    if (opts.renameOnMetadataRequest) {
+      if (this.pendingRenames.has(inst.instanceId)) throw new Error(`${inst.instanceId} already has a late rename pending`);
+      if (!this.metadata.has(inst.instanceId)) throw new Error(`renameOnMetadataRequest needs the metadata server of ${inst.instanceId} running`);
+      await ip('-n', this.vswitch, 'link', 'set', 'dev', parked, 'netns', inst.namespace);
+      nic.device = parked;
+      this.pendingRenames.set(inst.instanceId, { nic, from: parked, to: device });
+    } else {
+      // One netlink request: the device appears in the instance under its final name, never under another.
+      await ip('-n', this.vswitch, 'link', 'set', 'dev', parked, 'netns', inst.namespace, 'name', device);
+      if (k === 0) await ip('-n', inst.namespace, 'link', 'set', 'dev', device, 'up');
+      nic.device = device;
+    }
     nic.instanceId = inst.instanceId;
-    nic.device = device;
     this.writeMetadataState(inst.instanceId);
     return device;
   }
 
-  /** Hot-plugs the ENI with this MAC into the instance, like AttachNetworkInterface. Returns the device name. */
-  attachEni(mac: string, instanceId: string): Promise<string> {
+  /**
+   * Hot-plugs the ENI with this MAC into the instance, like AttachNetworkInterface. Returns the device name
+   * (with `renameOnMetadataRequest`, the name it gets once renamed; {@link NetnsNic.device} says the current one).
+   */
+  attachEni(mac: string, instanceId: string, opts: AttachOptions = {}): Promise<string> {
     return this.serial(async () => {
       const nic = this.nic(mac);
       if (nic.instanceId !== undefined) throw new Error(`ENI ${mac} is attached to ${nic.instanceId}; detach it first`);
-      return this.moveIn(nic, this.instance(instanceId));
+      return this.moveIn(nic, this.instance(instanceId), opts);
     });
   }
 
@@ -331,9 +366,10 @@ export class NetnsTopology {
       const inst = nic.instanceId === undefined ? undefined : this.instance(nic.instanceId);
       if (!inst || nic.device === undefined) return;
       const parked = this.parkedName(nic);
+      if (this.pendingRenames.get(inst.instanceId)?.nic === nic) this.pendingRenames.delete(inst.instanceId);
       await ip('-n', inst.namespace, 'link', 'set', 'dev', nic.device, 'down');
-      await ip('-n', inst.namespace, 'link', 'set', 'dev', nic.device, 'name', parked);
-      await ip('-n', inst.namespace, 'link', 'set', 'dev', parked, 'netns', this.vswitch);
+      // One step, as a hot-unplug: the device never shows up in the instance under its parked name.
+      await ip('-n', inst.namespace, 'link', 'set', 'dev', nic.device, 'netns', this.vswitch, 'name', parked);
       nic.instanceId = undefined;
       nic.device = undefined;
       this.writeMetadataState(inst.instanceId);
@@ -365,8 +401,10 @@ export class NetnsTopology {
       };
     }
     const mode = this.modes.get(instanceId) ?? {};
+    const pending = this.pendingRenames.get(instanceId);
+    const rename = pending && { from: pending.from, to: pending.to };
     const file = this.stateFile(inst.namespace);
-    writeFileSync(`${file}.tmp`, JSON.stringify({ instanceId, mac: inst.primary.mac, requireToken: mode.requireToken === true, tokenApi: mode.tokenApi !== false, hiddenMacs: mode.hiddenMacs ?? [], macs }));
+    writeFileSync(`${file}.tmp`, JSON.stringify({ instanceId, mac: inst.primary.mac, requireToken: mode.requireToken === true, tokenApi: mode.tokenApi !== false, hiddenMacs: mode.hiddenMacs ?? [], rename, macs }));
     renameSync(`${file}.tmp`, file);
   }
 
@@ -399,6 +437,7 @@ export class NetnsTopology {
             ready = true;
             resolve();
           } else if (line.startsWith('{')) requests.push(JSON.parse(line) as MetadataRequest);
+          else if (line.startsWith('renamed ') || line.startsWith('rename-failed ')) this.renameDone(instanceId, line);
         }
       });
       child.once('exit', (code) => {
@@ -406,6 +445,17 @@ export class NetnsTopology {
         if (!ready) reject(new Error(`metadata server for ${instanceId} exited ${code}: ${err.trim()}`));
       });
     });
+  }
+
+  // The metadata server did (or failed) the pending late rename: the NIC's device follows, the state forgets it.
+  private renameDone(instanceId: string, line: string): void {
+    const p = this.pendingRenames.get(instanceId);
+    const [what, from, to] = line.split(' ');
+    if (!p || p.from !== from || p.to !== to) return;
+    this.pendingRenames.delete(instanceId);
+    if (what === 'renamed') p.nic.device = to;
+    else process.stderr.write(`netns topology ${this.tag}: late rename in ${instanceId}: ${line}\n`);
+    this.writeMetadataState(instanceId);
   }
 
   /** Stops the instance's metadata server: requests to it are refused, as when the service is unreachable. */

@@ -1,6 +1,9 @@
 // The guest script's failure modes and exit codes: metadata down, MAC missing, hot-plug wait, primary NIC, bad input.
+import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
-import { assertCanBuildNamespaces } from '../../local/guest/netns-topology';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { assertCanBuildNamespaces, inNamespace } from '../../local/guest/netns-topology';
 import { ENI_IPS, ENI_MAC, GATEWAY, GuestWorld, expectSuccess } from './helpers';
 
 describe('Guest script: failures and exit codes', () => {
@@ -48,16 +51,50 @@ describe('Guest script: failures and exit codes', () => {
     world = await GuestWorld.create();
     const w = world;
 
-    // Act: start the script, attach 300 ms later.
+    // Act: start the script, attach once it is seen waiting for the device.
     const running = w.configure('i-a', { waitSeconds: 10 });
-    await new Promise((r) => setTimeout(r, 300));
+    await w.untilScriptWaits('i-a');
     const device = await w.topo.attachEni(ENI_MAC, 'i-a');
     const r = await running;
 
     // Assess
     expect(expectSuccess(r).device).toBe(device);
+    expect(r.output).toContain(`eni-failover: waiting up to 10s for a device with MAC ${ENI_MAC}`);
+    expect(await w.addresses('i-a', device)).toEqual({ up: true, inet: ['10.0.1.10/24', '10.0.1.11/24'] });
     expect(r.ms).toBeLessThan(5000);
   });
+
+  it.each(['dash', 'bash'])(
+    'follows a hot-plugged NIC that udev renames after the script found it and before it configures it (%s)',
+    async (shell) => {
+      // Prepare
+      world = await GuestWorld.create({ shell });
+      const w = world;
+      const tempName = `${w.topo.tag}x${w.topo.nic(ENI_MAC).port.slice(w.topo.tag.length + 1)}`;
+
+      // Act: the NIC appears under a temporary name and is renamed while the script asks metadata.
+      const running = w.configure('i-a', { waitSeconds: 10 });
+      await w.untilScriptWaits('i-a');
+      const device = await w.topo.attachEni(ENI_MAC, 'i-a', { renameOnMetadataRequest: true });
+      const r = await running;
+      const again = await w.configure('i-a');
+
+      // Assess: the script found it under the temporary name, followed the rename and configured the final name.
+      const result = expectSuccess(r);
+      expect(device).toMatch(/^eth\d$/);
+      expect(r.output).toContain(`eni-failover: device ${tempName} `);
+      expect(r.output).toContain(`eni-failover: device ${tempName} is now ${device}`);
+      expect(result.device).toBe(device);
+      const ifindex = Number((await inNamespace(w.ns('i-a'), ['cat', `/sys/class/net/${device}/ifindex`])).trim());
+      expect(result.table).toBe(1000 + ifindex);
+      expect(await w.addresses('i-a', device)).toEqual({ up: true, inet: ['10.0.1.10/24', '10.0.1.11/24'] });
+      expect(await w.routes('i-a', result.table)).toEqual([
+        expect.objectContaining({ dst: 'default', gateway: GATEWAY, dev: device }),
+        expect.objectContaining({ dst: '10.0.1.0/24', dev: device, prefsrc: '10.0.1.10' }),
+      ]);
+      expect(expectSuccess(again)).toMatchObject({ device, table: result.table, changes: 0 });
+    },
+  );
 
   it('refuses (exit 2) to reconfigure the primary NIC, known from metadata or from the main default route', async () => {
     // Prepare
@@ -78,7 +115,8 @@ describe('Guest script: failures and exit codes', () => {
 });
 
 describe('Guest script: input validation', () => {
-  const PWNED = '/tmp/eni-pwned';
+  // Unique per run: other runs of this suite on the same host must neither see nor remove this file.
+  const PWNED = join(tmpdir(), `eni-pwned-${process.pid}-${randomBytes(4).toString('hex')}`);
   let world: GuestWorld | undefined;
 
   beforeAll(async () => {
@@ -94,9 +132,9 @@ describe('Guest script: input validation', () => {
   it.each([
     ['a MAC that is not one', { ENI_MAC: '00:16:3e:aa:00' }, /^bad-input: ENI_MAC/],
     ['an IP with an octet over 255', { ENI_MAC, ENI_IPS: '10.0.1.300' }, /^bad-input: ENI_IPS/],
-    ['a command after an IP', { ENI_MAC, ENI_IPS: '10.0.1.10;touch /tmp/eni-pwned' }, /^bad-input: ENI_IPS/],
-    ['a command substitution', { ENI_MAC, ENI_IPS: '$(touch /tmp/eni-pwned)' }, /^bad-input: ENI_IPS/],
-    ['a newline in an IP list', { ENI_MAC, ENI_IPS: '10.0.1.10\ntouch /tmp/eni-pwned' }, /^bad-input: ENI_IPS/],
+    ['a command after an IP', { ENI_MAC, ENI_IPS: `10.0.1.10;touch ${PWNED}` }, /^bad-input: ENI_IPS/],
+    ['a command substitution', { ENI_MAC, ENI_IPS: `$(touch ${PWNED})` }, /^bad-input: ENI_IPS/],
+    ['a newline in an IP list', { ENI_MAC, ENI_IPS: `10.0.1.10\ntouch ${PWNED}` }, /^bad-input: ENI_IPS/],
     ['a leading-zero octet', { ENI_MAC, ENI_IPS: '10.0.1.010' }, /^bad-input: ENI_IPS/],
     ['prefix 33', { ENI_MAC, ENI_PREFIX: '33' }, /^bad-input: ENI_PREFIX/],
     ['a gateway that is not an IP', { ENI_MAC, ENI_GATEWAY: '10.0.1' }, /^bad-input: ENI_GATEWAY/],

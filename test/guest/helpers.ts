@@ -72,6 +72,22 @@ export class GuestWorld {
     return { ...r, parsed: parseGuestResult(r.output), ms: performance.now() - t0 };
   }
 
+  /**
+   * Resolves once a guest script in the instance sleeps between two looks for its device: a `sleep` process in
+   * the namespace (before the device exists, the script's only sleeps are those of its wait loop). Tests that
+   * hot-plug "after the script started" wait for this instead of guessing a delay.
+   */
+  async untilScriptWaits(instanceId: string, timeoutMs = 10_000): Promise<void> {
+    const ns = this.ns(instanceId);
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const pids = (await ip('netns', 'pids', ns)).split('\n').filter((p) => /^\d+$/.test(p));
+      if (pids.some((p) => readProc(`/proc/${p}/comm`) === 'sleep')) return;
+      if (performance.now() > deadline) throw new Error(`no guest script waiting in ${instanceId} after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
   /** `ip addr`, every IPv4 route of every table and the rules: what "changes nothing" is measured on. */
   async netState(instanceId: string): Promise<string> {
     const ns = this.ns(instanceId);
@@ -109,6 +125,14 @@ export class GuestWorld {
 
   destroy(): Promise<void> {
     return this.topo.destroy();
+  }
+}
+
+function readProc(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return undefined; // the process ended meanwhile
   }
 }
 
