@@ -4,6 +4,7 @@ import { EcsModel } from './model';
 import { type Scenario, type ScenarioInput, loadScenario, parseScenario } from './scenario';
 import { type EcsControl, EcsServer } from './server';
 
+export { EniStatus, EniType, InstanceStatus } from './api-strings';
 export { EcsApiError, EcsErrors, type EcsErrorCode } from './errors';
 export { EmulatedGuest, GuestExitMacNotFound, parseShellAssignments, type GuestExecutor, type GuestNicView } from './guest';
 export { InstanceTypesBindOnlyWhenStopped, RestartRequiredIfStartedBefore } from './instance-types';

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { EniStatus, EniType, InstanceStatus } from '../../workflow/model';
+import { EniStatus, EniType, InstanceStatus } from './api-strings';
 import { EcsApiError, ecsError } from './errors';
 import { EmulatedGuest, type GuestExecutor, type GuestNicView } from './guest';
 import { InstanceTypesBindOnlyWhenStopped, RestartRequiredIfStartedBefore } from './instance-types';

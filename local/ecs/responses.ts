@@ -1,4 +1,4 @@
-import { EniStatus, InstanceStatus } from '../../workflow/model';
+import { EniStatus, InstanceStatus } from './api-strings';
 import { EcsApiError, ecsError } from './errors';
 import { instanceTypeFamily } from './instance-types';
 import { type EcsModel, type EniState, type InstanceState, type InvocationState, ecsMinuteTime, ecsSecondTime } from './model';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parse as parseQueryString } from 'node:querystring';
-import { InstanceStatus } from '../../workflow/model';
+import { InstanceStatus } from './api-strings';
 import { NonceCache, verifyAcs3, verifyRpcV2, type AuthResult } from '../acs3';
 import type { Keyring } from '../credentials';
 import { EcsApiError, EcsErrors, ecsError } from './errors';
