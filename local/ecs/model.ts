@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { EniStatus, EniType, InstanceStatus } from './api-strings';
-import { EcsApiError, ecsError } from './errors';
+import { EcsApiError, InvocationErrorInfo, type InvocationErrorCode, ecsError } from './errors';
 import { EmulatedGuest, type GuestExecutor, type GuestNicView } from './guest';
 import { InstanceTypesBindOnlyWhenStopped, RestartRequiredIfStartedBefore } from './instance-types';
-import { type Cidr, allocateIp, macFor, parseCidr, vSwitchGateway } from './net';
+import { type Cidr, allocateIp, ipToNumber, macFor, parseCidr, vSwitchGateway } from './net';
 import type { Scenario } from './scenario';
 
 /**
@@ -22,7 +22,29 @@ export const UnresponsiveStopFactor = 5;
 /** Cloud Assistant output beyond this is cut and counted in `Dropped` (ecs-api.md: 24 KB). */
 export const MaxCommandOutputBytes = 24 * 1024;
 
-export type InvocationInstanceStatus = 'Pending' | 'Running' | 'Success' | 'Failed' | 'Timeout' | 'Aborted';
+/**
+ * Per-instance invocation status (DescribeInvocationResults API reference, InvocationStatus): Pending,
+ * Invalid, Aborted, Running, Success, Failed, Error, Timeout, Cancelled, Stopping, Terminated.
+ */
+export type InvocationInstanceStatus =
+  | 'Pending'
+  | 'Running'
+  | 'Success'
+  | 'Failed'
+  | 'Timeout'
+  | 'Aborted'
+  | 'Error'
+  | 'Invalid'
+  | 'Cancelled'
+  | 'Terminated';
+
+/**
+ * ExitCode reported for a process Cloud Assistant killed (Timeout, Terminated). Not published: the agent
+ * (aliyun_assist_client, Go) reads the exit status with os.ProcessState.ExitCode(), which is -1 for a
+ * process ended by a signal - a reasoned guess. Targets that never ran (Aborted, Cancelled, Invalid,
+ * DeliveryTimeout) have no ExitCode at all in the answer.
+ */
+export const KilledExitCode = -1;
 
 export type ModelEvent =
   | { readonly type: 'instance'; readonly instanceId: string; readonly from: InstanceStatus; readonly to: InstanceStatus; readonly at: number }
@@ -577,15 +599,22 @@ export class EcsModel implements GuestNicView {
 
   // ---------------------------------------------------------------- instance power state
 
-  stop(instanceId: string, args: { forceStop: boolean; stoppedMode: 'KeepCharging' | 'StopCharging'; dryRun: boolean }): void {
+  /**
+   * StopInstance. `stoppedMode` undefined = the documented default (StopInstance API reference): KeepCharging,
+   * unless the account has the no-fees-for-stopped-instances mode on (scenario `account.
+   * noChargeForStoppedInstances`), which makes a VPC instance's default StopCharging - every instance here
+   * is a VPC instance.
+   */
+  stop(instanceId: string, args: { forceStop: boolean; stoppedMode: 'KeepCharging' | 'StopCharging' | undefined; dryRun: boolean }): void {
     const inst = this.getInstance(instanceId);
+    const stoppedMode = args.stoppedMode ?? (this.scenario.account.noChargeForStoppedInstances ? 'StopCharging' : 'KeepCharging');
     if (inst.status !== InstanceStatus.Running) throw ecsError('IncorrectInstanceStatus', undefined, `(${inst.status})`);
     if (args.dryRun) throw ecsError('DryRunOperation');
     // A soft stop asks the guest to shut down; a hung guest is only powered off after a long wait.
     const factor = args.forceStop || inst.guestResponsive ? 1 : UnresponsiveStopFactor;
     this.setInstanceStatusInternal(inst, InstanceStatus.Stopping);
     this.schedule(`instance:${instanceId}`, this.scaled(this.scenario.latency.stopSeconds) * factor, () => {
-      inst.stoppedMode = args.stoppedMode;
+      inst.stoppedMode = stoppedMode;
       this.setInstanceStatusInternal(inst, InstanceStatus.Stopped);
       this.releaseHeldDetaches(instanceId);
     });
@@ -608,19 +637,22 @@ export class EcsModel implements GuestNicView {
     this.releaseHeldDetaches(inst.instanceId);
   }
 
-  /** RebootInstance: Running -> Stopping -> Starting -> Running (StartTime updated), half the latency each. */
+  /**
+   * RebootInstance: Running -> Starting -> Running, StartTime renewed. The API reference
+   * (Instances/RebootInstance.md) says the status "changes to Starting" after the call and documents no
+   * Stopping phase (ecs-realism.md: **unsure**, the page may simplify). The guest's shutdown happens inside
+   * Starting: held detaches are released when the reboot begins, and a soft reboot of an unresponsive guest
+   * stays Starting `UnresponsiveStopFactor` x longer for its shutdown part (half the reboot latency).
+   */
   reboot(instanceId: string, args: { forceStop: boolean; dryRun: boolean }): void {
     const inst = this.getInstance(instanceId);
     if (inst.status !== InstanceStatus.Running) throw ecsError('IncorrectInstanceStatus', undefined, `(${inst.status})`);
     if (args.dryRun) throw ecsError('DryRunOperation');
     const half = this.scaled(this.scenario.latency.rebootSeconds) / 2;
     const factor = args.forceStop || inst.guestResponsive ? 1 : UnresponsiveStopFactor;
-    this.setInstanceStatusInternal(inst, InstanceStatus.Stopping);
-    this.schedule(`instance:${instanceId}`, half * factor, () => {
-      this.releaseHeldDetaches(instanceId);
-      this.setInstanceStatusInternal(inst, InstanceStatus.Starting);
-      this.schedule(`instance:${instanceId}`, half, () => this.finishStart(inst));
-    });
+    this.setInstanceStatusInternal(inst, InstanceStatus.Starting);
+    this.releaseHeldDetaches(instanceId);
+    this.schedule(`instance:${instanceId}`, half * factor + half, () => this.finishStart(inst));
   }
 
   // ---------------------------------------------------------------- control (direct state changes)
@@ -697,8 +729,9 @@ export class EcsModel implements GuestNicView {
         used.add(free);
         return free;
       }
+      if (ipToNumber(ip) === undefined) throw ecsError('InvalidPrivateIpAddress.Malformed', undefined, `(${ip})`);
       if (!cidrContainsIp(vsw.cidr, ip)) {
-        throw ecsError('InvalidPrivateIpAddress.Malformed', undefined, `(${ip} not in ${vsw.cidrBlock})`);
+        throw ecsError('InvalidVSwitchId.IpInvalid', undefined, `(${ip} not in ${vsw.cidrBlock})`);
       }
       if (used.has(ip)) throw ecsError('InvalidPrivateIpAddress.Duplicated', undefined, `(${ip})`);
       used.add(ip);
@@ -795,6 +828,11 @@ export class EcsModel implements GuestNicView {
     return invocation;
   }
 
+  private setError(target: InvocationTarget, code: InvocationErrorCode): void {
+    target.errorCode = code;
+    target.errorInfo = InvocationErrorInfo[code];
+  }
+
   private setTargetStatus(invocation: InvocationState, target: InvocationTarget, to: InvocationInstanceStatus): void {
     const from = target.status;
     target.status = to;
@@ -805,13 +843,11 @@ export class EcsModel implements GuestNicView {
   private deliver(invocation: InvocationState, target: InvocationTarget): void {
     const inst = this.instances.get(target.instanceId);
     if (inst === undefined || inst.status !== InstanceStatus.Running) {
-      target.errorCode = 'InstanceNotRunning';
-      target.errorInfo = 'the instance is not running';
+      this.setError(target, 'InstanceNotRunning');
       return this.setTargetStatus(invocation, target, 'Aborted');
     }
     if (!inst.cloudAssistantOnline) {
-      target.errorCode = 'ClientNotRunning';
-      target.errorInfo = 'the Cloud Assistant Agent is not running';
+      this.setError(target, 'ClientNotRunning');
       return this.setTargetStatus(invocation, target, 'Aborted');
     }
     target.startTime = this.now();
@@ -831,8 +867,8 @@ export class EcsModel implements GuestNicView {
       this.options.scaleCommandTimeout === false ? invocation.timeoutSeconds * 1000 : this.scaled(invocation.timeoutSeconds);
     this.schedule(`timeout:${invocation.invokeId}:${target.instanceId}`, timeoutMs, () => {
       if (target.status !== 'Running') return;
-      target.errorCode = 'ExecutionTimeout';
-      target.errorInfo = 'the command execution timed out';
+      this.setError(target, 'ExecutionTimeout');
+      target.exitCode = KilledExitCode;
       run.status = 'Timeout';
       this.setTargetStatus(invocation, target, 'Timeout');
     });
@@ -861,14 +897,11 @@ export class EcsModel implements GuestNicView {
     target.dropped = Math.max(0, bytes.length - MaxCommandOutputBytes);
     target.exitCode = exitCode;
     run.exitCode = exitCode;
-    run.output = output;
-    if (failure !== '') {
-      target.errorCode = 'ExecutionException';
-      target.errorInfo = failure;
-    } else if (exitCode !== 0) {
-      target.errorCode = 'ExitCodeNonzero';
-      target.errorInfo = `the command exited with code ${exitCode}`;
-    }
+    run.output = failure === '' ? output : `${output}${failure}`;
+    // ErrorInfo is the documented fixed text of the code, never our own words (the executor's failure
+    // stays in the script log).
+    if (failure !== '') this.setError(target, 'ExecutionException');
+    else if (exitCode !== 0) this.setError(target, 'ExitCodeNonzero');
     const status = exitCode === 0 && failure === '' ? 'Success' : 'Failed';
     run.status = status;
     this.setTargetStatus(invocation, target, status);

@@ -138,6 +138,17 @@ const ScenarioSchema = z
       })
       .strict()
       .default({}),
+    /** Account-wide settings that change documented defaults. */
+    account: z
+      .object({
+        /**
+         * The "no fees for stopped instances" (economical mode) is on for the account: StopInstance without
+         * StoppedMode stops a VPC instance in StopCharging (StopInstance API reference). Default off.
+         */
+        noChargeForStoppedInstances: z.boolean().default(false),
+      })
+      .strict()
+      .default({}),
     /** Calls per minute per API (per account and region, as ECS counts them); absent = unlimited. */
     rateLimits: z.record(z.string(), z.number().int().positive()).default({}),
   })
