@@ -1,7 +1,7 @@
 import { EniStatus, InstanceStatus } from './api-strings';
 import { EcsApiError, type EcsErrorCode, ecsError } from './errors';
 import { instanceTypeFamily } from './instance-types';
-import { type EcsModel, type EniState, type InstanceState, type InvocationState, ecsMinuteTime, ecsSecondTime } from './model';
+import { type EcsModel, type EniState, type InstanceState, type InvocationState, type ReadView, ecsMinuteTime, ecsSecondTime } from './model';
 import type { EcsAction } from './scenario';
 
 /**
@@ -169,13 +169,11 @@ function eniFields(eni: EniState, model: EcsModel): Body {
 }
 
 /** ENIs DescribeInstances lists under an instance: the primary and every bound secondary. */
-function boundEnis(model: EcsModel, inst: InstanceState): EniState[] {
-  return model
-    .enisOf(inst.instanceId)
-    .filter((e) => e.status === EniStatus.InUse || e.status === EniStatus.Detaching);
+function boundEnis(view: ReadView, inst: InstanceState): EniState[] {
+  return view.enisOf(inst.instanceId).filter((e) => e.status === EniStatus.InUse || e.status === EniStatus.Detaching);
 }
 
-function instanceFields(inst: InstanceState, model: EcsModel): Body {
+function instanceFields(inst: InstanceState, model: EcsModel, view: ReadView): Body {
   const type = model.instanceTypes.get(inst.instanceType);
   const primary = model.enis.get(inst.primaryEniId);
   return {
@@ -207,7 +205,7 @@ function instanceFields(inst: InstanceState, model: EcsModel): Body {
       PrivateIpAddress: { IpAddress: primary === undefined ? [] : [primary.privateIps[0] ?? ''] },
     },
     NetworkInterfaces: {
-      NetworkInterface: boundEnis(model, inst).map((e) => ({
+      NetworkInterface: boundEnis(view, inst).map((e) => ({
         NetworkInterfaceId: e.eniId,
         MacAddress: e.macAddress,
         PrimaryIpAddress: e.privateIps[0] ?? '',
@@ -285,7 +283,8 @@ export const Handlers: Record<EcsAction, ActionHandler> = {
 
   DescribeNetworkInterfaces(params, model) {
     const inRegion = region(params, model);
-    model.advance();
+    // Realistic profile: the read may lag the last write (model.readView).
+    const view = model.readView();
     const ids = params.list('NetworkInterfaceId');
     if (ids.length > 100) throw ecsError('InvalidParameter', 'NetworkInterfaceId.N', 'At most 100 ids.');
     const privateIps = params.list('PrivateIpAddress');
@@ -303,7 +302,7 @@ export const Handlers: Record<EcsAction, ActionHandler> = {
     if (f.type !== undefined && f.type !== 'Primary' && f.type !== 'Secondary') throw ecsError('InvalidParameter', 'Type');
     const matching = !inRegion
       ? []
-      : [...model.enis.values()].filter(
+      : [...model.enis.values()].map(view.eni).filter(
           (e) =>
             (ids.length === 0 || ids.includes(e.eniId)) &&
             (f.instanceId === undefined || e.instanceId === f.instanceId) &&
@@ -328,7 +327,8 @@ export const Handlers: Record<EcsAction, ActionHandler> = {
     const eniId = params.required('NetworkInterfaceId');
     // Not-found code unverified (ecs-api.md): InvalidEniId.NotFound, 404.
     notFoundIfForeign(inRegion, ecsError('InvalidEniId.NotFound', undefined, `(${eniId})`));
-    return eniFields(model.getEni(eniId), model);
+    const view = model.readView();
+    return eniFields(view.eni(model.getEni(eniId)), model);
   },
 
   CreateNetworkInterface(params, model) {
@@ -353,7 +353,7 @@ export const Handlers: Record<EcsAction, ActionHandler> = {
 
   DescribeInstances(params, model) {
     const inRegion = region(params, model);
-    model.advance();
+    const view = model.readView();
     let ids: string[] | undefined;
     const rawIds = params.str('InstanceIds');
     if (rawIds !== undefined) {
@@ -380,7 +380,7 @@ export const Handlers: Record<EcsAction, ActionHandler> = {
     if (params.bool('DryRun')) throw ecsError('DryRunOperation');
     const matching = !inRegion
       ? []
-      : [...model.instances.values()].filter(
+      : [...model.instances.values()].map(view.instance).filter(
           (i) =>
             (ids === undefined || ids.includes(i.instanceId)) &&
             (f.status === undefined || i.status === f.status) &&
@@ -392,13 +392,14 @@ export const Handlers: Record<EcsAction, ActionHandler> = {
             hasTags(i.tags, tags),
         );
     const { items, fields } = page(params, matching, { maxResults: [1, 100, 10], pageSize: [100, 10] });
-    return { ...fields, Instances: { Instance: items.map((i) => instanceFields(i, model)) } };
+    return { ...fields, Instances: { Instance: items.map((i) => instanceFields(i, model, view)) } };
   },
 
   DescribeInstanceAttribute(params, model) {
     const instanceId = params.required('InstanceId');
-    const inst = model.getInstance(instanceId);
-    const full = instanceFields(inst, model);
+    const view = model.readView();
+    const inst = view.instance(model.getInstance(instanceId));
+    const full = instanceFields(inst, model, view);
     // DescribeInstanceAttribute's IoOptimized is a string ("optimized" | "none") in the SDK model.
     return {
       InstanceId: full.InstanceId,
@@ -428,10 +429,10 @@ export const Handlers: Record<EcsAction, ActionHandler> = {
 
   DescribeInstanceStatus(params, model) {
     const inRegion = region(params, model);
-    model.advance();
+    const view = model.readView();
     const ids = params.list('InstanceId');
     if (ids.length > 100) throw ecsError('InvalidParameter', 'InstanceId.N', 'At most 100 ids.');
-    const matching = !inRegion ? [] : [...model.instances.values()].filter((i) => ids.length === 0 || ids.includes(i.instanceId));
+    const matching = !inRegion ? [] : [...model.instances.values()].map(view.instance).filter((i) => ids.length === 0 || ids.includes(i.instanceId));
     const { items, fields } = page(params, matching, { pageSize: [50, 10] });
     return { ...fields, InstanceStatuses: { InstanceStatus: items.map((i) => ({ InstanceId: i.instanceId, Status: i.status })) } };
   },
@@ -578,7 +579,8 @@ export const Handlers: Record<EcsAction, ActionHandler> = {
       InstanceCloudAssistantStatusSet: {
         InstanceCloudAssistantStatus: items.map((i) => {
           // The agent heartbeats only while the instance runs; the API answers strings "true"/"false".
-          const online = i.cloudAssistantOnline && i.status === InstanceStatus.Running;
+          // Realistic profile: not yet after a (re)start (model.agentOnline).
+          const online = model.agentOnline(i);
           return {
             InstanceId: i.instanceId,
             CloudAssistantStatus: online ? 'true' : 'false',

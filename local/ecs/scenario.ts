@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { MacPattern, cidrContains, ipToNumber, parseCidr } from './net';
+import { RealismSection } from './realism';
 
 /**
  * The scenario a local ECS starts from: one region with its zones, VPCs, vSwitches, security groups,
@@ -151,6 +152,8 @@ const ScenarioSchema = z
       .default({}),
     /** Calls per minute per API (per account and region, as ECS counts them); absent = unlimited. */
     rateLimits: z.record(z.string(), z.number().int().positive()).default({}),
+    /** The realistic profile (local/ecs/realism.ts): absent or `kind` = off, `realistic`, or an object. */
+    realism: RealismSection,
   })
   .strict();
 
