@@ -322,8 +322,19 @@ export function createEcsPort(options: EcsPortOptions): EcsPortWithStats {
           'InstanceCloudAssistantStatusSet',
           'InstanceCloudAssistantStatus',
         ).find((s) => s['InstanceId'] === instanceId);
+        // An unknown instance is 404 InvalidInstance.NotFound (DescribeCloudAssistantStatus API reference),
+        // which `call` throws as a notFound CloudError. An answer that simply lacks the instance is not
+        // "offline" either: say so instead of reading it as an agent that is down.
+        if (entry === undefined) {
+          throw new CloudError(
+            CloudErrorKind.NotFound,
+            'InvalidInstance.NotFound',
+            `DescribeCloudAssistantStatus did not list ${instanceId}: the instance does not exist (or is not in ${regionId}); check the id and region`,
+            { api: EcsApi.DescribeCloudAssistantStatus },
+          );
+        }
         // The API answers the string "true"/"false" (ecs-api.md); accept a boolean too.
-        const status = entry?.['CloudAssistantStatus'];
+        const status = entry['CloudAssistantStatus'];
         return status === true || status === 'true';
       },
       async runShellScript({ instanceId, scriptBase64, timeoutSeconds, clientToken, name }) {

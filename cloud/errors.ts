@@ -44,6 +44,44 @@ export const TransientCodes: readonly string[] = [
   'DeadlineExceeded',
 ];
 
+/**
+ * Messages that make an answer transient whatever its code: Terraform's alicloud provider retries
+ * Attach/Detach on this sentence (`NeedRetry`, ecs-realism.md); which code carries it is not published.
+ * Matched as a substring, case-insensitively.
+ */
+export const TransientMessages: readonly string[] = [
+  'The current status of the resource does not support this operation, please retry again',
+];
+
+/**
+ * Codes that are transient for one API only. StartInstance's `OperationDenied.NoStock` (no stock in the
+ * zone, likely after StopCharging released the resources) and `InstanceNotReady` clear by themselves
+ * (StartInstance API reference, ecs-realism.md) but may last minutes: they are retried only within the
+ * port's bound (RetryPolicy.maxAttempts and the step's deadline), after which the last error is thrown
+ * as a transient CloudError so the caller can tell the operator the instance is still Stopped. Elsewhere
+ * the same codes are fatal.
+ */
+export const TransientCodesByApi: Readonly<Record<string, readonly string[]>> = {
+  StartInstance: ['OperationDenied.NoStock', 'InstanceNotReady'],
+};
+
+/**
+ * State codes Terraform's alicloud provider retries for Attach/Detach (`NetworkInterfaceInvalidOperations`,
+ * ecs-realism.md). They stay kind `invalidState` here - the workflow re-reads the ENI and instance and
+ * then decides (a permanent "bound elsewhere" also answers InvalidEniState) - and this table says where a
+ * re-read-then-retry is the expected reaction. InvalidEniType and HasMemberEniAttached are retried by
+ * Terraform for trunk ENIs only; listed for completeness, fatal for eni-failover's secondary ENIs.
+ */
+export const StateCodesRetriedOnApi: Readonly<Record<string, readonly string[]>> = {
+  AttachNetworkInterface: ['InvalidOperation.InvalidEniState', 'InvalidOperation.InvalidEcsState'],
+  DetachNetworkInterface: ['InvalidOperation.InvalidEniState', 'InvalidOperation.InvalidEcsState'],
+};
+
+/** True when `code` on `api` is a state conflict that real tools re-read and retry (see StateCodesRetriedOnApi). */
+export function isRetriedStateCode(api: string, code: string): boolean {
+  return StateCodesRetriedOnApi[api]?.includes(code) ?? false;
+}
+
 /** HTTP statuses that are worth repeating when the body carried no code we know. */
 export const TransientHttpStatuses: readonly number[] = [500, 502, 503, 504];
 
@@ -147,11 +185,21 @@ function str(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' && value !== 'undefined' ? value : undefined;
 }
 
-/** Kind of a failure the server answered (an HTTP status and maybe a code). */
-function kindOfServerAnswer(code: string | undefined, statusCode: number | undefined): CloudErrorKind {
+function hasTransientMessage(message: string): boolean {
+  const lower = message.toLowerCase();
+  return TransientMessages.some((m) => lower.includes(m.toLowerCase()));
+}
+
+/** Kind of a failure the server answered (an HTTP status and maybe a code and message). */
+function kindOfServerAnswer(code: string | undefined, statusCode: number | undefined, api: string, message: string): CloudErrorKind {
   if (code !== undefined) {
     if (isThrottlingCode(code)) return CloudErrorKind.Throttling;
     if (TransientCodes.includes(code)) return CloudErrorKind.Transient;
+    if (TransientCodesByApi[api]?.includes(code) === true) return CloudErrorKind.Transient;
+  }
+  // Before the state codes: the "please retry again" variant may come with a state code.
+  if (hasTransientMessage(message)) return CloudErrorKind.Transient;
+  if (code !== undefined) {
     if (NotFoundCodes.includes(code)) return CloudErrorKind.NotFound;
     if (InvalidStateCodes.includes(code)) return CloudErrorKind.InvalidState;
   }
@@ -161,6 +209,16 @@ function kindOfServerAnswer(code: string | undefined, statusCode: number | undef
     if (TransientHttpStatuses.includes(statusCode)) return CloudErrorKind.Transient;
   }
   return CloudErrorKind.Fatal;
+}
+
+/** The server's own Message (from the body the SDK keeps in `.data`), else the SDK's message. */
+function serverMessage(e: SdkLikeError, fallback: string): string {
+  const data = e.data;
+  if (typeof data === 'object' && data !== null) {
+    const m = (data as Record<string, unknown>)['Message'];
+    if (typeof m === 'string') return `${m} ${fallback}`;
+  }
+  return fallback;
 }
 
 function isNetworkFailure(e: SdkLikeError): string | undefined {
@@ -203,7 +261,7 @@ export function classifyError(err: unknown, api: string): CloudError {
   // The server answered: openapi-core ClientError / ServerError / ThrottlingError carry a status.
   if (statusCode !== undefined) {
     const code = str(e.code) ?? `Http${statusCode}`;
-    const kind = kindOfServerAnswer(str(e.code), statusCode);
+    const kind = kindOfServerAnswer(str(e.code), statusCode, api, serverMessage(e, rawMessage));
     return new CloudError(kind, code, `${api} failed with ${code} (HTTP ${statusCode}): ${AdviceByKind[kind]}. ${rawMessage}`, {
       api,
       statusCode,
@@ -225,7 +283,7 @@ export function classifyError(err: unknown, api: string): CloudError {
 
   // An error with a code but no status: trust the code tables (e.g. our own codes), else fatal.
   const code = str(e.code) ?? str(e.name) ?? 'UnknownClientError';
-  const kind = kindOfServerAnswer(str(e.code), undefined);
+  const kind = kindOfServerAnswer(str(e.code), undefined, api, serverMessage(e, rawMessage));
   return new CloudError(kind, code, `${api} failed with ${code}: ${AdviceByKind[kind]}. ${rawMessage}`, {
     api,
     cause: err,

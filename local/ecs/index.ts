@@ -4,12 +4,17 @@ import { EcsModel } from './model';
 import { type Scenario, type ScenarioInput, loadScenario, parseScenario } from './scenario';
 import { type EcsControl, EcsServer } from './server';
 
-export { EcsApiError, EcsErrors, type EcsErrorCode } from './errors';
+export { EniStatus, EniType, InstanceStatus } from './api-strings';
+export { RealisticProfile, RealismSchema, type Realism, type RealismInput } from './realism';
+export { SeededRandom } from './rng';
+export { EcsApiError, EcsErrors, InvocationErrorInfo, PleaseRetryAgainMessage, type EcsErrorCode } from './errors';
 export { EmulatedGuest, GuestExitMacNotFound, parseShellAssignments, type GuestExecutor, type GuestNicView } from './guest';
 export { InstanceTypesBindOnlyWhenStopped, RestartRequiredIfStartedBefore } from './instance-types';
 export {
   EcsModel,
+  KilledExitCode,
   MaxCommandOutputBytes,
+  type ReadView,
   UnresponsiveStopFactor,
   type EniState,
   type InstanceState,
@@ -28,7 +33,7 @@ export {
   type Scenario,
   type ScenarioInput,
 } from './scenario';
-export { EcsApiVersion, type CallRecord, type EcsControl, type EcsStateSnapshot } from './server';
+export { EcsApiVersion, type CallRecord, type EcsControl, type EcsStateSnapshot, type FaultScope } from './server';
 
 export interface LocalEcsOptions {
   /** A scenario object (validated again here) or the path of a YAML/JSON scenario file. */

@@ -1,9 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { EniStatus, EniType, InstanceStatus } from '../../workflow/model';
-import { EcsApiError, ecsError } from './errors';
+import { EniStatus, EniType, InstanceStatus } from './api-strings';
+import { EcsApiError, InvocationErrorInfo, type InvocationErrorCode, ecsError } from './errors';
 import { EmulatedGuest, type GuestExecutor, type GuestNicView } from './guest';
 import { InstanceTypesBindOnlyWhenStopped, RestartRequiredIfStartedBefore } from './instance-types';
-import { type Cidr, allocateIp, macFor, parseCidr, vSwitchGateway } from './net';
+import { type Cidr, allocateIp, ipToNumber, macFor, parseCidr, vSwitchGateway } from './net';
+import type { Realism } from './realism';
+import { SeededRandom } from './rng';
 import type { Scenario } from './scenario';
 
 /**
@@ -22,7 +24,29 @@ export const UnresponsiveStopFactor = 5;
 /** Cloud Assistant output beyond this is cut and counted in `Dropped` (ecs-api.md: 24 KB). */
 export const MaxCommandOutputBytes = 24 * 1024;
 
-export type InvocationInstanceStatus = 'Pending' | 'Running' | 'Success' | 'Failed' | 'Timeout' | 'Aborted';
+/**
+ * Per-instance invocation status (DescribeInvocationResults API reference, InvocationStatus): Pending,
+ * Invalid, Aborted, Running, Success, Failed, Error, Timeout, Cancelled, Stopping, Terminated.
+ */
+export type InvocationInstanceStatus =
+  | 'Pending'
+  | 'Running'
+  | 'Success'
+  | 'Failed'
+  | 'Timeout'
+  | 'Aborted'
+  | 'Error'
+  | 'Invalid'
+  | 'Cancelled'
+  | 'Terminated';
+
+/**
+ * ExitCode reported for a process Cloud Assistant killed (Timeout, Terminated). Not published: the agent
+ * (aliyun_assist_client, Go) reads the exit status with os.ProcessState.ExitCode(), which is -1 for a
+ * process ended by a signal - a reasoned guess. Targets that never ran (Aborted, Cancelled, Invalid,
+ * DeliveryTimeout) have no ExitCode at all in the answer.
+ */
+export const KilledExitCode = -1;
 
 export type ModelEvent =
   | { readonly type: 'instance'; readonly instanceId: string; readonly from: InstanceStatus; readonly to: InstanceStatus; readonly at: number }
@@ -67,6 +91,27 @@ export interface InstanceState {
   readonly tags: Map<string, string>;
   lastInvokedTime: number | undefined;
   invocationCount: number;
+  /** Realistic profile: the agent reports online only from this time (after a start or reboot). */
+  agentOnlineAt: number | undefined;
+  /** Realistic profile: StartInstance refuses with `startRefusal.code` until `until`. */
+  startRefusal: { code: 'OperationDenied.NoStock' | 'InstanceNotReady'; until: number } | undefined;
+}
+
+/** What a lagged read shows of an instance / ENI: the fields that change over time. */
+type InstanceSnapshot = Pick<InstanceState, 'status' | 'startTime' | 'stoppedMode'>;
+type EniSnapshot = Pick<EniState, 'status' | 'instanceId' | 'deviceIndex'>;
+
+/**
+ * A consistent read of the model for one Describe* request. Without `readLagSeconds` it is the current
+ * state; with it, the state as it was `lagMs` ago (one draw per request), as an eventually consistent
+ * read may show it.
+ */
+export interface ReadView {
+  readonly lagMs: number;
+  instance(inst: InstanceState): InstanceState;
+  eni(eni: EniState): EniState;
+  /** ENIs bound to the instance as the view shows them, by device index. */
+  enisOf(instanceId: string): EniState[];
 }
 
 export interface EniState {
@@ -87,6 +132,10 @@ export interface EniState {
   readonly creationTime: number;
   /** Detaching, but held by an unresponsive guest until the instance stops or the guest recovers. */
   detachHeld: boolean;
+  /** Realistic profile: the guest sees the NIC (by MAC) from this time; 0 = at once. */
+  guestVisibleAt: number;
+  /** Realistic profile: instance metadata lists the MAC from this time; 0 = at once. */
+  metadataVisibleAt: number;
 }
 
 export interface InvocationTarget {
@@ -99,6 +148,8 @@ export interface InvocationTarget {
   errorInfo: string;
   startTime: number | undefined;
   finishedTime: number | undefined;
+  /** Realistic profile: the script runs, but the invocation ends Terminated (its result is lost). */
+  terminate?: boolean;
 }
 
 export interface InvocationState {
@@ -179,12 +230,17 @@ export class EcsModel implements GuestNicView {
   private attachFailures: { eniId: string | undefined; remaining: number }[] = [];
   private readonly clientTokens = new Map<string, { fingerprint: string; result: unknown }>();
   private executor: GuestExecutor;
+  /** The realistic profile's draws (seeded: runs replay). */
+  private rng: SeededRandom;
+  private instanceHistory = new Map<string, { at: number; before: InstanceSnapshot }[]>();
+  private eniHistory = new Map<string, { at: number; before: EniSnapshot }[]>();
 
   constructor(private readonly options: ModelOptions) {
     this.regionId = options.scenario.regionId;
     this.accountId = options.scenario.accountId;
     const given = options.guestExecutor;
     this.executor = given === undefined ? new EmulatedGuest(this) : typeof given === 'function' ? given(this) : given;
+    this.rng = new SeededRandom(options.scenario.realism?.seed ?? 1);
     this.load();
   }
 
@@ -225,16 +281,77 @@ export class EcsModel implements GuestNicView {
     }
   }
 
-  private setInstanceStatusInternal(inst: InstanceState, to: InstanceStatus): void {
+  /** The realistic profile, or undefined (the kind default). */
+  get realism(): Realism | undefined {
+    return this.options.scenario.realism;
+  }
+
+  /** The profile's RNG (shared by model and server so one seed replays a whole run). */
+  get random(): SeededRandom {
+    return this.rng;
+  }
+
+  /** A draw of a scenario seconds range, scaled to ms; 0 when the item is off. */
+  private delayMs(range: { min: number; max: number } | undefined): number {
+    return range === undefined ? 0 : this.scaled(this.rng.between(range.min, range.max));
+  }
+
+  private remember<T>(history: Map<string, { at: number; before: T }[]>, id: string, before: T): void {
+    const lag = this.realism?.readLagSeconds;
+    if (lag === undefined) return;
+    const list = history.get(id) ?? [];
+    const now = this.now();
+    list.push({ at: now, before });
+    const horizon = now - this.scaled(lag.max) - 1;
+    while (list.length > 0 && (list[0] as { at: number }).at < horizon) list.shift();
+    history.set(id, list);
+  }
+
+  private static asOf<T>(history: { at: number; before: T }[] | undefined, t: number): T | undefined {
+    // The state at t is the `before` of the first change after t.
+    return history?.find((h) => h.at > t)?.before;
+  }
+
+  /** One request's view of the model (see {@link ReadView}); draws the lag once. */
+  readView(): ReadView {
+    this.advance();
+    const lagMs = this.delayMs(this.realism?.readLagSeconds);
+    if (lagMs <= 0) {
+      return { lagMs: 0, instance: (i) => i, eni: (e) => e, enisOf: (id) => this.enisOf(id) };
+    }
+    const t = this.now() - lagMs;
+    const instance = (i: InstanceState): InstanceState => {
+      const past = EcsModel.asOf(this.instanceHistory.get(i.instanceId), t);
+      return past === undefined ? i : { ...i, ...past };
+    };
+    const eni = (e: EniState): EniState => {
+      const past = EcsModel.asOf(this.eniHistory.get(e.eniId), t);
+      return past === undefined ? e : { ...e, ...past };
+    };
+    return {
+      lagMs,
+      instance,
+      eni,
+      enisOf: (id) =>
+        [...this.enis.values()]
+          .map(eni)
+          .filter((e) => e.instanceId === id)
+          .sort((a, b) => (a.deviceIndex ?? 99) - (b.deviceIndex ?? 99)),
+    };
+  }
+
+  private setInstanceStatusInternal(inst: InstanceState, to: InstanceStatus, before?: InstanceSnapshot): void {
     const from = inst.status;
     if (from === to) return;
+    this.remember(this.instanceHistory, inst.instanceId, before ?? { status: from, startTime: inst.startTime, stoppedMode: inst.stoppedMode });
     inst.status = to;
     this.emit({ type: 'instance', instanceId: inst.instanceId, from, to, at: this.now() });
   }
 
-  private setEniStatus(eni: EniState, to: EniStatus, instanceId: string | undefined): void {
+  private setEniStatus(eni: EniState, to: EniStatus, instanceId: string | undefined, before?: EniSnapshot): void {
     const from = eni.status;
     if (from === to) return;
+    this.remember(this.eniHistory, eni.eniId, before ?? { status: from, instanceId: eni.instanceId, deviceIndex: eni.deviceIndex });
     eni.status = to;
     this.emit({ type: 'eni', eniId: eni.eniId, instanceId, from, to, at: this.now() });
   }
@@ -291,6 +408,9 @@ export class EcsModel implements GuestNicView {
     this.scriptRuns.length = 0;
     this.eventLog.length = 0;
     this.attachFailures = [];
+    this.rng = new SeededRandom(this.scenario.realism?.seed ?? 1);
+    this.instanceHistory.clear();
+    this.eniHistory.clear();
     this.clientTokens.clear();
     this.vSwitches.clear();
     this.securityGroups.clear();
@@ -345,6 +465,8 @@ export class EcsModel implements GuestNicView {
         tags: new Map(Object.entries(i.tags)),
         lastInvokedTime: undefined,
         invocationCount: 0,
+        agentOnlineAt: undefined,
+        startRefusal: undefined,
       });
       this.enis.set(primaryEniId, {
         eniId: primaryEniId,
@@ -363,6 +485,8 @@ export class EcsModel implements GuestNicView {
         tags: new Map(),
         creationTime: now,
         detachHeld: false,
+        guestVisibleAt: 0,
+        metadataVisibleAt: 0,
       });
     }
     for (const e of s.enis) {
@@ -385,6 +509,8 @@ export class EcsModel implements GuestNicView {
         tags: new Map(Object.entries(e.tags)),
         creationTime: now,
         detachHeld: false,
+        guestVisibleAt: 0,
+        metadataVisibleAt: 0,
       };
       if (e.instanceId !== undefined) eni.deviceIndex = this.freeDeviceIndex(e.instanceId);
       this.enis.set(eni.eniId, eni);
@@ -422,7 +548,7 @@ export class EcsModel implements GuestNicView {
   nicByMac(instanceId: string, mac: string) {
     this.advance();
     const eni = [...this.enis.values()].find(
-      (e) => e.instanceId === instanceId && e.status === EniStatus.InUse && e.macAddress === mac.toLowerCase(),
+      (e) => e.instanceId === instanceId && e.status === EniStatus.InUse && e.macAddress === mac.toLowerCase() && e.guestVisibleAt <= this.now(),
     );
     if (eni === undefined || eni.deviceIndex === undefined) return undefined;
     const vsw = this.vSwitches.get(eni.vSwitchId);
@@ -434,6 +560,24 @@ export class EcsModel implements GuestNicView {
       prefix: vsw.cidr.prefix,
       gateway: vSwitchGateway(vsw.cidr),
     };
+  }
+
+  /**
+   * The MACs the instance metadata service lists under network/interfaces/macs (primary first): ENIs InUse
+   * on the instance whose MAC is visible there yet (realistic profile: `metadataMacDelaySeconds` after
+   * InUse). For a metadata server in front of a real guest (e.g. local/guest's netns topology).
+   */
+  metadataMacs(instanceId: string): string[] {
+    this.advance();
+    const now = this.now();
+    return this.enisOf(instanceId)
+      .filter((e) => (e.status === EniStatus.InUse || e.status === EniStatus.Detaching) && e.metadataVisibleAt <= now)
+      .map((e) => e.macAddress);
+  }
+
+  /** Whether the Cloud Assistant agent of the instance reports online now. */
+  agentOnline(inst: InstanceState): boolean {
+    return inst.cloudAssistantOnline && inst.status === InstanceStatus.Running && (inst.agentOnlineAt ?? 0) <= this.now();
   }
 
   getInstance(instanceId: string, notFound: 'InvalidInstanceId.NotFound' | 'InvalidEcsId.NotFound' | 'InvalidInstance.NotFound' = 'InvalidInstanceId.NotFound'): InstanceState {
@@ -498,16 +642,22 @@ export class EcsModel implements GuestNicView {
       throw ecsError('EniPerInstanceLimitExceeded', undefined, `${inst.instanceType} allows ${quota} ENIs including the primary; ${bound} are bound.`);
     }
 
+    const before: EniSnapshot = { status: eni.status, instanceId: eni.instanceId, deviceIndex: eni.deviceIndex };
     eni.instanceId = instanceId;
     eni.deviceIndex = this.freeDeviceIndex(instanceId);
-    this.setEniStatus(eni, EniStatus.Attaching, instanceId);
+    this.setEniStatus(eni, EniStatus.Attaching, instanceId, before);
     const fails = this.takeAttachFailure(eniId);
     this.schedule(`eni:${eniId}`, this.scaled(this.scenario.latency.attachSeconds), () => {
       if (fails) {
+        const before: EniSnapshot = { status: eni.status, instanceId: eni.instanceId, deviceIndex: eni.deviceIndex };
         eni.instanceId = undefined;
         eni.deviceIndex = undefined;
-        this.setEniStatus(eni, EniStatus.Available, instanceId);
+        this.setEniStatus(eni, EniStatus.Available, instanceId, before);
       } else {
+        // Realistic profile: the API says InUse before the guest sees the NIC and metadata lists its MAC.
+        const now = this.now();
+        eni.guestVisibleAt = now + this.delayMs(this.realism?.guestNicDelaySeconds);
+        eni.metadataVisibleAt = now + this.delayMs(this.realism?.metadataMacDelaySeconds ?? this.realism?.guestNicDelaySeconds);
         this.setEniStatus(eni, EniStatus.InUse, instanceId);
       }
     });
@@ -562,10 +712,11 @@ export class EcsModel implements GuestNicView {
 
   private finishDetach(eni: EniState): void {
     const from = eni.instanceId;
+    const before: EniSnapshot = { status: eni.status, instanceId: eni.instanceId, deviceIndex: eni.deviceIndex };
     eni.instanceId = undefined;
     eni.deviceIndex = undefined;
     eni.detachHeld = false;
-    this.setEniStatus(eni, EniStatus.Available, from);
+    this.setEniStatus(eni, EniStatus.Available, from, before);
   }
 
   /** Held detaches complete once the guest no longer holds them (stopped, rebooting, recovered). */
@@ -577,16 +728,24 @@ export class EcsModel implements GuestNicView {
 
   // ---------------------------------------------------------------- instance power state
 
-  stop(instanceId: string, args: { forceStop: boolean; stoppedMode: 'KeepCharging' | 'StopCharging'; dryRun: boolean }): void {
+  /**
+   * StopInstance. `stoppedMode` undefined = the documented default (StopInstance API reference): KeepCharging,
+   * unless the account has the no-fees-for-stopped-instances mode on (scenario `account.
+   * noChargeForStoppedInstances`), which makes a VPC instance's default StopCharging - every instance here
+   * is a VPC instance.
+   */
+  stop(instanceId: string, args: { forceStop: boolean; stoppedMode: 'KeepCharging' | 'StopCharging' | undefined; dryRun: boolean }): void {
     const inst = this.getInstance(instanceId);
+    const stoppedMode = args.stoppedMode ?? (this.scenario.account.noChargeForStoppedInstances ? 'StopCharging' : 'KeepCharging');
     if (inst.status !== InstanceStatus.Running) throw ecsError('IncorrectInstanceStatus', undefined, `(${inst.status})`);
     if (args.dryRun) throw ecsError('DryRunOperation');
     // A soft stop asks the guest to shut down; a hung guest is only powered off after a long wait.
     const factor = args.forceStop || inst.guestResponsive ? 1 : UnresponsiveStopFactor;
     this.setInstanceStatusInternal(inst, InstanceStatus.Stopping);
     this.schedule(`instance:${instanceId}`, this.scaled(this.scenario.latency.stopSeconds) * factor, () => {
-      inst.stoppedMode = args.stoppedMode;
-      this.setInstanceStatusInternal(inst, InstanceStatus.Stopped);
+      const before: InstanceSnapshot = { status: inst.status, startTime: inst.startTime, stoppedMode: inst.stoppedMode };
+      inst.stoppedMode = stoppedMode;
+      this.setInstanceStatusInternal(inst, InstanceStatus.Stopped, before);
       this.releaseHeldDetaches(instanceId);
     });
   }
@@ -595,32 +754,61 @@ export class EcsModel implements GuestNicView {
     const inst = this.getInstance(instanceId);
     if (inst.status !== InstanceStatus.Stopped) throw ecsError('IncorrectInstanceStatus', undefined, `(${inst.status})`);
     if (args.dryRun) throw ecsError('DryRunOperation');
+    this.refuseStart(inst);
     this.setInstanceStatusInternal(inst, InstanceStatus.Starting);
     this.schedule(`instance:${instanceId}`, this.scaled(this.scenario.latency.startSeconds), () => this.finishStart(inst));
   }
 
+  /**
+   * Realistic profile: StartInstance answers OperationDenied.NoStock (likely after StopCharging released
+   * the resources) or InstanceNotReady for a while (StartInstance API reference; ecs-realism.md).
+   */
+  private refuseStart(inst: InstanceState): void {
+    const refusals = this.realism?.startRefusals;
+    if (refusals === undefined) return;
+    const now = this.now();
+    if (inst.startRefusal !== undefined) {
+      if (now < inst.startRefusal.until) throw ecsError(inst.startRefusal.code, undefined, `(${inst.instanceId})`);
+      // The window is over (stock came back): this start goes through without a new draw.
+      inst.startRefusal = undefined;
+      return;
+    }
+    const afterStopCharging = inst.stoppedMode === 'StopCharging';
+    const p = afterStopCharging ? (refusals.probabilityAfterStopCharging ?? refusals.probability) : refusals.probability;
+    if (!this.rng.chance(p)) return;
+    const code = afterStopCharging && refusals.codes.includes('OperationDenied.NoStock') ? 'OperationDenied.NoStock' : this.rng.pick(refusals.codes);
+    inst.startRefusal = { code, until: now + this.delayMs(refusals.forSeconds) };
+    throw ecsError(code, undefined, `(${inst.instanceId})`);
+  }
+
   private finishStart(inst: InstanceState): void {
+    const before: InstanceSnapshot = { status: inst.status, startTime: inst.startTime, stoppedMode: inst.stoppedMode };
     inst.startTime = this.now();
     inst.stoppedMode = 'Not-applicable';
+    // Realistic profile: the Cloud Assistant agent comes online a while after the boot.
+    inst.agentOnlineAt = inst.startTime + this.delayMs(this.realism?.agentOnlineDelaySeconds);
     // A fresh boot: the guest answers again.
     inst.guestResponsive = true;
-    this.setInstanceStatusInternal(inst, InstanceStatus.Running);
+    this.setInstanceStatusInternal(inst, InstanceStatus.Running, before);
     this.releaseHeldDetaches(inst.instanceId);
   }
 
-  /** RebootInstance: Running -> Stopping -> Starting -> Running (StartTime updated), half the latency each. */
+  /**
+   * RebootInstance: Running -> Starting -> Running, StartTime renewed. The API reference
+   * (Instances/RebootInstance.md) says the status "changes to Starting" after the call and documents no
+   * Stopping phase (ecs-realism.md: **unsure**, the page may simplify). The guest's shutdown happens inside
+   * Starting: held detaches are released when the reboot begins, and a soft reboot of an unresponsive guest
+   * stays Starting `UnresponsiveStopFactor` x longer for its shutdown part (half the reboot latency).
+   */
   reboot(instanceId: string, args: { forceStop: boolean; dryRun: boolean }): void {
     const inst = this.getInstance(instanceId);
     if (inst.status !== InstanceStatus.Running) throw ecsError('IncorrectInstanceStatus', undefined, `(${inst.status})`);
     if (args.dryRun) throw ecsError('DryRunOperation');
     const half = this.scaled(this.scenario.latency.rebootSeconds) / 2;
     const factor = args.forceStop || inst.guestResponsive ? 1 : UnresponsiveStopFactor;
-    this.setInstanceStatusInternal(inst, InstanceStatus.Stopping);
-    this.schedule(`instance:${instanceId}`, half * factor, () => {
-      this.releaseHeldDetaches(instanceId);
-      this.setInstanceStatusInternal(inst, InstanceStatus.Starting);
-      this.schedule(`instance:${instanceId}`, half, () => this.finishStart(inst));
-    });
+    this.setInstanceStatusInternal(inst, InstanceStatus.Starting);
+    this.releaseHeldDetaches(instanceId);
+    this.schedule(`instance:${instanceId}`, half * factor + half, () => this.finishStart(inst));
   }
 
   // ---------------------------------------------------------------- control (direct state changes)
@@ -697,8 +885,9 @@ export class EcsModel implements GuestNicView {
         used.add(free);
         return free;
       }
+      if (ipToNumber(ip) === undefined) throw ecsError('InvalidPrivateIpAddress.Malformed', undefined, `(${ip})`);
       if (!cidrContainsIp(vsw.cidr, ip)) {
-        throw ecsError('InvalidPrivateIpAddress.Malformed', undefined, `(${ip} not in ${vsw.cidrBlock})`);
+        throw ecsError('InvalidVSwitchId.IpInvalid', undefined, `(${ip} not in ${vsw.cidrBlock})`);
       }
       if (used.has(ip)) throw ecsError('InvalidPrivateIpAddress.Duplicated', undefined, `(${ip})`);
       used.add(ip);
@@ -727,6 +916,8 @@ export class EcsModel implements GuestNicView {
       tags: new Map(args.tags),
       creationTime: this.now(),
       detachHeld: false,
+      guestVisibleAt: 0,
+      metadataVisibleAt: 0,
     };
     this.enis.set(eniId, eni);
     return eni;
@@ -795,6 +986,11 @@ export class EcsModel implements GuestNicView {
     return invocation;
   }
 
+  private setError(target: InvocationTarget, code: InvocationErrorCode): void {
+    target.errorCode = code;
+    target.errorInfo = InvocationErrorInfo[code];
+  }
+
   private setTargetStatus(invocation: InvocationState, target: InvocationTarget, to: InvocationInstanceStatus): void {
     const from = target.status;
     target.status = to;
@@ -805,15 +1001,37 @@ export class EcsModel implements GuestNicView {
   private deliver(invocation: InvocationState, target: InvocationTarget): void {
     const inst = this.instances.get(target.instanceId);
     if (inst === undefined || inst.status !== InstanceStatus.Running) {
-      target.errorCode = 'InstanceNotRunning';
-      target.errorInfo = 'the instance is not running';
+      this.setError(target, 'InstanceNotRunning');
       return this.setTargetStatus(invocation, target, 'Aborted');
     }
     if (!inst.cloudAssistantOnline) {
-      target.errorCode = 'ClientNotRunning';
-      target.errorInfo = 'the Cloud Assistant Agent is not running';
+      this.setError(target, 'ClientNotRunning');
       return this.setTargetStatus(invocation, target, 'Aborted');
     }
+    // Realistic profile: the agent is not online yet after a (re)start - not running, or the delivery
+    // times out (RunCommand / DescribeInvocationResults API reference; ecs-realism.md).
+    if (!this.agentOnline(inst)) {
+      this.setError(target, this.rng.pick(this.realism?.agentNotReadyErrors ?? ['ClientNotRunning']));
+      return this.setTargetStatus(invocation, target, 'Aborted');
+    }
+    const failure = this.realism?.invocationFailures;
+    const ending = failure !== undefined && this.rng.chance(failure.probability) ? this.rng.pick(failure.statuses) : undefined;
+    // Documented endings never produced otherwise; the ErrorCode per status is a guess from the
+    // DescribeInvocationResults ErrorCode list.
+    if (ending === 'DeliveryTimeout') {
+      this.setError(target, 'DeliveryTimeout');
+      return this.setTargetStatus(invocation, target, 'Aborted');
+    }
+    if (ending === 'Invalid') {
+      this.setError(target, 'CommandNotApplicable');
+      return this.setTargetStatus(invocation, target, 'Invalid');
+    }
+    if (ending === 'Cancelled') return this.setTargetStatus(invocation, target, 'Cancelled');
+    if (ending === 'Error') {
+      this.setError(target, 'ExecutionException');
+      return this.setTargetStatus(invocation, target, 'Error');
+    }
+    if (ending === 'Terminated') target.terminate = true;
     target.startTime = this.now();
     inst.lastInvokedTime = target.startTime;
     inst.invocationCount++;
@@ -831,8 +1049,8 @@ export class EcsModel implements GuestNicView {
       this.options.scaleCommandTimeout === false ? invocation.timeoutSeconds * 1000 : this.scaled(invocation.timeoutSeconds);
     this.schedule(`timeout:${invocation.invokeId}:${target.instanceId}`, timeoutMs, () => {
       if (target.status !== 'Running') return;
-      target.errorCode = 'ExecutionTimeout';
-      target.errorInfo = 'the command execution timed out';
+      this.setError(target, 'ExecutionTimeout');
+      target.exitCode = KilledExitCode;
       run.status = 'Timeout';
       this.setTargetStatus(invocation, target, 'Timeout');
     });
@@ -856,19 +1074,26 @@ export class EcsModel implements GuestNicView {
   ): void {
     if (this.closed || target.status !== 'Running') return;
     this.cancel(`timeout:${invocation.invokeId}:${target.instanceId}`);
+    if (target.terminate === true) {
+      run.exitCode = exitCode;
+      run.output = output;
+      run.status = 'Terminated';
+      target.exitCode = KilledExitCode;
+      this.setError(target, 'ExecutionInterrupted');
+      this.setTargetStatus(invocation, target, 'Terminated');
+      this.arm();
+      return;
+    }
     const bytes = Buffer.from(output, 'utf8');
     target.output = bytes.length > MaxCommandOutputBytes ? bytes.subarray(0, MaxCommandOutputBytes).toString('utf8') : output;
     target.dropped = Math.max(0, bytes.length - MaxCommandOutputBytes);
     target.exitCode = exitCode;
     run.exitCode = exitCode;
-    run.output = output;
-    if (failure !== '') {
-      target.errorCode = 'ExecutionException';
-      target.errorInfo = failure;
-    } else if (exitCode !== 0) {
-      target.errorCode = 'ExitCodeNonzero';
-      target.errorInfo = `the command exited with code ${exitCode}`;
-    }
+    run.output = failure === '' ? output : `${output}${failure}`;
+    // ErrorInfo is the documented fixed text of the code, never our own words (the executor's failure
+    // stays in the script log).
+    if (failure !== '') this.setError(target, 'ExecutionException');
+    else if (exitCode !== 0) this.setError(target, 'ExitCodeNonzero');
     const status = exitCode === 0 && failure === '' ? 'Success' : 'Failed';
     run.status = status;
     this.setTargetStatus(invocation, target, status);

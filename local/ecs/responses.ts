@@ -1,7 +1,7 @@
-import { EniStatus, InstanceStatus } from '../../workflow/model';
-import { EcsApiError, ecsError } from './errors';
+import { EniStatus, InstanceStatus } from './api-strings';
+import { EcsApiError, type EcsErrorCode, ecsError } from './errors';
 import { instanceTypeFamily } from './instance-types';
-import { type EcsModel, type EniState, type InstanceState, type InvocationState, ecsMinuteTime, ecsSecondTime } from './model';
+import { type EcsModel, type EniState, type InstanceState, type InvocationState, type ReadView, ecsMinuteTime, ecsSecondTime } from './model';
 import type { EcsAction } from './scenario';
 
 /**
@@ -94,7 +94,15 @@ function region(params: Params, model: EcsModel): boolean {
 function page<T>(
   params: Params,
   items: T[],
-  limits: { maxResults?: [number, number, number]; pageSize: [number, number]; tokenOnly?: boolean },
+  limits: {
+    maxResults?: [number, number, number];
+    pageSize: [number, number];
+    tokenOnly?: boolean;
+    /** Leave TotalCount out of NextToken answers, where the API reference calls it invalid. */
+    noTotalWithToken?: boolean;
+    /** The error a PageSize/PageNumber out of range answers (default InvalidParameter 400). */
+    pageErrors?: { pageSize: EcsErrorCode; pageNumber: EcsErrorCode };
+  },
 ): { items: T[]; fields: Body } {
   const token = params.str('NextToken');
   if (limits.maxResults !== undefined && (token !== undefined || params.str('MaxResults') !== undefined || limits.tokenOnly)) {
@@ -110,11 +118,20 @@ function page<T>(
     }
     const slice = items.slice(offset, offset + size);
     const next = offset + size < items.length ? Buffer.from(`o:${offset + size}`).toString('base64url') : '';
-    return { items: slice, fields: { NextToken: next, TotalCount: items.length } };
+    return { items: slice, fields: limits.noTotalWithToken ? { NextToken: next } : { NextToken: next, TotalCount: items.length } };
   }
   const [maxPageSize, defaultPageSize] = limits.pageSize;
-  const pageNumber = params.int('PageNumber', 1, 1, 1_000_000);
-  const pageSize = params.int('PageSize', defaultPageSize, 1, maxPageSize);
+  const pageInt = (name: 'PageNumber' | 'PageSize', fallback: number, max: number) => {
+    const code = limits.pageErrors?.[name === 'PageNumber' ? 'pageNumber' : 'pageSize'];
+    if (code === undefined) return params.int(name, fallback, 1, max);
+    try {
+      return params.int(name, fallback, 1, max);
+    } catch {
+      throw ecsError(code, undefined, `(${name} must be an integer from 1 to ${max})`);
+    }
+  };
+  const pageNumber = pageInt('PageNumber', 1, 1_000_000);
+  const pageSize = pageInt('PageSize', defaultPageSize, maxPageSize);
   const slice = items.slice((pageNumber - 1) * pageSize, pageNumber * pageSize);
   return { items: slice, fields: { PageNumber: pageNumber, PageSize: pageSize, TotalCount: items.length } };
 }
@@ -138,9 +155,9 @@ function eniFields(eni: EniState, model: EcsModel): Body {
     Ipv6Sets: { Ipv6Set: [] },
     Ipv4PrefixSets: { Ipv4PrefixSet: [] },
     Ipv6PrefixSets: { Ipv6PrefixSet: [] },
-    ...(eni.instanceId !== undefined && eni.deviceIndex !== undefined
-      ? { Attachment: { InstanceId: eni.instanceId, DeviceIndex: eni.deviceIndex, NetworkCardIndex: 0 } }
-      : {}),
+    // No `Attachment` object: DescribeNetworkInterfaces documents it as "in invitational preview and
+    // unavailable" (API reference, Elastic network interfaces/DescribeNetworkInterfaces.md), so a caller
+    // must not depend on it. The binding is told by the top-level InstanceId.
     CreationTime: ecsSecondTime(eni.creationTime),
     OwnerId: model.accountId,
     ResourceGroupId: '',
@@ -152,13 +169,11 @@ function eniFields(eni: EniState, model: EcsModel): Body {
 }
 
 /** ENIs DescribeInstances lists under an instance: the primary and every bound secondary. */
-function boundEnis(model: EcsModel, inst: InstanceState): EniState[] {
-  return model
-    .enisOf(inst.instanceId)
-    .filter((e) => e.status === EniStatus.InUse || e.status === EniStatus.Detaching);
+function boundEnis(view: ReadView, inst: InstanceState): EniState[] {
+  return view.enisOf(inst.instanceId).filter((e) => e.status === EniStatus.InUse || e.status === EniStatus.Detaching);
 }
 
-function instanceFields(inst: InstanceState, model: EcsModel): Body {
+function instanceFields(inst: InstanceState, model: EcsModel, view: ReadView): Body {
   const type = model.instanceTypes.get(inst.instanceType);
   const primary = model.enis.get(inst.primaryEniId);
   return {
@@ -190,7 +205,7 @@ function instanceFields(inst: InstanceState, model: EcsModel): Body {
       PrivateIpAddress: { IpAddress: primary === undefined ? [] : [primary.privateIps[0] ?? ''] },
     },
     NetworkInterfaces: {
-      NetworkInterface: boundEnis(model, inst).map((e) => ({
+      NetworkInterface: boundEnis(view, inst).map((e) => ({
         NetworkInterfaceId: e.eniId,
         MacAddress: e.macAddress,
         PrimaryIpAddress: e.privateIps[0] ?? '',
@@ -210,16 +225,26 @@ function instanceFields(inst: InstanceState, model: EcsModel): Body {
 function invocationResult(inv: InvocationState, instanceId: string, encoding: 'Base64' | 'PlainText'): Body | undefined {
   const t = inv.targets.get(instanceId);
   if (t === undefined) return undefined;
-  // InvokeRecordStatus: a one-time execution that timed out is Failed (RunCommand API reference).
+  // InvokeRecordStatus (Running | Finished | Failed | Stopped, DescribeInvocationResults API reference): a
+  // one-time execution that timed out is Failed (RunCommand API reference); one that never ran or broke
+  // (Aborted, Invalid, Error) is Failed too; a cancelled or terminated one is Stopped (guess from the
+  // StopInvocation page: stopping ends in Stopped).
   const record =
-    t.status === 'Pending' ? 'Pending' : t.status === 'Running' ? 'Running' : t.status === 'Timeout' || t.status === 'Aborted' ? 'Failed' : 'Finished';
+    t.status === 'Pending' || t.status === 'Running'
+      ? t.status
+      : t.status === 'Success' || t.status === 'Failed'
+        ? 'Finished'
+        : t.status === 'Cancelled' || t.status === 'Terminated'
+          ? 'Stopped'
+          : 'Failed';
   return {
     InvokeId: inv.invokeId,
     CommandId: inv.commandId,
     InstanceId: instanceId,
     InvocationStatus: t.status,
     InvokeRecordStatus: record,
-    ExitCode: t.exitCode ?? 0,
+    // No ExitCode for a target whose command never ran (see KilledExitCode for killed ones).
+    ...(t.exitCode === undefined ? {} : { ExitCode: t.exitCode }),
     Output: encoding === 'Base64' ? Buffer.from(t.output, 'utf8').toString('base64') : t.output,
     Dropped: t.dropped,
     ErrorCode: t.errorCode,
@@ -258,7 +283,8 @@ export const Handlers: Record<EcsAction, ActionHandler> = {
 
   DescribeNetworkInterfaces(params, model) {
     const inRegion = region(params, model);
-    model.advance();
+    // Realistic profile: the read may lag the last write (model.readView).
+    const view = model.readView();
     const ids = params.list('NetworkInterfaceId');
     if (ids.length > 100) throw ecsError('InvalidParameter', 'NetworkInterfaceId.N', 'At most 100 ids.');
     const privateIps = params.list('PrivateIpAddress');
@@ -276,7 +302,7 @@ export const Handlers: Record<EcsAction, ActionHandler> = {
     if (f.type !== undefined && f.type !== 'Primary' && f.type !== 'Secondary') throw ecsError('InvalidParameter', 'Type');
     const matching = !inRegion
       ? []
-      : [...model.enis.values()].filter(
+      : [...model.enis.values()].map(view.eni).filter(
           (e) =>
             (ids.length === 0 || ids.includes(e.eniId)) &&
             (f.instanceId === undefined || e.instanceId === f.instanceId) &&
@@ -290,7 +316,9 @@ export const Handlers: Record<EcsAction, ActionHandler> = {
             (f.name === undefined || e.name === f.name) &&
             hasTags(e.tags, tags),
         );
-    const { items, fields } = page(params, matching, { maxResults: [10, 500, 10], pageSize: [1000, 10] });
+    // API reference (DescribeNetworkInterfaces.md): MaxResults 1-500 (NextToken paging), PageSize 1-100
+    // (page-number paging), TotalCount "is invalid" when NextToken is used - left out then.
+    const { items, fields } = page(params, matching, { maxResults: [1, 500, 10], pageSize: [100, 10], noTotalWithToken: true });
     return { ...fields, NetworkInterfaceSets: { NetworkInterfaceSet: items.map((e) => eniFields(e, model)) } };
   },
 
@@ -299,7 +327,8 @@ export const Handlers: Record<EcsAction, ActionHandler> = {
     const eniId = params.required('NetworkInterfaceId');
     // Not-found code unverified (ecs-api.md): InvalidEniId.NotFound, 404.
     notFoundIfForeign(inRegion, ecsError('InvalidEniId.NotFound', undefined, `(${eniId})`));
-    return eniFields(model.getEni(eniId), model);
+    const view = model.readView();
+    return eniFields(view.eni(model.getEni(eniId)), model);
   },
 
   CreateNetworkInterface(params, model) {
@@ -319,14 +348,12 @@ export const Handlers: Record<EcsAction, ActionHandler> = {
         tags: params.tags(),
       }),
     );
-    const f = eniFields(eni, model);
-    delete f.Attachment;
-    return f;
+    return eniFields(eni, model);
   },
 
   DescribeInstances(params, model) {
     const inRegion = region(params, model);
-    model.advance();
+    const view = model.readView();
     let ids: string[] | undefined;
     const rawIds = params.str('InstanceIds');
     if (rawIds !== undefined) {
@@ -353,7 +380,7 @@ export const Handlers: Record<EcsAction, ActionHandler> = {
     if (params.bool('DryRun')) throw ecsError('DryRunOperation');
     const matching = !inRegion
       ? []
-      : [...model.instances.values()].filter(
+      : [...model.instances.values()].map(view.instance).filter(
           (i) =>
             (ids === undefined || ids.includes(i.instanceId)) &&
             (f.status === undefined || i.status === f.status) &&
@@ -365,13 +392,14 @@ export const Handlers: Record<EcsAction, ActionHandler> = {
             hasTags(i.tags, tags),
         );
     const { items, fields } = page(params, matching, { maxResults: [1, 100, 10], pageSize: [100, 10] });
-    return { ...fields, Instances: { Instance: items.map((i) => instanceFields(i, model)) } };
+    return { ...fields, Instances: { Instance: items.map((i) => instanceFields(i, model, view)) } };
   },
 
   DescribeInstanceAttribute(params, model) {
     const instanceId = params.required('InstanceId');
-    const inst = model.getInstance(instanceId);
-    const full = instanceFields(inst, model);
+    const view = model.readView();
+    const inst = view.instance(model.getInstance(instanceId));
+    const full = instanceFields(inst, model, view);
     // DescribeInstanceAttribute's IoOptimized is a string ("optimized" | "none") in the SDK model.
     return {
       InstanceId: full.InstanceId,
@@ -401,18 +429,19 @@ export const Handlers: Record<EcsAction, ActionHandler> = {
 
   DescribeInstanceStatus(params, model) {
     const inRegion = region(params, model);
-    model.advance();
+    const view = model.readView();
     const ids = params.list('InstanceId');
     if (ids.length > 100) throw ecsError('InvalidParameter', 'InstanceId.N', 'At most 100 ids.');
-    const matching = !inRegion ? [] : [...model.instances.values()].filter((i) => ids.length === 0 || ids.includes(i.instanceId));
+    const matching = !inRegion ? [] : [...model.instances.values()].map(view.instance).filter((i) => ids.length === 0 || ids.includes(i.instanceId));
     const { items, fields } = page(params, matching, { pageSize: [50, 10] });
     return { ...fields, InstanceStatuses: { InstanceStatus: items.map((i) => ({ InstanceId: i.instanceId, Status: i.status })) } };
   },
 
   StopInstance(params, model) {
     const instanceId = params.required('InstanceId');
-    const mode = params.str('StoppedMode') ?? 'KeepCharging';
-    if (mode !== 'KeepCharging' && mode !== 'StopCharging') throw ecsError('InvalidParameter', 'StoppedMode');
+    // Omitted: the documented default, which depends on the account (model.stop).
+    const mode = params.str('StoppedMode');
+    if (mode !== undefined && mode !== 'KeepCharging' && mode !== 'StopCharging') throw ecsError('InvalidParameter', 'StoppedMode');
     model.stop(instanceId, { forceStop: params.bool('ForceStop'), stoppedMode: mode, dryRun: params.bool('DryRun') });
     return {};
   },
@@ -457,13 +486,15 @@ export const Handlers: Record<EcsAction, ActionHandler> = {
   RunCommand(params, model) {
     const inRegion = region(params, model);
     const type = params.required('Type');
-    if (!['RunShellScript', 'RunBatScript', 'RunPowerShellScript'].includes(type)) throw ecsError('InvalidParameter', 'Type');
+    // RunCommand API reference, error table: an unknown Type is 403 InvalidCmdType.NotFound.
+    if (!['RunShellScript', 'RunBatScript', 'RunPowerShellScript'].includes(type)) throw ecsError('InvalidCmdType.NotFound', undefined, `(${type})`);
     const content = params.required('CommandContent');
     const instanceIds = params.list('InstanceId');
     if (instanceIds.length === 0) throw ecsError('MissingParameter', 'InstanceId.N');
     if (instanceIds.length > 100) throw ecsError('InstanceIds.ExceedLimit');
-    const encoding = params.str('ContentEncoding') ?? 'PlainText';
-    if (encoding !== 'PlainText' && encoding !== 'Base64') throw ecsError('InvalidParameter', 'ContentEncoding');
+    // RunCommand API reference: ContentEncoding "valid values are case-insensitive"; "if the specified
+    // value of this parameter is invalid, PlainText is used by default".
+    const encoding = params.str('ContentEncoding')?.toLowerCase() === 'base64' ? 'Base64' : 'PlainText';
     const repeat = params.str('RepeatMode') ?? 'Once';
     if (repeat !== 'Once') throw ecsError('UnsupportedParameter', 'RepeatMode', 'The local ECS runs commands once only.');
     let script: string;
@@ -477,7 +508,9 @@ export const Handlers: Record<EcsAction, ActionHandler> = {
     const base64Size = Buffer.from(script, 'utf8').toString('base64').length;
     const limit = params.bool('KeepCommand') ? 18 * 1024 : 24 * 1024;
     if (base64Size > limit) throw ecsError('CmdContent.ExceedLimit', undefined, `${base64Size} bytes in Base64, limit ${limit}.`);
-    const timeoutSeconds = params.int('Timeout', 60, 10, 86400);
+    // Timeout: default 60 s, no minimum documented (RunCommand API reference). A positive integer is
+    // required here (chosen: 0 or less has no meaning); the maximum 86400 is the console's (guess).
+    const timeoutSeconds = params.int('Timeout', 60, 1, 86400);
     notFoundIfForeign(inRegion, ecsError('InvalidInstance.NotFound', undefined, `(${instanceIds[0]})`));
     const inv = model.idempotent('RunCommand', params.str('ClientToken'), params.businessParams(), () =>
       model.runCommand({
@@ -499,8 +532,9 @@ export const Handlers: Record<EcsAction, ActionHandler> = {
     const instanceId = params.str('InstanceId');
     const commandId = params.str('CommandId');
     const recordStatus = params.str('InvokeRecordStatus');
-    const encoding = params.str('ContentEncoding') ?? 'Base64';
-    if (encoding !== 'PlainText' && encoding !== 'Base64') throw ecsError('InvalidParameter', 'ContentEncoding');
+    const rawEncoding = params.str('ContentEncoding')?.toLowerCase() ?? 'base64';
+    if (rawEncoding !== 'plaintext' && rawEncoding !== 'base64') throw ecsError('InvalidParameter', 'ContentEncoding');
+    const encoding = rawEncoding === 'base64' ? 'Base64' : 'PlainText';
     const results: Body[] = [];
     if (inRegion) {
       for (const inv of model.invocations.values()) {
@@ -513,7 +547,14 @@ export const Handlers: Record<EcsAction, ActionHandler> = {
         }
       }
     }
-    const { items, fields } = page(params, results, { maxResults: [1, 50, 10], pageSize: [50, 10] });
+    // API reference (DescribeInvocationResults.md): PageSize max 50, else 403 InvalidParam.PageSize (and
+    // InvalidParam.PageNumber); TotalCount is invalid with NextToken paging (2023 edition).
+    const { items, fields } = page(params, results, {
+      maxResults: [1, 50, 10],
+      pageSize: [50, 10],
+      noTotalWithToken: true,
+      pageErrors: { pageSize: 'InvalidParam.PageSize', pageNumber: 'InvalidParam.PageNumber' },
+    });
     return { Invocation: { ...fields, InvocationResults: { InvocationResult: items } } };
   },
 
@@ -521,17 +562,25 @@ export const Handlers: Record<EcsAction, ActionHandler> = {
     const inRegion = region(params, model);
     model.advance();
     const ids = params.list('InstanceId');
+    if (ids.length > 100) throw ecsError('InvalidParameter', 'InstanceId.N', 'At most 100 ids.');
+    // API reference (Cloud assistant/DescribeCloudAssistantStatus.md, error table): an unknown instance is
+    // 404 InvalidInstance.NotFound - not an empty list, which a caller would read as "agent offline".
+    for (const id of ids) {
+      if (!inRegion || !model.instances.has(id)) throw ecsError('InvalidInstance.NotFound', undefined, `(${id})`);
+    }
     const osType = params.str('OSType')?.toLowerCase();
     const matching = !inRegion
       ? []
       : [...model.instances.values()].filter((i) => (ids.length === 0 || ids.includes(i.instanceId)) && (osType === undefined || i.osType === osType));
-    const { items, fields } = page(params, matching, { maxResults: [1, 50, 10], pageSize: [50, 10] });
+    // PageSize up to 100 (2023 edition of the page); MaxResults 1-50 kept.
+    const { items, fields } = page(params, matching, { maxResults: [1, 50, 10], pageSize: [100, 10] });
     return {
       ...fields,
       InstanceCloudAssistantStatusSet: {
         InstanceCloudAssistantStatus: items.map((i) => {
           // The agent heartbeats only while the instance runs; the API answers strings "true"/"false".
-          const online = i.cloudAssistantOnline && i.status === InstanceStatus.Running;
+          // Realistic profile: not yet after a (re)start (model.agentOnline).
+          const online = model.agentOnline(i);
           return {
             InstanceId: i.instanceId,
             CloudAssistantStatus: online ? 'true' : 'false',

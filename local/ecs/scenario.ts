@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { MacPattern, cidrContains, ipToNumber, parseCidr } from './net';
+import { RealismSection } from './realism';
 
 /**
  * The scenario a local ECS starts from: one region with its zones, VPCs, vSwitches, security groups,
@@ -138,8 +139,21 @@ const ScenarioSchema = z
       })
       .strict()
       .default({}),
+    /** Account-wide settings that change documented defaults. */
+    account: z
+      .object({
+        /**
+         * The "no fees for stopped instances" (economical mode) is on for the account: StopInstance without
+         * StoppedMode stops a VPC instance in StopCharging (StopInstance API reference). Default off.
+         */
+        noChargeForStoppedInstances: z.boolean().default(false),
+      })
+      .strict()
+      .default({}),
     /** Calls per minute per API (per account and region, as ECS counts them); absent = unlimited. */
     rateLimits: z.record(z.string(), z.number().int().positive()).default({}),
+    /** The realistic profile (local/ecs/realism.ts): absent or `kind` = off, `realistic`, or an object. */
+    realism: RealismSection,
   })
   .strict();
 

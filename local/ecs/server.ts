@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parse as parseQueryString } from 'node:querystring';
-import { InstanceStatus } from '../../workflow/model';
+import { InstanceStatus } from './api-strings';
 import { NonceCache, verifyAcs3, verifyRpcV2, type AuthResult } from '../acs3';
 import type { Keyring } from '../credentials';
-import { EcsApiError, EcsErrors, ecsError } from './errors';
+import { EcsApiError, EcsErrors, PleaseRetryAgainMessage, ecsError } from './errors';
 import type { EcsModel, ModelEvent, ScriptRun } from './model';
 import { Handlers, Params } from './responses';
+import { SeededRandom } from './rng';
 import { EcsActions, type EcsAction } from './scenario';
 
 /** The API version the local ECS serves (x-acs-version / Version). */
@@ -16,11 +17,37 @@ export const EcsApiVersion = '2014-05-26';
 /** One served request, for the control API (`calls`). */
 export interface CallRecord {
   readonly action: string;
+  /** HTTP status answered (or that would have been, when the answer was lost); 0 for a dropped connection. */
   readonly status: number;
-  /** Error code; undefined on success. */
+  /** Error code; undefined on success (also when the answer was lost after acting). */
   readonly code: string | undefined;
   readonly signatureVersion: 'v3' | 'v2' | undefined;
   readonly at: number;
+  /** The caller: the request's AccessKeyId (an STS key's id for STS callers); undefined if unsigned. */
+  readonly accessKeyId: string | undefined;
+  /** The request's parameters (query and form), without signature and protocol fields. */
+  readonly params: Readonly<Record<string, string>>;
+  /** InstanceId / NetworkInterfaceId / ResourceId values the request names (plain, `.N` and InstanceIds). */
+  readonly resourceIds: readonly string[];
+  /** StopInstance / RebootInstance only: whether ForceStop=true (a power-off, not a guest shutdown). */
+  readonly forceStop?: boolean;
+  /** The server acted, then destroyed the socket instead of answering (`loseAnswers`). */
+  readonly answerLost?: boolean;
+  /** Where a refusal came from when it was not the model: an injected fault or the realistic profile. */
+  readonly source?: 'fault' | 'realism';
+}
+
+/**
+ * Which calls a fault applies to. All given fields must match: the action, a resource id the request
+ * names (InstanceId, NetworkInterfaceId, their `.N` forms, InstanceIds, ResourceId.N), and a seeded draw
+ * with `probability`. `count` is how many calls it hits (default 1; unlimited when only `probability` is
+ * given); a call that loses the draw does not use up the count.
+ */
+export interface FaultScope {
+  action?: string;
+  resourceId?: string;
+  probability?: number;
+  count?: number;
 }
 
 /** A snapshot of the model for the control API (`state`): plain JSON. */
@@ -35,6 +62,8 @@ export interface EcsStateSnapshot {
     startTime: number | undefined;
     guestResponsive: boolean;
     cloudAssistantOnline: boolean;
+    /** Whether the agent reports online now (false for a while after a start with the realistic profile). */
+    agentOnline: boolean;
     eniIds: string[];
     tags: Record<string, string>;
   }[];
@@ -49,6 +78,9 @@ export interface EcsStateSnapshot {
     vpcId: string;
     zoneId: string;
     detachHeld: boolean;
+    /** Whether the guest sees the NIC / metadata lists the MAC yet (realistic profile delays both). */
+    guestVisible: boolean;
+    metadataVisible: boolean;
     tags: Record<string, string>;
   }[];
   readonly invocations: readonly { invokeId: string; commandType: string; targets: { instanceId: string; status: string; exitCode: number | undefined }[] }[];
@@ -64,13 +96,20 @@ export interface EcsControl {
   state(): EcsStateSnapshot;
   /** Back to the scenario's initial state; clears faults, call log, rate windows and script log. */
   reset(): void;
-  /** The next `count` (default 1) calls of `action` (or of any action) answer `code` with `status`. */
-  injectFault(args: { action?: string; count?: number; code: string; status?: number; message?: string }): void;
-  /** Delays the answer of the next `count` calls (default: every call until cleared) by `ms`. */
-  injectLatency(args: { action?: string; ms: number; count?: number }): void;
-  /** The next `count` (default 1) calls of `action` (or any) get their socket destroyed, no answer. */
-  dropConnections(args: { action?: string; count?: number }): void;
-  /** Removes every injected fault, latency and drop. */
+  /** Matching calls (see {@link FaultScope}; default the next one) answer `code` with `status`, without acting. */
+  injectFault(args: FaultScope & { code: string; status?: number; message?: string }): void;
+  /** Delays the answer of matching calls by `ms` (default: every matching call until cleared). */
+  injectLatency(args: FaultScope & { ms: number }): void;
+  /** Matching calls (default the next one) get their socket destroyed before anything is done: no answer. */
+  dropConnections(args: FaultScope): void;
+  /**
+   * "Executed, but the answer was lost": matching calls (default the next one) are carried out by the
+   * model, then the socket is destroyed instead of answering (SDK: ECONNRESET / socket hang up).
+   */
+  loseAnswers(args: FaultScope): void;
+  /** Re-seeds the RNG of probabilistic faults (default seed: the scenario's `realism.seed`, else 1). */
+  seedFaults(args: { seed: number }): void;
+  /** Removes every injected fault, latency, drop and lost answer. */
   clearFaults(): void;
   /** The next `count` (default 1) attaches (of `eniId`, or any) fail asynchronously: Attaching -> Available. */
   failAttach(args: { eniId?: string; count?: number }): void;
@@ -83,18 +122,58 @@ export interface EcsControl {
   setRateLimit(args: { action: string; perMinute: number | null }): void;
   /** Every script handed to the guest executor, in order. */
   scripts(): ScriptRun[];
+  /** The MACs the instance metadata lists for an instance now (realistic profile: some time after InUse). */
+  metadataMacs(args: { instanceId: string }): string[];
   /** Every model event so far (instance, eni, invocation state changes). */
   events(): ModelEvent[];
-  /** Every API call served, in order, with its outcome. */
-  calls(): CallRecord[];
+  /** Every API call served, in order, with its caller, parameters and outcome; optionally filtered. */
+  calls(args?: { action?: string; resourceId?: string }): CallRecord[];
 }
 
-interface Fault {
+interface Rule {
   action: string | undefined;
+  resourceId: string | undefined;
+  probability: number | undefined;
   remaining: number;
+}
+interface Fault extends Rule {
   code: string;
   status: number;
   message: string;
+}
+interface Latency extends Rule {
+  ms: number;
+}
+
+/** Protocol fields left out of recorded parameters. */
+const ProtocolParams = new Set(['Signature', 'SignatureNonce', 'Timestamp', 'AccessKeyId', 'SecurityToken', 'SignatureMethod', 'SignatureVersion', 'Format', 'Version', 'Action']);
+
+/** The resource ids a request names. */
+function resourceIdsOf(params: Record<string, string>): string[] {
+  const ids: string[] = [];
+  for (const [k, v] of Object.entries(params)) {
+    if (v === '') continue;
+    if (/^(InstanceId|NetworkInterfaceId|ResourceId)(\.\d+)?$/.test(k)) ids.push(v);
+    if (k === 'InstanceIds') {
+      try {
+        const parsed: unknown = JSON.parse(v);
+        if (Array.isArray(parsed)) for (const id of parsed) if (typeof id === 'string') ids.push(id);
+      } catch {
+        // A malformed InstanceIds names nothing; the handler answers InvalidParameter.
+      }
+    }
+  }
+  return [...new Set(ids)];
+}
+
+/** What the pipeline knows of a request once it is authenticated (for records and fault scopes). */
+interface CallContext {
+  readonly action: string;
+  readonly signatureVersion: 'v3' | 'v2';
+  readonly accessKeyId: string | undefined;
+  readonly params: Readonly<Record<string, string>>;
+  readonly resourceIds: readonly string[];
+  readonly forceStop?: boolean;
 }
 
 export interface EcsServerOptions {
@@ -128,8 +207,10 @@ export class EcsServer {
   readonly control: EcsControl;
   private readonly nonces = new NonceCache();
   private faults: Fault[] = [];
-  private latencies: { action: string | undefined; ms: number; remaining: number | undefined }[] = [];
-  private drops: { action: string | undefined; remaining: number }[] = [];
+  private latencies: Latency[] = [];
+  private drops: Rule[] = [];
+  private lostAnswers: Rule[] = [];
+  private faultRng: SeededRandom;
   private readonly rateLimits = new Map<string, number>();
   private readonly windows = new Map<string, { window: number; count: number }>();
   private callLog: CallRecord[] = [];
@@ -143,6 +224,7 @@ export class EcsServer {
       });
     });
     this.resetRateLimits();
+    this.faultRng = new SeededRandom(this.model.realism?.seed ?? 1);
     this.control = this.buildControl();
   }
 
@@ -204,51 +286,83 @@ export class EcsServer {
       ? verifyAcs3(signed, { keyring: this.options.keyring, nonces: this.nonces })
       : verifyRpcV2({ ...signed, formBody }, { keyring: this.options.keyring, nonces: this.nonces });
     const signatureVersion = isV3 ? 'v3' : 'v2';
-    if (!auth.ok) return this.sendError(res, new EcsApiError(auth.code, auth.message, auth.status), action, signatureVersion);
+    const allParams = { ...formBody, ...query };
+    const params = Object.fromEntries(Object.entries(allParams).filter(([k]) => !ProtocolParams.has(k)).sort(([a], [b]) => (a < b ? -1 : 1)));
+    const resourceIds = resourceIdsOf(params);
+    const forceStop = action === 'StopInstance' || action === 'RebootInstance' ? params.ForceStop === 'true' : undefined;
+    const call: CallContext = {
+      action,
+      signatureVersion,
+      accessKeyId: auth.ok ? auth.key.accessKeyId : undefined,
+      params,
+      resourceIds,
+      ...(forceStop === undefined ? {} : { forceStop }),
+    };
+    if (!auth.ok) return this.sendError(res, new EcsApiError(auth.code, auth.message, auth.status), call);
 
     // ecs-api.md: an unknown action (or version) is `InvalidApi.NotFound` 404 in the current common table.
     if (version !== EcsApiVersion || !(EcsActions as readonly string[]).includes(action)) {
-      return this.sendError(res, ecsError('InvalidApi.NotFound', undefined, `(${action || '(none)'}, version ${version || '(none)'})`), action, signatureVersion);
+      return this.sendError(res, ecsError('InvalidApi.NotFound', undefined, `(${action || '(none)'}, version ${version || '(none)'})`), call);
     }
 
-    const drop = this.take(this.drops, action);
-    if (drop) {
-      this.record(action, 0, 'ConnectionDropped', signatureVersion);
+    if (this.take(this.drops, call) !== undefined) {
+      this.record(call, 0, 'ConnectionDropped', { source: 'fault' });
       req.socket.destroy();
       return;
     }
-    const latency = this.latencies.find((l) => l.action === undefined || l.action === action);
-    if (latency !== undefined) {
-      if (latency.remaining !== undefined && --latency.remaining <= 0) this.latencies = this.latencies.filter((l) => l !== latency);
-      await new Promise((resolve) => setTimeout(resolve, latency.ms));
-    }
+    const latency = this.take(this.latencies, call);
+    if (latency !== undefined) await new Promise((resolve) => setTimeout(resolve, latency.ms));
 
     if (this.throttled(action)) {
-      return this.sendError(res, ecsError('Throttling.User', undefined, `(${action}: ${this.rateLimits.get(action)} calls per minute)`), action, signatureVersion);
+      return this.sendError(res, ecsError('Throttling.User', undefined, `(${action}: ${this.rateLimits.get(action)} calls per minute)`), call);
     }
-    const fault = this.faults.find((f) => f.remaining > 0 && (f.action === undefined || f.action === action));
-    if (fault !== undefined) {
-      fault.remaining--;
-      this.faults = this.faults.filter((f) => f.remaining > 0);
-      return this.sendError(res, new EcsApiError(fault.code, fault.message, fault.status), action, signatureVersion);
+    const realism = this.model.realism;
+    // Realistic profile: throttling in its three spellings (ecs-realism.md), without acting.
+    if (realism?.throttling !== undefined && this.model.random.chance(realism.throttling.probability)) {
+      const code = this.model.random.pick(realism.throttling.codes);
+      return this.sendError(res, ecsError(code, undefined, `(${action})`), call, 'realism');
+    }
+    const fault = this.take(this.faults, call);
+    if (fault !== undefined) return this.sendError(res, new EcsApiError(fault.code, fault.message, fault.status), call, 'fault');
+    // Realistic profile: Attach/Detach answer the transient codes Terraform retries, without acting.
+    const transient = realism?.transientWrites;
+    if (transient !== undefined && (transient.actions as readonly string[]).includes(action) && this.model.random.chance(transient.probability)) {
+      const code = this.model.random.pick(transient.codes);
+      const err = code === 'please-retry-again' ? new EcsApiError('IncorrectInstanceStatus', PleaseRetryAgainMessage, 403) : ecsError(code);
+      return this.sendError(res, err, call, 'realism');
     }
 
+    const lose = this.take(this.lostAnswers, call) !== undefined;
     try {
-      const answer = Handlers[action as EcsAction](new Params({ ...formBody, ...query }), this.model);
+      const answer = Handlers[action as EcsAction](new Params(allParams), this.model);
       const requestId = randomUUID().toUpperCase();
-      this.record(action, 200, undefined, signatureVersion);
+      if (lose) return this.loseAnswer(req, call, 200, undefined);
+      this.record(call, 200, undefined, { requestId });
       this.sendJson(res, 200, { RequestId: requestId, ...answer });
     } catch (err) {
-      if (err instanceof EcsApiError) return this.sendError(res, err, action, signatureVersion);
-      throw err;
+      if (!(err instanceof EcsApiError)) throw err;
+      if (lose) return this.loseAnswer(req, call, err.status, err.code);
+      return this.sendError(res, err, call);
     }
   }
 
-  private take(list: { action: string | undefined; remaining: number }[], action: string): boolean {
-    const entry = list.find((d) => d.remaining > 0 && (d.action === undefined || d.action === action));
-    if (entry === undefined) return false;
-    entry.remaining--;
-    return true;
+  /** The model has acted (or refused); the caller never hears of it. */
+  private loseAnswer(req: http.IncomingMessage, call: CallContext, status: number, code: string | undefined): void {
+    this.record(call, status, code, { answerLost: true, source: 'fault' });
+    req.socket.destroy();
+  }
+
+  /** The first rule that matches the call and wins its draw; uses up one of its count. */
+  private take<T extends Rule>(list: T[], call: CallContext): T | undefined {
+    for (const rule of list) {
+      if (rule.remaining <= 0) continue;
+      if (rule.action !== undefined && rule.action !== call.action) continue;
+      if (rule.resourceId !== undefined && !call.resourceIds.includes(rule.resourceId)) continue;
+      if (rule.probability !== undefined && !this.faultRng.chance(rule.probability)) continue;
+      rule.remaining--;
+      return rule;
+    }
+    return undefined;
   }
 
   /**
@@ -268,8 +382,26 @@ export class EcsServer {
     return state.count > limit;
   }
 
-  private record(action: string, status: number, code: string | undefined, signatureVersion: 'v3' | 'v2' | undefined): void {
-    this.callLog.push({ action, status, code, signatureVersion, at: this.model.now() });
+  private record(
+    call: CallContext,
+    status: number,
+    code: string | undefined,
+    extra: { requestId?: string; answerLost?: boolean; source?: 'fault' | 'realism' } = {},
+  ): void {
+    const { action, signatureVersion, accessKeyId, params, resourceIds, forceStop } = call;
+    this.callLog.push({
+      action,
+      status,
+      code,
+      signatureVersion,
+      at: this.model.now(),
+      accessKeyId,
+      params,
+      resourceIds,
+      ...(forceStop === undefined ? {} : { forceStop }),
+      ...(extra.answerLost === true ? { answerLost: true } : {}),
+      ...(extra.source === undefined ? {} : { source: extra.source }),
+    });
     if (this.callLog.length > 20_000) this.callLog.splice(0, this.callLog.length - 20_000);
   }
 
@@ -280,9 +412,9 @@ export class EcsServer {
   }
 
   /** Every error is the JSON body `{RequestId, HostId, Code, Message, Recommend}` (ecs-api.md). */
-  private sendError(res: http.ServerResponse, err: EcsApiError, action?: string, signatureVersion?: 'v3' | 'v2'): void {
+  private sendError(res: http.ServerResponse, err: EcsApiError, call?: CallContext, source?: 'fault' | 'realism'): void {
     const requestId = randomUUID().toUpperCase();
-    if (action !== undefined) this.record(action, err.status, err.code, signatureVersion);
+    if (call !== undefined) this.record(call, err.status, err.code, { requestId, ...(source === undefined ? {} : { source }) });
     this.sendJson(res, err.status, {
       RequestId: requestId,
       HostId: `ecs.${this.model.regionId}.aliyuncs.com`,
@@ -328,6 +460,19 @@ export class EcsServer {
       }
     };
     const obj = <T>(value: T): Record<string, string> => Object.fromEntries((value as Map<string, string>).entries());
+    /** A fault rule from its scope; `fallbackCount` when neither count nor probability is given. */
+    const rule = (scope: FaultScope, fallbackCount: number): Rule => {
+      checkAction(scope.action);
+      const { probability, count } = scope;
+      if (probability !== undefined && (typeof probability !== 'number' || probability < 0 || probability > 1)) throw new Error('probability must be from 0 to 1');
+      if (count !== undefined && (!Number.isInteger(count) || count < 1)) throw new Error('count must be a positive integer');
+      return {
+        action: scope.action,
+        resourceId: scope.resourceId,
+        probability,
+        remaining: count ?? (probability !== undefined ? Number.POSITIVE_INFINITY : fallbackCount),
+      };
+    };
     return {
       state: () => {
         model.advance();
@@ -342,6 +487,7 @@ export class EcsServer {
             startTime: i.startTime,
             guestResponsive: i.guestResponsive,
             cloudAssistantOnline: i.cloudAssistantOnline,
+            agentOnline: model.agentOnline(i),
             eniIds: model.enisOf(i.instanceId).map((e) => e.eniId),
             tags: obj(i.tags),
           })),
@@ -356,6 +502,8 @@ export class EcsServer {
             vpcId: e.vpcId,
             zoneId: e.zoneId,
             detachHeld: e.detachHeld,
+            guestVisible: e.status === 'InUse' && e.guestVisibleAt <= model.now(),
+            metadataVisible: e.status === 'InUse' && e.metadataVisibleAt <= model.now(),
             tags: obj(e.tags),
           })),
           invocations: [...model.invocations.values()].map((inv) => ({
@@ -370,27 +518,35 @@ export class EcsServer {
         this.faults = [];
         this.latencies = [];
         this.drops = [];
+        this.lostAnswers = [];
         this.callLog = [];
+        this.faultRng = new SeededRandom(model.realism?.seed ?? 1);
         this.resetRateLimits();
       },
-      injectFault: ({ action, count = 1, code, status, message }) => {
-        checkAction(action);
+      injectFault: ({ code, status, message, ...scope }) => {
         if (typeof code !== 'string' || code === '') throw new Error('injectFault needs a code, e.g. "InternalError"');
         const known = (EcsErrors as Record<string, { status: number; message: string } | undefined>)[code];
-        this.faults.push({ action, remaining: count, code, status: status ?? known?.status ?? 500, message: message ?? known?.message ?? `Injected fault ${code}.` });
+        this.faults.push({ ...rule(scope, 1), code, status: status ?? known?.status ?? 500, message: message ?? known?.message ?? `Injected fault ${code}.` });
       },
-      injectLatency: ({ action, ms, count }) => {
-        checkAction(action);
-        this.latencies.push({ action, ms, remaining: count });
+      injectLatency: ({ ms, ...scope }) => {
+        if (typeof ms !== 'number' || ms < 0) throw new Error('injectLatency needs ms >= 0');
+        this.latencies.push({ ...rule(scope, Number.POSITIVE_INFINITY), ms });
       },
-      dropConnections: ({ action, count = 1 }) => {
-        checkAction(action);
-        this.drops.push({ action, remaining: count });
+      dropConnections: (scope = {}) => {
+        this.drops.push(rule(scope, 1));
+      },
+      loseAnswers: (scope = {}) => {
+        this.lostAnswers.push(rule(scope, 1));
+      },
+      seedFaults: ({ seed }) => {
+        if (!Number.isInteger(seed)) throw new Error('seedFaults needs an integer seed');
+        this.faultRng = new SeededRandom(seed);
       },
       clearFaults: () => {
         this.faults = [];
         this.latencies = [];
         this.drops = [];
+        this.lostAnswers = [];
       },
       failAttach: ({ eniId, count = 1 }) => model.failAttach(eniId, count),
       setGuestResponsive: ({ instanceId, responsive }) => model.setGuestResponsive(instanceId, responsive),
@@ -407,7 +563,14 @@ export class EcsServer {
       },
       scripts: () => model.scriptRuns.map((r) => ({ ...r })),
       events: () => [...model.eventLog],
-      calls: () => [...this.callLog],
+      metadataMacs: ({ instanceId }) => {
+        model.getInstance(instanceId);
+        return model.metadataMacs(instanceId);
+      },
+      calls: (args = {}) =>
+        this.callLog.filter(
+          (c) => (args.action === undefined || c.action === args.action) && (args.resourceId === undefined || c.resourceIds.includes(args.resourceId)),
+        ),
     };
   }
 }

@@ -193,6 +193,15 @@ describe('ECS port against the local ECS: Cloud Assistant', () => {
     expect(await p.cloudAssistantOnline('i-standby')).toBe(false);
   });
 
+  it('reports an unknown instance as notFound (404 InvalidInstance.NotFound), never as an offline agent', async () => {
+    const { ecs: p } = port();
+    await expect(p.cloudAssistantOnline('i-nope')).rejects.toMatchObject({
+      kind: 'notFound',
+      code: 'InvalidInstance.NotFound',
+      details: { statusCode: 404 },
+    });
+  });
+
   it('runs a base64 shell script, repeats idempotently by ClientToken, and decodes the output', async () => {
     const { ecs: p } = port();
     const script = ["ENI_MAC='00:16:3e:12:34:56'", "ENI_IPS='10.0.1.5 10.0.1.6'", "ENI_PREFIX='24'", "ENI_GATEWAY='10.0.1.253'"].join('\n');

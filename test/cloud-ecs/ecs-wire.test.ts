@@ -230,6 +230,19 @@ describe('ECS port on the wire', () => {
     expect(await port().ecs.describeInstance('i-gone')).toBeUndefined();
   });
 
+  it('does not read a Cloud Assistant answer that omits the instance as "offline": it is notFound', async () => {
+    script = (req, res) => {
+      if (req.headers['x-acs-action'] !== 'DescribeCloudAssistantStatus') return false;
+      json(res, 200, { RequestId: 'r', InstanceCloudAssistantStatusSet: { InstanceCloudAssistantStatus: [] } });
+      return true;
+    };
+    await expect(port().ecs.cloudAssistantOnline('i-1')).rejects.toMatchObject({
+      kind: 'notFound',
+      code: 'InvalidInstance.NotFound',
+      message: expect.stringContaining('i-1'),
+    });
+  });
+
   it('refuses a body missing a field the rules need', async () => {
     script = (_req, res) => {
       json(res, 200, { RequestId: 'r', Instances: { Instance: [{ ...instanceBody('i-1'), VpcAttributes: {} }] } });

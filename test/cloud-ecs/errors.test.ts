@@ -1,4 +1,4 @@
-import { classifyError, malformedResponse } from '../../cloud/errors';
+import { classifyError, isRetriedStateCode, malformedResponse } from '../../cloud/errors';
 import { CloudError, CloudErrorKind } from '../../workflow/errors';
 
 /** The shape openapi-core gives ClientError / ServerError / ThrottlingError (sdk-wire.md "Errors"). */
@@ -71,6 +71,59 @@ describe('classifyError', () => {
     ['an empty body (SyntaxError)', new SyntaxError('Unexpected end of JSON input'), 'SyntaxError'],
     ['a non-JSON body (SyntaxError)', new SyntaxError('Unexpected token < in JSON at position 0'), 'SyntaxError'],
   ];
+
+  // The transient spellings of the realistic profile (issue 11) and what Terraform / Terway retry.
+  const retryMessage = 'The current status of the resource does not support this operation, please retry again.';
+  const transientSpellings: Array<[string, string, Error, CloudErrorKind]> = [
+    ['Throttling.Api', 'DescribeNetworkInterfaces', sdkError('ThrottlingError', 400, 'Throttling.Api'), 'throttling'],
+    ['Throttling.User', 'AttachNetworkInterface', sdkError('ThrottlingError', 400, 'Throttling.User'), 'throttling'],
+    ['plain Throttling', 'RunCommand', sdkError('ThrottlingError', 400, 'Throttling'), 'throttling'],
+    ['ServiceUnavailable on Detach', 'DetachNetworkInterface', sdkError('ServerError', 503, 'ServiceUnavailable'), 'transient'],
+    ['InternalError on Attach', 'AttachNetworkInterface', sdkError('ServerError', 500, 'InternalError'), 'transient'],
+    ['OperationConflict', 'AttachNetworkInterface', sdkError('ClientError', 409, 'OperationConflict'), 'transient'],
+    ['Operation.Conflict', 'DetachNetworkInterface', sdkError('ClientError', 409, 'Operation.Conflict'), 'transient'],
+    [
+      'the "please retry again" message under a state code',
+      'AttachNetworkInterface',
+      sdkError('ClientError', 403, 'IncorrectInstanceStatus', { data: { Code: 'IncorrectInstanceStatus', Message: retryMessage } }),
+      'transient',
+    ],
+    [
+      'the "please retry again" message under an unknown code',
+      'DetachNetworkInterface',
+      sdkError('ClientError', 400, 'SomethingNew', { data: { Code: 'SomethingNew', Message: retryMessage } }),
+      'transient',
+    ],
+    [
+      'IncorrectInstanceStatus with its ordinary message (a real state conflict)',
+      'StartInstance',
+      sdkError('ClientError', 403, 'IncorrectInstanceStatus', { data: { Code: 'IncorrectInstanceStatus', Message: 'The current status of the resource does not support this operation.' } }),
+      'invalidState',
+    ],
+    ['OperationDenied.NoStock on StartInstance (bounded by the policy)', 'StartInstance', sdkError('ClientError', 403, 'OperationDenied.NoStock'), 'transient'],
+    ['InstanceNotReady on StartInstance', 'StartInstance', sdkError('ClientError', 403, 'InstanceNotReady'), 'transient'],
+    ['OperationDenied.NoStock elsewhere', 'RebootInstance', sdkError('ClientError', 403, 'OperationDenied.NoStock'), 'fatal'],
+    // Kept invalidState so the workflow re-reads and decides (a permanent "bound elsewhere" is the same code).
+    ['InvalidEniState on Attach', 'AttachNetworkInterface', sdkError('ClientError', 400, 'InvalidOperation.InvalidEniState'), 'invalidState'],
+    ['InvalidEcsState on Detach', 'DetachNetworkInterface', sdkError('ClientError', 400, 'InvalidOperation.InvalidEcsState'), 'invalidState'],
+  ];
+
+  it.each(transientSpellings)('classifies %s on %s', (_label, api, raw, kind) => {
+    const err = classifyError(raw, api);
+    expect(err.kind).toBe(kind);
+    expect(err.retryable).toBe(kind === 'throttling' || kind === 'transient');
+  });
+
+  it.each([
+    ['AttachNetworkInterface', 'InvalidOperation.InvalidEniState', true],
+    ['AttachNetworkInterface', 'InvalidOperation.InvalidEcsState', true],
+    ['DetachNetworkInterface', 'InvalidOperation.InvalidEniState', true],
+    ['DetachNetworkInterface', 'InvalidOperation.InvalidEcsState', true],
+    ['StartInstance', 'InvalidOperation.InvalidEcsState', false],
+    ['AttachNetworkInterface', 'EniPerInstanceLimitExceeded', false],
+  ])('isRetriedStateCode(%s, %s) is %s (Terraform retries Attach/Detach on these)', (api, code, expected) => {
+    expect(isRetriedStateCode(api, code)).toBe(expected);
+  });
 
   it.each(networkFailures)('classifies %s as transient', (_label, raw, code) => {
     // Act

@@ -84,9 +84,15 @@ describe('Local ECS: state transitions observed by polling', () => {
     expect((transitions[1]?.at ?? 0) - (transitions[0]?.at ?? 0)).toBeGreaterThanOrEqual(750);
   });
 
-  it('RebootInstance goes Running -> Stopping -> Starting -> Running', async () => {
+  it('RebootInstance goes Running -> Starting -> Running (no Stopping, as documented) and renews StartTime', async () => {
+    const before = ecs.control.state().instances.find((i) => i.instanceId === 'i-standby')?.startTime ?? 0;
     await client.rebootInstance(new $Ecs.RebootInstanceRequest({ instanceId: 'i-standby' }));
-    expect(await pollUntil(() => instanceStatus('i-standby'), (s) => s === 'Running')).toEqual(['Stopping', 'Starting', 'Running']);
+    expect(await pollUntil(() => instanceStatus('i-standby'), (s) => s === 'Running')).toEqual(['Starting', 'Running']);
+    expect(events.filter((e) => e.type === 'instance').map((e) => [e.from, e.to])).toEqual([
+      ['Running', 'Starting'],
+      ['Starting', 'Running'],
+    ]);
+    expect(ecs.control.state().instances.find((i) => i.instanceId === 'i-standby')?.startTime).toBeGreaterThan(before);
   });
 
   it('a detach from a Running instance with an unresponsive guest stays Detaching, and completes once the instance is stopped', async () => {
