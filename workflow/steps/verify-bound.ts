@@ -64,7 +64,9 @@ export async function verifyBound(op: Operation, ctx: StepContext): Promise<Step
 
   if (!policy.configureGuest) return { kind: 'end', outcome: 'succeeded', detail: `${bound}; guest configuration skipped: the request turned it off (configureGuest: false)` };
   if (plan.osType === 'windows') return { kind: 'end', outcome: 'succeeded', detail: `${bound}; guest configuration skipped: Windows guests configure a new NIC by themselves; no script is run` };
-  if (instance.status === InstanceStatus.Stopped && !startOwed && ((await ctx.ledger.getLease(powerHoldId(instanceId)))?.holders.length ?? 0) === 0) {
+  // Nobody will start it: this operation was in no power hold (a sibling's last-out starts what a hold
+  // stopped), and no hold is open on it now.
+  if (instance.status === InstanceStatus.Stopped && !startOwed && op.state.powerHold === undefined && ((await ctx.ledger.getLease(powerHoldId(instanceId)))?.holders.length ?? 0) === 0) {
     return fail(Reason.GuestNotConfigured, `${bound}, but ${instanceId} is Stopped and this workflow did not stop it, so its OS cannot be configured now; start it and run the bind again (the guest step is idempotent)`);
   }
   if (instance.status !== InstanceStatus.Running) {
