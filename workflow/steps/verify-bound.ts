@@ -1,10 +1,9 @@
-import { CloudErrorKind, isCloudError } from '../errors';
 import { Step } from '../messages';
 import { EniStatus, InstanceStatus } from '../model';
 import { powerHoldId } from '../ledger';
 import { leavePowerHold } from '../operation';
 import { Reason } from '../rules';
-import { fail, next, refused, superseded, wait, type Operation, type StepContext, type StepResult } from '../step';
+import { fail, next, refused, superseded, wait, writeOrLookAgain, type Operation, type StepContext, type StepResult } from '../step';
 
 /** How long a start this operation asked for may take before it fails (scaled by timeScale). */
 export const StartGraceMs = 120_000;
@@ -52,12 +51,8 @@ export async function verifyBound(op: Operation, ctx: StepContext): Promise<Step
     }
     const verdict = await ctx.beforeWrite({ kind: 'start', instanceId }, { eni, stoppedByThisOperation: true }, { startRequestedAt: op.state.startRequestedAt ?? now });
     if (!verdict.ok) return refused(verdict);
-    try {
-      await ctx.ecs.startInstance(instanceId);
-    } catch (err) {
-      if (isCloudError(err) && err.kind === CloudErrorKind.InvalidState) return wait(`StartInstance answered ${err.code}; looking at ${instanceId} again`);
-      throw err;
-    }
+    const raced = await writeOrLookAgain('StartInstance', instanceId, () => ctx.ecs.startInstance(instanceId));
+    if (raced) return raced;
     return wait(`${bound}; asked ECS to start it again (this operation's power hold stopped it)`);
   }
   if (startOwed && instance.status === InstanceStatus.Running) await ctx.remember({ startOwed: false });
