@@ -96,6 +96,23 @@ describe('Workflow through the local cloud', () => {
     expect(eniState(cloud, 'eni-service')).toMatchObject({ status: 'InUse', instanceId: 'i-standby' });
   });
 
+  it('two live operations for one ENI serialize on its lease: the second waits, then finds it bound and only confirms the guest', async () => {
+    cloud = await cloudWith(scenarioFile('two-node-failover'));
+    cloud.ecs.control.setInstanceStatus({ instanceId: 'i-primary', status: 'Stopped' });
+    const a = await startThroughQueues(cloud, operationFor(cloud, { eniId: 'eni-service', instanceId: 'i-standby', sourceInstanceId: 'i-primary' }));
+    const b = await startThroughQueues(cloud, operationFor(cloud, { eniId: 'eni-service', instanceId: 'i-standby', sourceInstanceId: 'i-primary' }));
+    const [first, second] = await Promise.all([waitForOutcome(cloud, a), waitForOutcome(cloud, b)]);
+    expect([first.outcome, second.outcome]).toEqual(['succeeded', 'succeeded']);
+    // One of them held the lease through the move; the other's validate could finish only after that
+    // operation ended, and then found the ENI already on its target.
+    const validated = (e: typeof first) => e.timeline.find((t) => t.step === 'validate')!;
+    const [holder, waiter] = [first, second].sort((x, y) => validated(x).at + validated(x).ms - (validated(y).at + validated(y).ms));
+    expect(validated(waiter!).at + validated(waiter!).ms).toBeGreaterThanOrEqual(holder!.finishedAt);
+    expect(validated(waiter!).detail).toMatch(/already InUse on i-standby/);
+    expect(waiter!.message).toMatch(/guest configured/);
+    expect(writes(cloud).filter((w) => w === 'DetachNetworkInterface' || w === 'AttachNetworkInterface')).toEqual(['DetachNetworkInterface', 'AttachNetworkInterface']);
+  });
+
   it('throttling and 5xx bursts from ECS are waited out', async () => {
     cloud = await cloudWith(scenarioFile('two-node-failover'));
     cloud.ecs.control.setInstanceStatus({ instanceId: 'i-primary', status: 'Stopped' });
