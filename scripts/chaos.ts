@@ -8,7 +8,7 @@ import { runOnce, type RunResult } from '../test/chaos/harness';
 import { InvariantKeys, Invariants } from '../test/chaos/invariants';
 
 function args(argv: string[]) {
-  const out = { runs: 10, seed: Date.now() % 1_000_000_000, verbose: false, settleMs: 60_000 };
+  const out = { runs: 10, seed: Date.now() % 1_000_000_000, verbose: false, settleMs: 90_000 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => {
@@ -75,6 +75,7 @@ async function main() {
     const status = r.violations.length === 0 ? 'ok' : `${r.violations.length} VIOLATION(S)`;
     console.log(`run ${i + 1}/${a.runs} seed ${seed}: ${status} in ${(r.durationMs / 1000).toFixed(1)} s; ${Object.entries(r.outcomes).map(([k, n]) => `${k} ${n}`).join(', ')}`);
     for (const v of r.violations) console.log(`  [${Invariants[v.invariant]}] ${v.detail}\n    replay: ${replay(seed)}`);
+    if (r.violations.length > 0 && !a.verbose) for (const l of r.log) console.log(`    | ${l}`);
   }
   console.log(`\n${table(results)}`);
   process.exitCode = results.some((r) => r.violations.length > 0) || results.length < a.runs ? 1 : 0;

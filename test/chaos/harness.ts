@@ -213,13 +213,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function runOnce(seed: number, options: RunOptions = {}): Promise<RunResult> {
   const plan = planRun(seed, options.profile ?? FullProfile);
   const log: string[] = [];
-  const say = (line: string) => {
+  const started = Date.now();
+  const say = (text: string) => {
+    const line = `+${((Date.now() - started) / 1000).toFixed(1)}s ${text}`;
     log.push(line);
     if (options.verbose) (options.print ?? console.log)(`  [${seed}] ${line}`);
   };
   const faults: Record<string, number> = {};
   const count = (k: string, n = 1) => (faults[k] = (faults[k] ?? 0) + n);
-  const started = Date.now();
   say(`plan: ${plan.members.length} members${plan.stoppedOnlyStandby ? ' (standby Stopped-only, allowStop)' : ''}, ${plan.enis.length} ENIs, ${plan.failure.mode} of ${plan.failure.instanceId}, ecsEvents ${plan.ecsEvents}`);
   say(`actions: ${plan.actions.map((a) => `${a.at}ms ${a.kind}${'action' in a && a.action ? ` ${a.action}` : ''}${'code' in a ? ` ${a.code}x${a.count}` : ''}${a.kind === 'request' ? ` ${a.eniId}->${a.instanceId}${a.sourceInstanceId ? ` from ${a.sourceInstanceId}` : ''}` : ''}`).join(', ')}`);
   say(`duplicates ${plan.duplicates}, late ${plan.late}, fc crashes ${JSON.stringify(plan.fcCrashes)}, mns ${JSON.stringify(plan.mnsFaults)}`);
@@ -340,7 +341,8 @@ export async function runOnce(seed: number, options: RunOptions = {}): Promise<R
     await Promise.all(background.splice(0));
 
     // Settle, then (maybe) late copies of everything that was handled, then settle again.
-    let unsettled = await settle(cloud, ledger, allQueues, () => lastActivity, options.settleMs ?? 60_000);
+    let unsettled = await settle(cloud, ledger, allQueues, () => lastActivity, options.settleMs ?? 90_000);
+    say(unsettled === undefined ? 'settled' : `not settled: ${unsettled}`);
     let late: Observation['late'];
     if (unsettled === undefined && plan.late) {
       const opsBefore = (await ledger.list()).map((o) => ({ operationId: o.operationId, version: o.version, published: o.published }));
@@ -353,7 +355,8 @@ export async function runOnce(seed: number, options: RunOptions = {}): Promise<R
       late = { callsBefore, opsBefore, eventsBefore, injected };
       // The copies are consumed (or dead-lettered) within a few trigger rounds.
       await sleep(300);
-      unsettled = await settle(cloud, ledger, allQueues, () => lastActivity, options.settleMs ?? 60_000);
+      unsettled = await settle(cloud, ledger, allQueues, () => lastActivity, options.settleMs ?? 90_000);
+      say(unsettled === undefined ? 'settled again' : `not settled after the late copies: ${unsettled}`);
     }
     running = false;
 
@@ -398,7 +401,7 @@ export async function runOnce(seed: number, options: RunOptions = {}): Promise<R
     for (const e of events) perOp.set(e.operationId, (perOp.get(e.operationId) ?? 0) + 1);
     const duplicatePublications = [...perOp.values()].reduce((a, n) => a + Math.max(0, n - 1), 0);
     count('mns faults fired', cloud.mns.control.firedFaults().length);
-    if (options.verbose) {
+    {
       for (const o of records) say(`op ${o.operationId} ${o.request.eniId} ${o.request.sourceInstanceId ?? '-'} -> ${o.request.instanceId} (${o.request.origin.kind}): ${o.status}${o.outcome?.reason ? `/${o.outcome.reason}` : ''} ${o.outcome?.message ?? ''}`);
       say(`final: ${state.enis.filter((e) => e.type !== 'Primary').map((e) => `${e.eniId} ${e.status} on ${e.instanceId ?? '-'}`).join(', ')}; ${state.instances.map((i) => `${i.instanceId} ${i.status}`).join(', ')}`);
       say(`ecs writes: ${cloud.ecs.control.calls().filter((c) => !/^(Describe|List)/.test(c.action)).map((c) => `${c.action}${c.code ? `(${c.code})` : ''}`).join(' ')}`);

@@ -260,6 +260,7 @@ export function checkSuccess(o: Observation): Violation[] {
       const finalBoot = lastBoot(o.ecsEvents, instanceId);
       const mac = macOf.get(eniId) ?? '';
       if (
+        finalBoot > lastBoot(o.ecsEvents, instanceId, finishedAt) &&
         op.request.policy?.configureGuest !== false &&
         op.plan?.osType !== 'windows' &&
         !o.scripts.some((s) => s.instanceId === instanceId && s.exitCode === 0 && s.at >= finalBoot && s.script.toLowerCase().includes(mac))
