@@ -11,7 +11,7 @@ import { defaultQueueNames } from '../workflow/pipeline';
 import { systemClock, type Clock } from '../workflow/ports';
 import { validate } from '../workflow/steps/validate';
 import { reconcile } from '../workflow/entries/schedule';
-import type { RequestEnvelopeInput } from '../workflow/entries/request';
+import { requestOrigin, type RequestEnvelopeInput } from '../workflow/entries/request';
 import { ConnectionHelp, ConnectionOptions, connect, type Connection } from './connection';
 import { ExitCode, UsageError } from './usage';
 
@@ -250,7 +250,15 @@ Exit codes: 0 submitted (with --wait: succeeded), 3 superseded, 4 failed or reje
     requireIds(ctx.values);
     const conn = ctx.connection();
     const request = requestFromOptions(ctx.values, conn.regionId, cliOrigin(clock));
-    const operationId = deriveOperationId(request);
+    // on-request runs every queued request under a request origin (req/cli/...): follow that operation.
+    const operationId = deriveOperationId({ ...request, origin: requestOrigin(request.origin, 'cli', clock.now()) });
+    // Only what the operator said: the group's policy holds for the rest (a request may only tighten it).
+    const policy = {
+      ...(ctx.values['allow-stop'] === true ? { allowStop: true } : {}),
+      ...(ctx.values['fence-source'] === true ? { fenceSource: true } : {}),
+      ...(ctx.values['no-guest'] === true ? { configureGuest: false } : {}),
+      ...(typeof ctx.values.deadline === 'string' ? { deadlineSeconds: request.policy.deadlineSeconds } : {}),
+    };
     const envelope: RequestEnvelopeInput = {
       kind: 'eni-failover.request',
       request: {
@@ -258,7 +266,7 @@ Exit codes: 0 submitted (with --wait: succeeded), 3 superseded, 4 failed or reje
         instanceId: request.instanceId,
         regionId: request.regionId,
         ...(request.sourceInstanceId ? { sourceInstanceId: request.sourceInstanceId } : {}),
-        policy: request.policy,
+        policy,
         origin: request.origin,
       },
       allowUnmanaged: ctx.values['allow-unmanaged'] === true,

@@ -12,8 +12,9 @@ import type { EcsPort } from './ports';
  * environment.
  */
 
-const eniId = z.string().regex(/^eni-[a-z0-9]{1,40}$/, 'must look like eni-xxxx');
-const instanceId = z.string().regex(/^i-[a-z0-9]{1,40}$/, 'must look like i-xxxx');
+// The same id forms the request schema accepts (workflow/messages.ts): an id a request may name, a group may list.
+const eniId = z.string().regex(/^eni-[a-z0-9][a-z0-9-]{0,62}$/, 'must look like eni-xxxx');
+const instanceId = z.string().regex(/^i-[a-z0-9][a-z0-9-]{0,62}$/, 'must look like i-xxxx');
 
 /** An ENI tag selector: every ENI in the region with tag `key` = `value` belongs to the group. */
 export const EniTagSelector = z

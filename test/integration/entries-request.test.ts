@@ -24,7 +24,7 @@ describe('Entry: requests queue -> on-request', () => {
     const [rejected] = await deadLetters(cloud, (d) => d.kind === 'eni-failover.rejected' && d.messageId === messageId);
     expect(rejected).toMatchObject({
       step: 'on-request',
-      error: 'refused: eni-spare is in no failover group; add it to a group, or send allowUnmanaged: true to bind it anyway',
+      error: 'refused: eni-spare is in no failover group; add it to a group (config/groups.yaml or FAILOVER_GROUPS)',
       body: expect.stringContaining('"eni-spare"'),
     });
     await eventually(() => cloud.mns.queues.counts(requestsQueue)?.total === 0);
@@ -45,13 +45,42 @@ describe('Entry: requests queue -> on-request', () => {
     expect(writes(cloud)).toEqual([]);
   });
 
-  it('binds the same unmanaged ENI when the request says allowUnmanaged', async () => {
+  it.each([
+    ['allowUnmanaged, which this deployment does not allow', { request: { eniId: 'eni-spare', instanceId: 'i-standby' }, allowUnmanaged: true }, /this deployment does not allow unmanaged binds/],
+    ['allowStop, which the group forbids', { request: { eniId: 'eni-service', instanceId: 'i-standby', sourceInstanceId: 'i-primary', policy: { allowStop: true } } }, /allowStop is off for group web; a request may only tighten/],
+  ])('dead-letters a request that asks for %s, and moves nothing', async (_n, body, error) => {
+    const before = cloud.ecs.control.calls().length;
+    const messageId = (await send(body)).messageId;
+    const [rejected] = await deadLetters(cloud, (d) => d.kind === 'eni-failover.rejected' && d.messageId === messageId);
+    expect(rejected).toMatchObject({ step: 'on-request', error: expect.stringMatching(error) });
+    const after = cloud.ecs.control.calls().slice(before);
+    expect(after.filter((c) => !/^Describe/.test(c.action))).toEqual([]);
+  });
+
+  it('a request that claims an alarm origin runs as a request: another operationId than the alarm, origin kind request', async () => {
+    const claimed = { kind: 'alarm' as const, id: 'service-down/i-primary/2026-12-01T00:00:00.000Z', time: new Date().toISOString() };
+    await send({ request: { eniId: 'eni-service', instanceId: 'i-primary', origin: claimed } });
+    const asRequest = deriveOperationId({ origin: { kind: 'request', id: `req/alarm/${claimed.id}`, time: claimed.time }, eniId: 'eni-service', instanceId: 'i-primary' });
+    const event = await waitForOutcome(cloud, asRequest);
+    expect(event.request.origin).toMatchObject({ kind: 'request', id: `req/alarm/${claimed.id}` });
+    expect(asRequest).not.toBe(deriveOperationId({ origin: claimed, eniId: 'eni-service', instanceId: 'i-primary' }));
+  });
+});
+
+describe('Entry: requests queue, in a deployment that allows unmanaged binds', () => {
+  let cloud: LocalCloud;
+  beforeAll(async () => {
+    cloud = await entryCloud(twoNode((s) => s.enis.push({ eniId: 'eni-spare', vSwitchId: 'vsw-failover-h', securityGroupIds: ['sg-failover'] })), { vars: { allowUnmanaged: 'true' } });
+  });
+  afterAll(() => cloud.close());
+
+  it('binds an unmanaged ENI when the request says allowUnmanaged and the deployment allows it', async () => {
     // Prepare: the request names its origin, so its operationId is known in advance.
     const origin = { kind: 'request' as const, id: 'ticket-4711', time: new Date().toISOString() };
     // Act
-    await send({ request: { eniId: 'eni-spare', instanceId: 'i-standby', origin }, allowUnmanaged: true });
+    await cloud.mnsQueues().send('eni-failover-requests', JSON.stringify({ request: { eniId: 'eni-spare', instanceId: 'i-standby', origin }, allowUnmanaged: true }));
     // Assess
-    const event = await waitForOutcome(cloud, deriveOperationId({ origin, eniId: 'eni-spare', instanceId: 'i-standby' }));
+    const event = await waitForOutcome(cloud, deriveOperationId({ origin: { ...origin, id: 'req/request/ticket-4711' }, eniId: 'eni-spare', instanceId: 'i-standby' }));
     expect(event.outcome).toBe('succeeded');
     expect(eniState(cloud, 'eni-spare')).toMatchObject({ status: 'InUse', instanceId: 'i-standby' });
     expect(writes(cloud)).toEqual(['AttachNetworkInterface', 'RunCommand']);

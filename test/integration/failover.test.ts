@@ -38,7 +38,7 @@ describe('Workflow through the local cloud', () => {
     cloud = await cloudWith(scenarioFile('two-node-failover'));
     const event = await runThroughQueues(cloud, operationFor(cloud, { eniId: 'eni-service', instanceId: 'i-primary' }));
     expect(event.outcome).toBe('succeeded');
-    expect(event.guest).toMatchObject({ changes: expect.any(Number) });
+    expect(event.guest).toMatchObject({ device: 'eth1', mac: '00:16:3e:12:34:56' });
     expect(writes(cloud)).toEqual(['RunCommand']);
   });
 

@@ -54,6 +54,19 @@ export function parseRequestEnvelope(body: string): ParseResult<RequestEnvelope>
   return parsed.success ? { ok: true, value: parsed.data } : { ok: false, error: parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ') };
 }
 
+/**
+ * The origin of a queued request, whatever it claims: kind `request`, id `req/<claimed kind>/<claimed id>`
+ * (or `req/mns/<messageId>` when it claims none), the claimed time when it is within a day of now.
+ * The CLI derives the operationId it will follow from the same function.
+ */
+export function requestOrigin(claimed: Origin | undefined, messageId: string, now: number): Origin {
+  return {
+    kind: 'request',
+    id: (claimed === undefined ? `req/mns/${messageId}` : `req/${claimed.kind}/${claimed.id}`).slice(0, 256),
+    time: claimed?.time !== undefined && Math.abs(Date.parse(claimed.time) - now) < 86_400_000 ? claimed.time : new Date(now).toISOString(),
+  };
+}
+
 export type RequestDecision = EntryDecision | { readonly kind: 'refused'; readonly reason: string };
 
 /**
@@ -94,13 +107,7 @@ export async function normaliseRequest(
   if (loosened.length > 0) {
     return { kind: 'refused', reason: `request.policy: ${loosened.join(', ')} ${loosened.length === 1 ? 'is' : 'are'} off for ${group ? `group ${group.name}` : 'unmanaged binds'}; a request may only tighten the group's policy` };
   }
-  const claimed = r.origin;
-  const time = new Date(deps.now()).toISOString();
-  const origin = {
-    kind: 'request' as const,
-    id: (claimed === undefined ? `req/mns/${message.messageId}` : `req/${claimed.kind}/${claimed.id}`).slice(0, 256),
-    time: claimed?.time !== undefined && Math.abs(Date.parse(claimed.time) - deps.now()) < 86_400_000 ? claimed.time : time,
-  };
+  const origin = requestOrigin(r.origin, message.messageId, deps.now());
   const parsed = BindRequest.safeParse({
     eniId: r.eniId,
     instanceId: r.instanceId,
