@@ -8,7 +8,7 @@ import { runOnce, type RunResult } from '../test/chaos/harness';
 import { InvariantKeys, Invariants } from '../test/chaos/invariants';
 
 function args(argv: string[]) {
-  const out = { runs: 10, seed: Date.now() % 1_000_000_000, verbose: false, settleMs: 90_000 };
+  const out = { runs: 10, seed: Date.now() % 1_000_000_000, verbose: false, settleMs: 90_000, minutes: Infinity };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => {
@@ -19,8 +19,9 @@ function args(argv: string[]) {
     if (a === '--runs') out.runs = value();
     else if (a === '--seed') out.seed = value();
     else if (a === '--settle-ms') out.settleMs = value();
+    else if (a === '--minutes') out.minutes = value();
     else if (a === '--verbose' || a === '-v') out.verbose = true;
-    else throw new Error(`unknown argument ${a} (known: --runs N, --seed S, --settle-ms MS, --verbose)`);
+    else throw new Error(`unknown argument ${a} (known: --runs N, --seed S, --settle-ms MS, --minutes M, --verbose)`);
   }
   return out;
 }
@@ -62,8 +63,14 @@ async function main() {
   const a = args(process.argv.slice(2));
   const results: RunResult[] = [];
   console.log(`chaos: ${a.runs} runs, seeds ${a.seed}..${a.seed + a.runs - 1}`);
+  const stopAt = Date.now() + a.minutes * 60_000;
   for (let i = 0; i < a.runs; i++) {
     const seed = a.seed + i;
+    if (Date.now() > stopAt) {
+      console.log(`--minutes ${a.minutes} used up: stopping after ${i} runs`);
+      a.runs = i;
+      break;
+    }
     let r: RunResult;
     try {
       r = await runOnce(seed, { verbose: a.verbose, settleMs: a.settleMs });

@@ -102,7 +102,8 @@ const EcsActions = [...EcsWriteActions, 'DescribeNetworkInterfaces', 'DescribeIn
 const EcsCodes = ['Throttling.User', 'InternalError', 'ServiceUnavailable', 'OperationConflict'];
 
 export function planRun(seed: number, profile: FaultProfile = FullProfile): RunPlan {
-  const r = rng(seed);
+  // Consecutive seeds must not give correlated plans: scramble before seeding.
+  const r = rng(Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ (seed >>> 13));
   const members = Array.from({ length: r.int(2, 4) }, (_, i) => `i-m${i}`);
   const enis = Array.from({ length: r.int(1, 3) }, (_, i) => `eni-s${i}`);
   const stoppedOnlyStandby = r.chance(profile.stoppedOnly);
