@@ -403,6 +403,7 @@ export async function runOnce(seed: number, options: RunOptions = {}): Promise<R
     const duplicatePublications = [...perOp.values()].reduce((a, n) => a + Math.max(0, n - 1), 0);
     count('mns faults fired', cloud.mns.control.firedFaults().length);
     {
+      if (options.verbose) for (const o of records) for (const t of o.timeline) say(`  ${o.operationId} ${t.step} ${t.outcome} +${t.at - o.startedAt}ms: ${t.detail}`);
       for (const o of records) say(`op ${o.operationId} ${o.request.eniId} ${o.request.sourceInstanceId ?? '-'} -> ${o.request.instanceId} (${o.request.origin.kind}): ${o.status}${o.outcome?.reason ? `/${o.outcome.reason}` : ''} ${o.outcome?.message ?? ''}`);
       say(`final: ${state.enis.filter((e) => e.type !== 'Primary').map((e) => `${e.eniId} ${e.status} on ${e.instanceId ?? '-'}`).join(', ')}; ${state.instances.map((i) => `${i.instanceId} ${i.status}`).join(', ')}`);
       say(`ecs writes: ${cloud.ecs.control.calls().filter((c) => !/^(Describe|List)/.test(c.action)).map((c) => `${c.action}${c.code ? `(${c.code})` : ''}`).join(' ')}`);
