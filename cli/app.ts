@@ -5,6 +5,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { describeGroupEnis, parseGroups, type GroupsConfig } from '../workflow/groups';
 import { deriveOperationId, parseBindRequest, type BindRequest, type OperationEvent, type Origin } from '../workflow/messages';
 import { readOnlyContext, runInProcess } from '../workflow/in-process';
+import type { LedgerPort } from '../workflow/ledger';
 import { newRecord } from '../workflow/operation';
 import { groupOfEni } from '../workflow/groups';
 import { defaultQueueNames } from '../workflow/pipeline';
@@ -354,14 +355,18 @@ export async function waitForOutcome(
 const status: CliCommand = {
   summary: 'show every group: which member holds each ENI, member health, what reconcile would do',
   usage: `eni-failover status [--group NAME] [--json]
+       eni-failover status --operation ID [--json]
 
-Reads ECS only. For each group: its ENIs and who holds them, its members in priority order with their
+With --operation: that operation as the ledger records it (request, plan, state, each step's waits and
+API calls, outcome); exit code as for bind, 5 while it is still running.
+Otherwise reads ECS only. For each group: its ENIs and who holds them, its members in priority order with their
 state, zone, ENIs and Cloud Assistant status, and the verdict a reconcile pass would reach (healthy,
 repair, skip, or no healthy standby). Exit codes: 0 every ENI healthy, 4 something needs repair, 2 bad
 usage, 1 error.`,
-  options: { group: { type: 'string' } },
+  options: { group: { type: 'string' }, operation: { type: 'string' } },
   async run(ctx) {
     const clock = ctx.io.clock ?? systemClock;
+    if (typeof ctx.values.operation === 'string') return showOperation(ctx, ctx.values.operation);
     const all = ctx.groups();
     const name = ctx.values.group as string | undefined;
     const groups = name === undefined ? all.groups : all.groups.filter((g) => g.name === name);
@@ -420,6 +425,81 @@ usage, 1 error.`,
   },
 };
 
+// ---- the operation ledger: status --operation, history -----------------------------------------------------
+
+function needLedger(ctx: CliContext): LedgerPort {
+  const ledger = ctx.connection().ledger();
+  if (ledger === undefined) throw new UsageError('no operation ledger configured: pass --ots-instance NAME (the s.yaml vars.ledger.instanceName), set ENI_FAILOVER_OTS_INSTANCE, or use --local');
+  return ledger;
+}
+
+const ago = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+async function showOperation(ctx: CliContext, operationId: string): Promise<number> {
+  if (!/^op-[0-9a-f]{16}$/.test(operationId)) throw new UsageError(`--operation must look like op-<16 hex digits>, not "${operationId}"`);
+  const record = await needLedger(ctx).get(operationId);
+  if (record === undefined) {
+    if (ctx.values.json) ctx.json({ operationId, found: false });
+    else ctx.print(`no operation ${operationId} in the ledger (finished operations are kept 30 days)`);
+    return ExitCode.Failed;
+  }
+  if (ctx.values.json) {
+    ctx.json(record);
+  } else {
+    const r = record.request;
+    ctx.print(`operation ${record.operationId}  ${record.status}${record.outcome?.reason ? ` (${record.outcome.reason})` : ''}${record.group ? `  group ${record.group}` : ''}`);
+    ctx.print(`  bind ${r.eniId} -> ${r.instanceId}${r.sourceInstanceId ? ` from ${r.sourceInstanceId}` : ''}  origin ${r.origin.kind} ${r.origin.id}`);
+    ctx.print(`  started ${new Date(record.startedAt).toISOString()}, deadline ${new Date(record.deadlineAt).toISOString()}, now at ${record.step}#${record.attempt}`);
+    if (record.timelineDropped > 0) ctx.print(`  (${record.timelineDropped} earlier timeline entries not kept)`);
+    for (const t of record.timeline) {
+      const calls = Object.entries(t.calls).map(([k, v]) => `${k} ${v}`).join(', ');
+      ctx.print(`  +${ago(t.at - record.startedAt).padStart(8)} ${t.step.padEnd(22)} ${t.outcome.padEnd(10)} ${t.detail}${calls ? `  [${calls}]` : ''}`);
+    }
+    if (record.outcome) ctx.print(`  ${record.outcome.outcome} in ${ago(record.outcome.durationMs)}, ${record.outcome.apiCalls} API calls: ${record.outcome.message}`);
+  }
+  if (record.status === 'running') return ExitCode.Timeout;
+  return exitFor({ outcome: record.status as OperationEvent['outcome'] });
+}
+
+/** `--since 2h`, `--since 30m`, `--since 2026-12-01T00:00:00Z`: epoch ms. */
+export function parseSince(text: string, now: number): number {
+  const rel = /^(\d+)\s*([smhd])$/.exec(text.trim());
+  if (rel) return now - Number(rel[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[rel[2] as 's' | 'm' | 'h' | 'd'];
+  const at = Date.parse(text);
+  if (Number.isNaN(at)) throw new UsageError(`--since must be a duration (30m, 2h, 7d) or an ISO time, not "${text}"`);
+  return at;
+}
+
+const history: CliCommand = {
+  summary: 'list operations from the ledger: what moved which ENI, when, and how it ended',
+  usage: `eni-failover history [--eni ID] [--since 2h|ISO] [--limit N] [--json]
+
+Reads the operation ledger (Tablestore), newest first: one line per operation with its outcome, reason,
+duration, API calls and origin. Details of one: eni-failover status --operation ID.
+Exit codes: 0 listed, 2 bad usage, 1 error.`,
+  options: { eni: { type: 'string' }, since: { type: 'string' }, limit: { type: 'string' } },
+  async run(ctx) {
+    const clock = ctx.io.clock ?? systemClock;
+    const eniId = ctx.values.eni as string | undefined;
+    if (eniId !== undefined && !/^eni-[a-z0-9][a-z0-9-]{0,62}$/.test(eniId)) throw new UsageError(`--eni must look like eni-xxxx, not "${eniId}"`);
+    const since = typeof ctx.values.since === 'string' ? parseSince(ctx.values.since, clock.now()) : undefined;
+    const limit = typeof ctx.values.limit === 'string' ? Number(ctx.values.limit) : 50;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError(`--limit must be a whole number from 1 to 1000, not "${String(ctx.values.limit)}"`);
+    const records = await needLedger(ctx).list({ ...(eniId ? { eniId } : {}), ...(since !== undefined ? { since } : {}), limit });
+    if (ctx.values.json) {
+      ctx.json(records.map((r) => ({ operationId: r.operationId, status: r.status, reason: r.outcome?.reason, eniId: r.request.eniId, instanceId: r.request.instanceId, sourceInstanceId: r.request.sourceInstanceId, origin: r.request.origin, startedAt: r.startedAt, durationMs: r.outcome?.durationMs, apiCalls: r.outcome?.apiCalls, step: r.step })));
+      return ExitCode.Succeeded;
+    }
+    if (records.length === 0) ctx.print(`no operations${eniId ? ` for ${eniId}` : ''}${since !== undefined ? ` since ${new Date(since).toISOString()}` : ''}`);
+    for (const r of records) {
+      const q = r.request;
+      const took = r.outcome ? ago(r.outcome.durationMs) : `running at ${r.step}`;
+      ctx.print(`${new Date(r.startedAt).toISOString()}  ${r.operationId}  ${(r.status + (r.outcome?.reason ? `/${r.outcome.reason}` : '')).padEnd(28)} ${q.eniId} -> ${q.instanceId}${q.sourceInstanceId ? ` from ${q.sourceInstanceId}` : ''}  ${took}  ${q.origin.kind} ${q.origin.id}`);
+    }
+    return ExitCode.Succeeded;
+  },
+};
+
 // ---- the table ---------------------------------------------------------------------------------------------
 
 /** The commands, by name. Extend with {@link registerCommand} (e.g. `local` for local/cloud.ts). */
@@ -427,6 +507,7 @@ export const commands = new Map<string, CliCommand>([
   ['bind', bind],
   ['submit', submit],
   ['status', status],
+  ['history', history],
 ]);
 
 /** Adds (or replaces) a command; its options are merged with the common ones. */

@@ -202,3 +202,51 @@ function stringCell(attributes: DecodedAttribute[] | undefined, name: string): s
   const cell = attributes?.find((a) => a.columnName === name);
   return typeof cell?.columnValue === 'string' ? cell.columnValue : undefined;
 }
+
+/** A table s.yaml `vars.ledger.tables` declares. */
+export interface LedgerTableSpec {
+  readonly name: string;
+  readonly primaryKey: readonly { readonly name: string; readonly type: 'INTEGER' | 'STRING' | 'BINARY' }[];
+  /** Seconds (>= 86400), or -1 to keep rows forever (reference §9). */
+  readonly timeToLive: number;
+  readonly maxVersions: number;
+}
+
+/**
+ * Creates the ledger's tables that do not exist yet (deploy, and nothing else). Guarantees: idempotent
+ * (an existing table is left as it is and reported `exists`); reserved throughput 0 (pay per request);
+ * answers what it did per table. Throws with the Tablestore code when a call fails.
+ */
+export async function ensureLedgerTables(
+  options: Pick<TablestoreLedgerOptions, 'endpoint' | 'instanceName' | 'credentials'>,
+  tables: readonly LedgerTableSpec[],
+): Promise<{ table: string; action: 'created' | 'exists' }[]> {
+  const c = await resolveCredentials(options.credentials);
+  const client = new Client({
+    accessKeyId: c.accessKeyId,
+    secretAccessKey: c.accessKeySecret,
+    ...(c.securityToken ? { stsToken: c.securityToken } : {}),
+    endpoint: options.endpoint,
+    instancename: options.instanceName,
+  });
+  const fail = (op: string) => (err: unknown) => {
+    throw new Error(`Tablestore ${op} failed: ${classifyTablestoreError(err).code}`);
+  };
+  const existing = new Set((await client.listTable({}).catch(fail('ListTable'))).tableNames);
+  const out: { table: string; action: 'created' | 'exists' }[] = [];
+  for (const t of tables) {
+    if (existing.has(t.name)) {
+      out.push({ table: t.name, action: 'exists' });
+      continue;
+    }
+    await client
+      .createTable({
+        tableMeta: { tableName: t.name, primaryKey: t.primaryKey.map((k) => ({ name: k.name, type: k.type })) },
+        reservedThroughput: { capacityUnit: { read: 0, write: 0 } },
+        tableOptions: { timeToLive: t.timeToLive, maxVersions: t.maxVersions },
+      })
+      .catch(fail(`CreateTable ${t.name}`));
+    out.push({ table: t.name, action: 'created' });
+  }
+  return out;
+}

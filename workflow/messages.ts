@@ -174,7 +174,8 @@ export function describeIssues(error: z.ZodError): string {
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: string };
 
-function parseWith<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, text: string | unknown): ParseResult<T> {
+/** Parses JSON text (or an already-parsed value) with `schema`; errors name the field. */
+export function parseWith<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, text: string | unknown): ParseResult<T> {
   let data: unknown = text;
   if (typeof text === 'string') {
     try {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { eniLeaseId, outcomeMarkId, powerHoldId, type LeaseRecord, type LedgerPort, type OperationRecord } from './ledger';
-import { OperationState, Step, Steps, deriveOperationId, describeIssues, type BindRequest, type ParseResult } from './messages';
+import { OperationState, Step, Steps, deriveOperationId, parseWith, type BindRequest, type ParseResult } from './messages';
 import type { QueueNames } from './pipeline';
 import type { QueuePort } from './ports';
 
@@ -27,16 +27,7 @@ export const WakeMessage = z
   .strict();
 export type WakeMessage = z.infer<typeof WakeMessage>;
 
-export function parseWake(text: string): ParseResult<WakeMessage> {
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (err) {
-    return { ok: false, error: `not JSON: ${(err as Error).message}` };
-  }
-  const parsed = WakeMessage.safeParse(data);
-  return parsed.success ? { ok: true, value: parsed.data } : { ok: false, error: describeIssues(parsed.error) };
-}
+export const parseWake = (text: string): ParseResult<WakeMessage> => parseWith(WakeMessage, text);
 
 export const wakeBody = (operationId: string, step: Step, attempt: number): string =>
   JSON.stringify({ kind: 'eni-failover.wake', operationId, step, attempt } satisfies WakeMessage);

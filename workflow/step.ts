@@ -1,4 +1,5 @@
 import type { Authority, Verdict, Write, WriteFacts } from './authority';
+import { CloudErrorKind, isCloudError } from './errors';
 import type { LedgerPort, OperationRecord } from './ledger';
 import type { OperationState, Plan, Step } from './messages';
 import type { Clock, EcsPort } from './ports';
@@ -70,4 +71,18 @@ export const wait = (detail: string, state?: Partial<OperationState>): StepResul
 export const fail = (reason: Reason, detail: string, state?: Partial<OperationState>): StepResult =>
   state ? { kind: 'end', outcome: 'failed', reason, detail, state } : { kind: 'end', outcome: 'failed', reason, detail };
 export const superseded = (detail: string): StepResult => ({ kind: 'end', outcome: 'superseded', detail });
+/**
+ * Makes a cloud write; an invalid-state answer (another writer got there first, or the resource is between
+ * states) becomes a wait, so the next look re-reads and decides instead of failing the operation.
+ */
+export async function writeOrLookAgain(api: string, what: string, write: () => Promise<unknown>): Promise<StepResult | undefined> {
+  try {
+    await write();
+    return undefined;
+  } catch (err) {
+    if (isCloudError(err) && err.kind === CloudErrorKind.InvalidState) return wait(`${api} answered ${err.code}; looking at ${what} again`);
+    throw err;
+  }
+}
+
 export const refused = (verdict: Extract<Verdict, { ok: false }>): StepResult => ({ kind: 'end', outcome: 'failed', reason: verdict.reason, detail: `refused: ${verdict.detail}` });

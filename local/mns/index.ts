@@ -1,6 +1,7 @@
+import { listenOnLoopback } from '../loopback';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { type Keyring, safeEqual } from '../credentials';
 import { MnsErrorTable, MnsFault } from './errors';
 import { FaultRules, MnsOperation, type FiredFault, type MnsFaultEffect, type MnsFaultHandle, type MnsFaultRule, type RequestTarget } from './faults';
@@ -689,20 +690,7 @@ export async function startLocalMns(options: LocalMnsOptions): Promise<LocalMns>
       if (inFlight === 0) idle?.();
     });
   });
-  // Longer than the SDK's idle sockets live, so a reused keep-alive socket is not closed under a request.
-  server.keepAliveTimeout = 65_000;
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listenOnLoopback(server, sockets, options.port);
 
   const viewOf = (m: StoredMessage, t = now()): MessageView => ({
     messageId: m.messageId,

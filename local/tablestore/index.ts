@@ -4,9 +4,10 @@
  * a control API for tests (injected faults, lost answers, snapshots). Sections cited are
  * shared/reference/tablestore.md; README.md beside this file lists what is emulated and what is guessed.
  */
+import { listenOnLoopback } from '../loopback';
 import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import protos from 'tablestore/lib/protocol/tablestore_compiled_proto.js';
 import { type Keyring, safeEqual } from '../credentials';
 import { invalid, OtsErrorTable, OtsFault, type OtsErrorCode } from './errors';
@@ -697,20 +698,7 @@ export async function startLocalTablestore(options: LocalTablestoreOptions): Pro
   const server: Server = createServer((req, res) => {
     void handle(req, res).catch(() => req.socket.destroy());
   });
-  // Longer than the SDK's idle sockets live, so a reused keep-alive socket is not closed under a request.
-  server.keepAliveTimeout = 65_000;
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listenOnLoopback(server, sockets, options.port);
   let closed: Promise<void> | undefined;
 
   return {

@@ -84,6 +84,42 @@ describe('CLI: bind and status against the local cloud (in-process workflow)', (
     expect(holder()).toMatchObject({ status: 'InUse', instanceId: 'i-standby' });
   });
 
+  it('history lists the bind from the ledger and status --operation shows its steps and API calls', async () => {
+    const bound = await cli(['bind', '--eni', 'eni-service', '--instance', 'i-standby', '--from', 'i-primary', '--json', ...local], dir);
+    const event = JSON.parse(bound.stdout);
+    const list = await cli(['history', '--eni', 'eni-service', '--since', '1h', '--json', ...local], dir);
+    expect(list.code).toBe(ExitCode.Succeeded);
+    expect(JSON.parse(list.stdout)[0]).toMatchObject({ operationId: event.operationId, status: 'succeeded', eniId: 'eni-service', instanceId: 'i-standby', sourceInstanceId: 'i-primary', origin: { kind: 'cli' } });
+    const one = await cli(['status', '--operation', event.operationId, ...local], dir);
+    expect(one.code).toBe(ExitCode.Succeeded);
+    expect(one.stdout).toMatch(new RegExp(`^operation ${event.operationId}  succeeded  group web`, 'm'));
+    expect(one.stdout).toMatch(/attach +next +asked ECS to attach eni-service to i-standby/);
+    expect(one.stdout).toMatch(/configure-guest-routes +succeeded +guest configured/);
+  });
+
+  it('an interrupted bind run again configures the guest: "already bound" is no reason to skip it', async () => {
+    // Prepare: the first run dies after the attach, before its guest command (RunCommand refused).
+    cloud.ecs.control.injectFault({ action: 'RunCommand', count: 1, code: 'Forbidden.RAM', status: 403 });
+    const first = await cli(['bind', '--eni', 'eni-service', '--instance', 'i-standby', '--from', 'i-primary', '--json', ...local], dir);
+    expect(JSON.parse(first.stdout)).toMatchObject({ outcome: 'failed', step: 'configure-guest-routes' });
+    expect(holder()).toMatchObject({ status: 'InUse', instanceId: 'i-standby' });
+    // Act: the operator runs it again.
+    const again = await cli(['bind', '--eni', 'eni-service', '--instance', 'i-standby', '--json', ...local], dir);
+    // Assess: nothing moved, and this time the guest ran and confirmed the ENI.
+    expect(again.code).toBe(ExitCode.Succeeded);
+    expect(JSON.parse(again.stdout)).toMatchObject({ outcome: 'succeeded', guest: { device: expect.any(String), mac: expect.any(String) } });
+    const writes = cloud.ecs.control.calls().filter((c) => !/^Describe/.test(c.action) && c.code === undefined).map((c) => c.action);
+    expect(writes).toEqual(['DetachNetworkInterface', 'AttachNetworkInterface', 'RunCommand']);
+  });
+
+  it('history and status --operation say how to configure a ledger when there is none', async () => {
+    const bare = await cli(['history', '--region', 'cn-hangzhou', '--endpoint', 'http://127.0.0.1:9'], dir);
+    expect(bare.code).toBe(ExitCode.Usage);
+    expect(bare.stderr).toMatch(/no operation ledger configured: pass --ots-instance/);
+    const bad = await cli(['history', '--since', 'yesterday-ish', ...local], dir);
+    expect(bad).toMatchObject({ code: ExitCode.Usage, stderr: expect.stringMatching(/--since must be a duration/) });
+  });
+
   it('bind --json prints the outcome event and exits 4 when the target does not exist', async () => {
     const { code, stdout } = await cli(['bind', '--eni', 'eni-service', '--instance', 'i-nothere', '--json', ...local], dir);
     expect(code).toBe(ExitCode.Failed);

@@ -243,24 +243,25 @@ describe('ECS port against the local ECS: failures', () => {
     expect(events.map((e) => e.code ?? 'ok')).toEqual(['ECONNRESET', 'ok']);
   });
 
-  it("waits out the server's one-minute throttling window and succeeds (real time, 60 ms window)", async () => {
-    // Prepare: 2 calls per (scaled) minute; the third call in the window is refused with Throttling.User.
-    ecs.control.setRateLimit({ action: 'DescribeNetworkInterfaces', perMinute: 2 });
-    const { ecs: p, events } = port({
-      clock: systemClock,
-      retry: { maxAttempts: 10, throttlingBaseDelayMs: 40, maxDelayMs: 120 },
-    });
-    // Act
+  it("waits out the server's one-minute throttling window and succeeds (one clock for server and port)", async () => {
+    // Prepare: a server whose minute window runs on a clock only the port's retry sleeps advance, so
+    // the three calls always land in one window however slow this machine is (the window was real time).
+    const clock = new FakeClock(Date.now());
+    const server = await startLocalEcs({ scenario: scenarioFile, keyring, timeScale: TimeScale, now: () => clock.now() });
     try {
+      // 2 calls per (scaled) minute; the third call in the window is refused with Throttling.User.
+      server.control.setRateLimit({ action: 'DescribeNetworkInterfaces', perMinute: 2 });
+      const { ecs: p, events } = port({ clock, retry: { maxAttempts: 10, throttlingBaseDelayMs: 40, maxDelayMs: 120 } }, server);
+      // Act
       for (let i = 0; i < 3; i++) expect((await p.describeEni('eni-service'))?.eniId).toBe('eni-service');
+      // Assess
+      const codes = events.map((e) => e.code ?? 'ok');
+      expect(codes.slice(0, 3)).toEqual(['ok', 'ok', 'Throttling.User']);
+      expect(codes[codes.length - 1]).toBe('ok');
+      expect(p.stats()['DescribeNetworkInterfaces.retries']).toBeGreaterThanOrEqual(1);
     } finally {
-      ecs.control.setRateLimit({ action: 'DescribeNetworkInterfaces', perMinute: 800 });
+      await server.close();
     }
-    // Assess
-    const codes = events.map((e) => e.code ?? 'ok');
-    expect(codes).toContain('Throttling.User');
-    expect(codes[codes.length - 1]).toBe('ok');
-    expect(p.stats()['DescribeNetworkInterfaces.retries']).toBeGreaterThanOrEqual(1);
   });
 
   it('throws the last error when retrying would pass the deadline', async () => {

@@ -5,23 +5,12 @@ import { createStepFunction } from '../../functions/_shared/step-function';
 import { loadConfig } from '../../functions/_shared/config';
 import { MemoryLedger } from '../../workflow/memory-ledger';
 import { defaultQueueNames } from '../../workflow/pipeline';
+import { seededRandom as rng } from '../../local/mns/faults';
 import { alarmBody, GROUPS_YAML, world } from './helpers';
 
 const queues = defaultQueueNames();
 const TOKEN = 'a-long-enough-alarm-token-for-fuzzing-0123';
 const context = { requestId: 'fuzz', region: 'cn-hangzhou', accountId: '123' };
-
-/** A small seeded PRNG (mulberry32), so a failing input can be replayed from its seed and index. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const Hostile: unknown[] = [
   null, 0, -1, 1e309, 'NaN', '', ' ', 'x'.repeat(70_000), '$(reboot)', '`id`', "'; rm -rf / #", '\u0000', '\ud800', '../../etc/passwd',

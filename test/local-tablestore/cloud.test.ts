@@ -30,11 +30,11 @@ describe('Local cloud: Tablestore', () => {
     // Act
     await client.putRow({
       tableName: 'eni_failover_leases',
-      primaryKey: [{ eni_id: 'eni-1' }],
+      primaryKey: [{ resource_id: 'eni-1' }],
       attributeColumns: [{ holder: 'op-1' }],
       condition: new TableStore.Condition(TableStore.RowExistenceExpectation.EXPECT_NOT_EXIST, null),
     });
-    const { row } = await client.getRow({ tableName: 'eni_failover_leases', primaryKey: [{ eni_id: 'eni-1' }] });
+    const { row } = await client.getRow({ tableName: 'eni_failover_leases', primaryKey: [{ resource_id: 'eni-1' }] });
     // Assess
     expect(cloud.info.tablestoreEndpoint).toBe(cloud.tablestore.endpoint);
     expect(cloud.info.tablestoreInstance).toBe(process.env['ENI_FAILOVER_OTS_INSTANCE'] ?? 'eni-failover');

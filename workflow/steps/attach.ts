@@ -4,7 +4,7 @@ import { powerHoldId } from '../ledger';
 import { Step } from '../messages';
 import { EniStatus, InstanceStatus, type Eni } from '../model';
 import { Reason } from '../rules';
-import { fail, next, refused, superseded, wait, type Operation, type StepContext, type StepResult } from '../step';
+import { fail, next, refused, superseded, wait, writeOrLookAgain, type Operation, type StepContext, type StepResult } from '../step';
 
 /** How long a detach may stay in Detaching before the source is considered hung (scaled by timeScale). */
 export const DetachHangsAfterMs = 20_000;
@@ -35,13 +35,9 @@ export async function attach(op: Operation, ctx: StepContext): Promise<StepResul
       if (owner !== undefined && owner === sourceInstanceId) {
         const verdict = await ctx.beforeWrite({ kind: 'detach', instanceId: owner }, await sourceFacts(eni, owner), { detachRequestedAt: op.state.detachRequestedAt ?? now });
         if (!verdict.ok) return refused(verdict);
-        try {
-          await ctx.ecs.detachEni({ eniId, instanceId: owner });
-        } catch (err) {
-          // Another writer moved it first (a racing copy, a concurrent detach): look again, do not fail.
-          if (isCloudError(err) && err.kind === CloudErrorKind.InvalidState) return wait(`DetachNetworkInterface answered ${err.code}; looking at ${eniId} again`);
-          throw err;
-        }
+        // Another writer may have moved it first (a racing copy, a concurrent detach): look again, do not fail.
+        const raced = await writeOrLookAgain('DetachNetworkInterface', eniId, () => ctx.ecs.detachEni({ eniId, instanceId: owner }));
+        if (raced) return raced;
         return wait(`asked ECS to detach ${eniId} from ${owner}`, { detachRequestedAt: op.state.detachRequestedAt ?? now });
       }
       return superseded(`ENI ${eniId} is now ${eni.status} on ${owner ?? 'another instance'}; another operation took it`);

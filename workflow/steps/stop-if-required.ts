@@ -1,11 +1,10 @@
 import { managedEnisServing } from '../authority';
-import { CloudErrorKind, isCloudError } from '../errors';
 import { powerHoldId } from '../ledger';
 import { Step } from '../messages';
 import { InstanceStatus } from '../model';
 import { changePowerHold, joinPowerHold } from '../operation';
 import { Reason, needsRestartBeforeBind } from '../rules';
-import { fail, next, refused, wait, type Operation, type StepContext, type StepResult } from '../step';
+import { fail, next, refused, wait, writeOrLookAgain, type Operation, type StepContext, type StepResult } from '../step';
 
 /**
  * Step 2: stop the target (a type that binds only while Stopped) or restart it (the 2018-04-01 rule), when
@@ -56,12 +55,8 @@ export async function stopIfRequired(op: Operation, ctx: StepContext): Promise<S
         await changePowerHold(ctx.ledger, instanceId, now, (h) => (h.stoppedBy === undefined ? { ...h, stoppedBy: op.operationId } : undefined));
         const after = await ctx.ledger.getLease(powerHoldId(instanceId));
         if (after?.stoppedBy !== op.operationId) return wait(`${instanceId} is Running; operation ${after?.stoppedBy ?? '?'} is stopping it`);
-        try {
-          await ctx.ecs.stopInstance({ instanceId, forceStop: false, stoppedMode: policy.stoppedMode });
-        } catch (err) {
-          if (isCloudError(err) && err.kind === CloudErrorKind.InvalidState) return wait(`StopInstance answered ${err.code}; looking at ${instanceId} again`);
-          throw err;
-        }
+        const raced = await writeOrLookAgain('StopInstance', instanceId, () => ctx.ecs.stopInstance({ instanceId, forceStop: false, stoppedMode: policy.stoppedMode }));
+        if (raced) return raced;
         return wait(`asked ECS to stop ${instanceId} (${policy.stoppedMode})`);
       }
       default:
@@ -80,12 +75,8 @@ export async function stopIfRequired(op: Operation, ctx: StepContext): Promise<S
   if (instance.status === InstanceStatus.Running && op.state.rebootRequestedAt === undefined) {
     const verdict = await authorizePowerWrite('restart', { rebootRequestedAt: now });
     if (!verdict.ok) return refused(verdict);
-    try {
-      await ctx.ecs.rebootInstance({ instanceId, forceStop: false });
-    } catch (err) {
-      if (isCloudError(err) && err.kind === CloudErrorKind.InvalidState) return wait(`RebootInstance answered ${err.code}; looking at ${instanceId} again`);
-      throw err;
-    }
+    const raced = await writeOrLookAgain('RebootInstance', instanceId, () => ctx.ecs.rebootInstance({ instanceId, forceStop: false }));
+    if (raced) return raced;
     return wait(`asked ECS to restart ${instanceId} (running since ${instance.startTime})`);
   }
   return wait(`${instanceId} is ${instance.status} after the restart request`);

@@ -1,10 +1,9 @@
-import { CloudErrorKind, isCloudError } from '../errors';
 import { Step } from '../messages';
 import { EniStatus, InstanceStatus } from '../model';
 import { powerHoldId } from '../ledger';
 import { leavePowerHold } from '../operation';
 import { Reason } from '../rules';
-import { fail, next, refused, superseded, wait, type Operation, type StepContext, type StepResult } from '../step';
+import { fail, next, refused, superseded, wait, writeOrLookAgain, type Operation, type StepContext, type StepResult } from '../step';
 
 /** How long a start this operation asked for may take before it fails (scaled by timeScale). */
 export const StartGraceMs = 120_000;
@@ -52,19 +51,17 @@ export async function verifyBound(op: Operation, ctx: StepContext): Promise<Step
     }
     const verdict = await ctx.beforeWrite({ kind: 'start', instanceId }, { eni, stoppedByThisOperation: true }, { startRequestedAt: op.state.startRequestedAt ?? now });
     if (!verdict.ok) return refused(verdict);
-    try {
-      await ctx.ecs.startInstance(instanceId);
-    } catch (err) {
-      if (isCloudError(err) && err.kind === CloudErrorKind.InvalidState) return wait(`StartInstance answered ${err.code}; looking at ${instanceId} again`);
-      throw err;
-    }
+    const raced = await writeOrLookAgain('StartInstance', instanceId, () => ctx.ecs.startInstance(instanceId));
+    if (raced) return raced;
     return wait(`${bound}; asked ECS to start it again (this operation's power hold stopped it)`);
   }
   if (startOwed && instance.status === InstanceStatus.Running) await ctx.remember({ startOwed: false });
 
   if (!policy.configureGuest) return { kind: 'end', outcome: 'succeeded', detail: `${bound}; guest configuration skipped: the request turned it off (configureGuest: false)` };
   if (plan.osType === 'windows') return { kind: 'end', outcome: 'succeeded', detail: `${bound}; guest configuration skipped: Windows guests configure a new NIC by themselves; no script is run` };
-  if (instance.status === InstanceStatus.Stopped && !startOwed && ((await ctx.ledger.getLease(powerHoldId(instanceId)))?.holders.length ?? 0) === 0) {
+  // Nobody will start it: this operation was in no power hold (a sibling's last-out starts what a hold
+  // stopped), and no hold is open on it now.
+  if (instance.status === InstanceStatus.Stopped && !startOwed && op.state.powerHold === undefined && ((await ctx.ledger.getLease(powerHoldId(instanceId)))?.holders.length ?? 0) === 0) {
     return fail(Reason.GuestNotConfigured, `${bound}, but ${instanceId} is Stopped and this workflow did not stop it, so its OS cannot be configured now; start it and run the bind again (the guest step is idempotent)`);
   }
   if (instance.status !== InstanceStatus.Running) {

@@ -1,0 +1,143 @@
+// Regression tests for what the fault campaign found beyond duplicates (issue 15): each of these failed on
+// the workflow before the ledger, the power holds and the authority checks.
+import { authorizeWrite, type Authority } from '../../workflow/authority';
+import { normaliseEcsEvent } from '../../workflow/entries/ecs-event';
+import { CloudError } from '../../workflow/errors';
+import { parseGroups } from '../../workflow/groups';
+import { runInProcess } from '../../workflow/in-process';
+import { powerHoldId } from '../../workflow/ledger';
+import { MemoryLedger } from '../../workflow/memory-ledger';
+import { parseBindRequest, type BindRequestInput } from '../../workflow/messages';
+import { joinPowerHold, newRecord } from '../../workflow/operation';
+import { Reason } from '../../workflow/rules';
+import type { StepContext } from '../../workflow/step';
+import { configureGuestRoutes } from '../../workflow/steps/configure-guest-routes';
+import { FakeClock, FakeEcs } from '../helpers/fake-ecs';
+
+const GUEST = 'echo configuring\n';
+const groupsYaml = `groups:
+  - name: web
+    enis: [eni-a, eni-b]
+    members: [i-primary, i-standby, i-third]
+    policy: { fenceSource: true, allowStop: true }`;
+const authority: Authority = { groups: parseGroups(groupsYaml, 'test'), allowUnmanaged: false };
+
+function request(over: Partial<BindRequestInput> = {}) {
+  const parsed = parseBindRequest({ eniId: 'eni-a', instanceId: 'i-standby', sourceInstanceId: 'i-primary', regionId: 'cn-hangzhou', origin: { kind: 'alarm', id: `a-${Math.random()}`, time: '2026-11-26T03:00:00Z' }, ...over });
+  if (!parsed.ok) throw new Error(parsed.error);
+  return parsed.value;
+}
+
+function world() {
+  const clock = new FakeClock();
+  const ecs = new FakeEcs(clock)
+    .addType('ecs.g7.large', 4)
+    .addType('ecs.t6-c1m1.large', 3)
+    .addInstance({ instanceId: 'i-primary' })
+    .addInstance({ instanceId: 'i-standby' })
+    .addInstance({ instanceId: 'i-third' })
+    .addEni({ eniId: 'eni-a', instanceId: 'i-primary', macAddress: '00:16:3e:00:00:aa', privateIps: ['10.0.1.50'] })
+    .addEni({ eniId: 'eni-b', instanceId: 'i-primary', macAddress: '00:16:3e:00:00:bb', privateIps: ['10.0.1.60'] });
+  return { clock, ecs, ledger: new MemoryLedger() };
+}
+
+/** A step context whose writes are checked by the real authority rules and remembered nowhere. */
+function stepContext(ecs: FakeEcs, clock: FakeClock, ledger = new MemoryLedger()): StepContext {
+  return {
+    ecs,
+    clock,
+    guestScript: GUEST,
+    timeScale: 1,
+    authority,
+    ledger,
+    remember: async () => {},
+    beforeWrite: async (write, facts) => authorizeWrite(write, request(), facts, authority),
+  };
+}
+
+describe('Races: two ENIs onto one Stopped-only standby (bug 2, bug 3)', () => {
+  it('one stop, one start after both attaches, and both guests configured after that start', async () => {
+    // Prepare: the primary failed; the standby binds only while Stopped.
+    const { clock, ecs, ledger } = world();
+    ecs.instances.get('i-primary')!.status = 'Stopped';
+    ecs.instances.get('i-standby')!.instanceType = 'ecs.t6-c1m1.large';
+    const deps = { ecs, clock, guestScript: GUEST, authority, ledger };
+    // Act: both failovers run at once.
+    const [a, b] = await Promise.all([runInProcess(request({ eniId: 'eni-a', policy: { allowStop: true } }), deps), runInProcess(request({ eniId: 'eni-b', policy: { allowStop: true } }), deps)]);
+    // Assess
+    expect([a.outcome, b.outcome]).toEqual(['succeeded', 'succeeded']);
+    const w = ecs.writes;
+    expect(w.filter((x) => x === 'stop i-standby')).toHaveLength(1);
+    expect(w.filter((x) => x === 'start i-standby')).toHaveLength(1);
+    const start = w.indexOf('start i-standby');
+    expect(w.indexOf('attach eni-a i-standby')).toBeLessThan(start);
+    expect(w.indexOf('attach eni-b i-standby')).toBeLessThan(start);
+    expect(w.slice(start + 1).filter((x) => x === 'run i-standby')).toHaveLength(2);
+    expect(ecs.instances.get('i-standby')!.status).toBe('Running');
+    expect((await ledger.getLease(powerHoldId('i-standby')))?.holders).toEqual([]);
+  });
+});
+
+describe('Races: the workflow\'s own power operations are not failures (bug 1)', () => {
+  it('an ECS event for an instance in a power hold is ignored: the workflow stopped it', async () => {
+    const { clock, ecs, ledger } = world();
+    ecs.instances.get('i-standby')!.status = 'Stopped';
+    await joinPowerHold(ledger, 'i-standby', 'op-00000000000000aa', clock.now());
+    const event = { type: 'ecs:Instance:StateChange', time: '2026-11-26T03:01:00Z', data: { name: 'Instance:StateChange', content: { resourceId: 'i-standby', state: 'Stopped' } } };
+    const result = await normaliseEcsEvent(event, { ecs, groups: authority.groups, regionId: 'cn-hangzhou', now: () => clock.now(), ledger });
+    expect(result).toEqual({ kind: 'ignored', reason: expect.stringMatching(/stopped by eni-failover itself \(power hold of op-00000000000000aa\)/) });
+  });
+
+  it('an ECS event for an instance that is Running again when it is read is ignored', async () => {
+    const { clock, ecs, ledger } = world();
+    const event = { type: 'ecs:Instance:StateChange', time: '2026-11-26T03:01:00Z', data: { name: 'Instance:StateChange', content: { resourceId: 'i-primary', state: 'Stopping' } } };
+    const result = await normaliseEcsEvent(event, { ecs, groups: authority.groups, regionId: 'cn-hangzhou', now: () => clock.now(), ledger });
+    expect(result).toEqual({ kind: 'ignored', reason: expect.stringMatching(/i-primary is Running now/) });
+  });
+
+  it('an event-started failover whose source is Running again moves nothing (superseded, SourceRecovered)', async () => {
+    const { clock, ecs, ledger } = world();
+    const event = await runInProcess(request({ origin: { kind: 'event', id: 'Instance:StateChange/i-primary/w', time: '2026-11-26T03:00:00Z' } }), { ecs, clock, guestScript: GUEST, authority, ledger });
+    expect(event).toMatchObject({ outcome: 'superseded', reason: Reason.SourceRecovered });
+    expect(ecs.writes).toEqual([]);
+  });
+
+  it('a detach from a source that operations of this workflow hold stopped is refused', () => {
+    const eni = { eniId: 'eni-a', status: 'InUse', type: 'Secondary', instanceId: 'i-primary', vpcId: 'v', vSwitchId: 's', zoneId: 'z', macAddress: 'm', primaryIp: 'p', privateIps: ['p'], tags: {} } as const;
+    const verdict = authorizeWrite({ kind: 'detach', instanceId: 'i-primary' }, request(), { eni, sourceInPowerHold: true }, authority);
+    expect(verdict).toMatchObject({ ok: false, reason: Reason.NotAuthorized, detail: expect.stringMatching(/stopped by this workflow for another bind/) });
+  });
+});
+
+describe('Races: a guest result counts only for the boot it ran in (bug 4)', () => {
+  it('after a restart the command is sent again, with a token naming the new boot', async () => {
+    // Prepare: the ENI is on the standby; a command ran in the boot before a restart.
+    const { clock, ecs } = world();
+    const e = ecs.enis.get('eni-a')!;
+    Object.assign(e, { instanceId: 'i-standby' });
+    const op = { ...newRecord(request(), clock.now()), step: 'configure-guest-routes' as const, plan: { action: 'attach' as const, instancePrep: 'none' as const, targetStatusAtValidate: 'Running', osType: 'linux' as const, instanceType: 'ecs.g7.large', eni: { macAddress: e.macAddress, privateIps: e.privateIps } } };
+    const stale = { ...op, state: { ...op.state, invokeId: 'inv-old', guestRuns: 1, guestBoot: '1700000000' } };
+    // Act
+    const first = await configureGuestRoutes(stale, stepContext(ecs, clock));
+    const second = await configureGuestRoutes({ ...stale, state: { ...stale.state, ...first.state } }, stepContext(ecs, clock));
+    // Assess
+    expect(first).toMatchObject({ kind: 'wait', detail: expect.stringMatching(/restarted since guest command inv-old/) });
+    expect(second.kind).toBe('wait');
+    const bootNow = String(Math.floor(Date.parse(ecs.instances.get('i-standby')!.startTime!) / 1000));
+    expect([...ecs.invocations.values()].map((i) => i.clientToken)).toEqual([`${op.operationId}-g2-${bootNow}`]);
+  });
+});
+
+describe('Races: harmless codes from a racing writer are looked at again, not fatal (bug 5)', () => {
+  it.each([
+    ['detachEni', 'InvalidOperation.InvalidEniState'],
+    ['stopInstance', 'IncorrectInstanceStatus'],
+  ])('%s answering %s once: the operation re-reads and succeeds', async (method, code) => {
+    const { clock, ecs, ledger } = world();
+    if (method === 'stopInstance') ecs.instances.get('i-standby')!.instanceType = 'ecs.t6-c1m1.large';
+    ecs.failNext(method, new CloudError('invalidState', code, 'the resource is changing', { api: method }));
+    const event = await runInProcess(request({ policy: { allowStop: true } }), { ecs, clock, guestScript: GUEST, authority, ledger });
+    expect(event.outcome).toBe('succeeded');
+    expect(ecs.enis.get('eni-a')).toMatchObject({ status: 'InUse', instanceId: 'i-standby' });
+  });
+});
