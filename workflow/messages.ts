@@ -154,6 +154,8 @@ export interface OperationEvent {
   readonly timeline: TimelineEntry[];
   readonly guest?: unknown;
   readonly restored?: string;
+  /** This operation had taken the ENI from its source and could not bind it: the operation started to bind it elsewhere. */
+  readonly rescue?: string;
 }
 
 /**

@@ -186,3 +186,26 @@ export async function publishOnce(ledger: LedgerPort, operationId: string, now: 
   await ledger.putLease({ ...claimed, version: claimed.version + 1, until: 1 });
   return true;
 }
+
+// ---- liveness -------------------------------------------------------------------------------------------
+
+/** A running operation whose record has not changed for this long, and that no delivery claims, is woken again. */
+export const StalledAfterMs = 180_000;
+
+/**
+ * Wakes running operations whose wake-up was lost (a trigger that dead-lettered it during a ledger outage,
+ * a queue that lost it): no operation vanishes. Guarantees: only `running` records untouched for
+ * `staleAfterMs` and not claimed now are woken, at the (step, attempt) the record says, so a wake-up that
+ * was not lost after all is a harmless duplicate. Answers the operations it woke.
+ */
+export async function rewakeStalled(deps: { ledger: LedgerPort; queue: QueuePort; queues: QueueNames; now: number; staleAfterMs?: number }): Promise<string[]> {
+  const stale = deps.staleAfterMs ?? StalledAfterMs;
+  const records = await deps.ledger.list({ since: deps.now - 7 * 86_400_000, limit: 1000 });
+  const woken: string[] = [];
+  for (const r of records) {
+    if (r.status !== 'running' || deps.now - r.updatedAt < stale || (r.claim !== undefined && r.claim.until > deps.now)) continue;
+    await deps.queue.send(deps.queues[r.step], wakeBody(r.operationId, r.step, r.attempt));
+    woken.push(r.operationId);
+  }
+  return woken;
+}

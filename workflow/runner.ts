@@ -2,9 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { authorizeWrite, type Authority } from './authority';
 import { CloudError, CloudErrorKind, isCloudError } from './errors';
 import { LedgerUnavailable, appendTimeline, type LedgerPort, type OperationRecord } from './ledger';
-import { Outcome, type OperationEvent, type OperationState, type Step, type TimelineEntry } from './messages';
-import { InstanceStatus } from './model';
-import { holdsEniLease, leavePowerHold, releaseEniLease, wakeBody, type WakeMessage } from './operation';
+import { BindRequest, Outcome, type OperationEvent, type OperationState, type Step, type TimelineEntry } from './messages';
+import { groupOfEni } from './groups';
+import { EniStatus, InstanceStatus } from './model';
+import { holdsEniLease, leavePowerHold, releaseEniLease, startOperation, wakeBody, type WakeMessage } from './operation';
+import { selectStandby } from './standby';
 import { Pipeline, type QueueNames } from './pipeline';
 import type { Clock, EcsPort, QueuePort } from './ports';
 import { Reason } from './rules';
@@ -49,6 +51,12 @@ export interface RunnerDeps {
   readonly wait?: WaitPolicy;
   /** One structured line per delivery (the operation journal). */
   readonly log?: (line: Record<string, unknown>) => void;
+  /**
+   * What identifies this message across its redeliveries (the MNS message id). A redelivery of the very
+   * message that holds the claim - its invocation died after claiming - takes the claim back at once
+   * instead of waiting it out; every write stays fenced by the record's version either way.
+   */
+  readonly deliveryId?: string;
 }
 
 /** What one delivery of a wake-up did. */
@@ -102,7 +110,8 @@ export async function runDelivery(wake: WakeMessage, deps: RunnerDeps): Promise<
     }
     return say({ kind: 'ignored', why: `stale wake-up ${wake.step}#${wake.attempt}; the operation is at ${rec.step}#${rec.attempt}` });
   }
-  if (rec.claim !== undefined && rec.claim.step === rec.step && rec.claim.attempt === rec.attempt && rec.claim.until > started) {
+  const ours = deps.deliveryId !== undefined && rec.claim?.token === deps.deliveryId;
+  if (rec.claim !== undefined && rec.claim.step === rec.step && rec.claim.attempt === rec.attempt && rec.claim.until > started && !ours) {
     // Another delivery is running this step. Look again once its claim has run out: if it crashed, this
     // copy takes over then; if it finished, the copy is stale by then.
     const delaySeconds = Math.min(60, Math.max(1, Math.ceil((rec.claim.until - started) / 1000)));
@@ -111,7 +120,7 @@ export async function runDelivery(wake: WakeMessage, deps: RunnerDeps): Promise<
   }
 
   const claimUntil = started + policy.budgetMs + ClaimGraceMs;
-  const claimed: OperationRecord = { ...rec, version: rec.version + 1, claim: { step: rec.step, attempt: rec.attempt, token: randomUUID(), until: claimUntil }, updatedAt: started };
+  const claimed: OperationRecord = { ...rec, version: rec.version + 1, claim: { step: rec.step, attempt: rec.attempt, token: (deps.deliveryId ?? randomUUID()).slice(0, 64), until: claimUntil }, updatedAt: started };
   if (!(await ledger.update(claimed))) return say({ kind: 'ignored', why: 'another delivery claimed the operation first' });
   rec = claimed;
 
@@ -204,6 +213,7 @@ export async function runDelivery(wake: WakeMessage, deps: RunnerDeps): Promise<
 
   async function end(result: Extract<StepResult, { kind: 'end' }>): Promise<RunReport> {
     const restored = await restorePower(rec, ctx, started + policy.budgetMs);
+    const rescue = result.outcome === Outcome.Succeeded ? undefined : await rescueDetachedEni(rec, ctx, { ...deps, now: clock.now() });
     const finishedAt = clock.now();
     const bounded = appendTimeline(rec, entry(result.outcome, result.detail));
     const total = addCalls(rec.calls, calls);
@@ -223,6 +233,7 @@ export async function runDelivery(wake: WakeMessage, deps: RunnerDeps): Promise<
       timeline: bounded.timeline,
       ...(result.guest === undefined ? {} : { guest: result.guest }),
       ...(restored === undefined ? {} : { restored }),
+      ...(rescue === undefined ? {} : { rescue }),
     };
     const { claim: _released, ...unclaimed } = rec;
     await write({ ...unclaimed, version: rec.version + 1, status: result.outcome, outcome: event, published: false, ...bounded, calls: total, updatedAt: finishedAt });
@@ -309,6 +320,38 @@ async function look(op: Operation, ctx: StepContext): Promise<StepResult> {
     }
     return { kind: 'end', outcome: 'failed', reason: Reason.CloudApiError, detail: `${err.details.api ?? 'ECS'} failed with ${err.code}: ${err.message}` };
   }
+}
+
+/** Origins of rescue operations start with this; a rescue that fails is left to reconcile (no chain). */
+export const RescueOriginPrefix = 'rescue/';
+
+/**
+ * An operation that took the ENI from its source and then failed must not leave it bound nowhere while a
+ * healthy member exists: it starts an operation that binds it to the best member (the failed target
+ * excluded), as reconcile would, only sooner. Answers what it did, or why not; undefined when there is
+ * nothing to rescue (the ENI was never detached by this operation, or is bound somewhere).
+ */
+async function rescueDetachedEni(rec: OperationRecord, ctx: StepContext, deps: RunnerDeps & { now: number }): Promise<string | undefined> {
+  const { eniId, instanceId, sourceInstanceId, regionId } = rec.request;
+  if (rec.state.detachRequestedAt === undefined || rec.request.origin.id.startsWith(RescueOriginPrefix)) return undefined;
+  const eni = await ctx.ecs.describeEni(eniId);
+  if (eni === undefined || eni.status !== EniStatus.Available) return undefined;
+  const group = groupOfEni(deps.authority.groups, eni);
+  if (group === undefined) return `${eniId} is bound nowhere and in no group: bind it by hand`;
+  const choice = await selectStandby(
+    { group, eni, ...(sourceInstanceId ? { excludeInstanceId: sourceInstanceId } : {}), alsoExclude: [{ instanceId, detail: `operation ${rec.operationId} could not bind it there` }] },
+    ctx.ecs,
+  );
+  if (!choice.ok) return `${eniId} is bound nowhere and no member can take it now (${choice.detail}); reconcile will retry`;
+  const request = BindRequest.parse({
+    eniId,
+    instanceId: choice.standby.instanceId,
+    regionId,
+    policy: group.policy,
+    origin: { kind: 'schedule', id: `${RescueOriginPrefix}${rec.operationId}`, time: new Date(deps.now).toISOString() },
+  });
+  const started = await startOperation(request, { ledger: deps.ledger, queue: deps.queue, queues: deps.queues, now: deps.now, group: group.name });
+  return `${eniId} was left bound nowhere; operation ${started.operationId} binds it to ${choice.standby.instanceId}`;
 }
 
 /**

@@ -40,6 +40,8 @@ export interface SelectStandbyInput {
   readonly eni: Pick<Eni, 'eniId' | 'vpcId' | 'zoneId'>;
   /** The failed instance (or current holder) that must not be chosen. */
   readonly excludeInstanceId?: string;
+  /** Members not to choose either, with why (e.g. the target that just refused this ENI). */
+  readonly alsoExclude?: readonly { readonly instanceId: string; readonly detail: string }[];
   /** Members already described (saves a DescribeInstances call when the caller has them). */
   readonly instances?: readonly Instance[];
   /** ENIs this run already planned to bind to an instance, by instance id: they count against its quota. */
@@ -56,11 +58,13 @@ export interface SelectStandbyInput {
 export async function selectStandby(input: SelectStandbyInput, ecs: EcsPort): Promise<StandbyChoice> {
   const { group, eni } = input;
   const policy = group.policy;
-  const candidates = group.members.filter((m) => m !== input.excludeInstanceId);
+  const also = new Map((input.alsoExclude ?? []).map((x) => [x.instanceId, x.detail]));
+  const candidates = group.members.filter((m) => m !== input.excludeInstanceId && !also.has(m));
   const passedOver: PassedOver[] = [];
   if (input.excludeInstanceId !== undefined && group.members.includes(input.excludeInstanceId)) {
     passedOver.push({ instanceId: input.excludeInstanceId, code: PassOver.IsSource, detail: 'it is the instance the ENI is leaving' });
   }
+  for (const [instanceId, detail] of also) if (group.members.includes(instanceId) && instanceId !== input.excludeInstanceId) passedOver.push({ instanceId, code: PassOver.IsSource, detail });
   const known = new Map((input.instances ?? []).map((i) => [i.instanceId, i]));
   const missing = candidates.filter((id) => !known.has(id));
   if (missing.length > 0) for (const i of await ecs.describeInstances(missing)) known.set(i.instanceId, i);

@@ -7,7 +7,7 @@ import { MnsQueues } from '../../cloud/mns';
 import type { GroupsConfig } from '../../workflow/groups';
 import type { LedgerPort } from '../../workflow/ledger';
 import { describeIssues } from '../../workflow/messages';
-import { publishOnce, startOperation } from '../../workflow/operation';
+import { StalledAfterMs, publishOnce, rewakeStalled, startOperation } from '../../workflow/operation';
 import type { QueueNames } from '../../workflow/pipeline';
 import { systemClock, type Clock, type EcsPort, type QueuePort } from '../../workflow/ports';
 import { normaliseAlarm, parseAlarmCallback } from '../../workflow/entries/alarm';
@@ -43,6 +43,8 @@ export interface EntryFunctionDeps {
   readonly windowSeconds?: number;
   /** The deployment lets requests bind ENIs in no group (ALLOW_UNMANAGED); never a message's choice. */
   readonly allowUnmanaged?: boolean;
+  /** Reconcile wakes running operations untouched this long (StalledAfterMs; scaled by the local cloud). */
+  readonly staleAfterMs?: number;
   readonly log?: (line: Record<string, unknown>) => void;
 }
 
@@ -266,15 +268,17 @@ export function createScheduleFunction(deps: EntryFunctionDeps) {
       return { error: `timer event is not JSON: ${(err as Error).message}` };
     }
     const payload = parseSchedulePayload(timer.payload ?? '');
-    const { log, entryDeps, send } = setup(deps, context);
+    const { log, entryDeps, ports, send } = setup(deps, context);
     if (!payload.ok) {
       log({ entry: 'on-schedule', decision: 'invalid', error: payload.error, triggerName: timer.triggerName, requestId: context.requestId });
       return { error: payload.error };
     }
     const mode = Array.isArray(payload.value) ? 'switch-over' : 'reconcile';
     const summary = await send(await normaliseSchedule(timer, payload.value, entryDeps), 'on-schedule');
-    log({ entry: 'on-schedule', mode, triggerName: timer.triggerName, enqueued: summary.enqueued.length, failed: summary.failed.length, skipped: summary.skipped.length, requestId: context.requestId });
-    return { mode, ...summary };
+    // Reconcile also repairs the ledger's side: operations whose wake-up was lost are woken again.
+    const rewoken = mode === 'reconcile' ? await rewakeStalled({ ledger: ports.ledger, queue: ports.queue, queues: deps.queues, now: entryDeps.now(), ...(deps.staleAfterMs ? { staleAfterMs: deps.staleAfterMs } : {}) }) : [];
+    log({ entry: 'on-schedule', mode, triggerName: timer.triggerName, enqueued: summary.enqueued.length, failed: summary.failed.length, skipped: summary.skipped.length, rewoken, requestId: context.requestId });
+    return { mode, ...summary, ...(rewoken.length ? { rewoken } : {}) };
   };
 }
 
@@ -349,6 +353,7 @@ export function entryHandlerFromEnvironment(kind: EntryKind, bundledGroupsYaml: 
     queues: config.queues,
     groups,
     allowUnmanaged: config.allowUnmanaged,
+    staleAfterMs: StalledAfterMs * config.timeScale,
     windowSeconds: e.FLAP_WINDOW_SECONDS,
     ports(context) {
       credentials = fromFcContext(context);

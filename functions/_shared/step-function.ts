@@ -76,6 +76,7 @@ export function createStepFunction(deps: StepFunctionDeps) {
         guestScript: deps.guestScript ?? guestScript,
         timeScale: deps.config.timeScale,
         wait: { ...DefaultWaitPolicy, budgetMs: deps.config.stepBudgetMs },
+        deliveryId: message.messageId,
         log: (line: Record<string, unknown>) => log({ ...line, requestId: context.requestId, messageId: message.messageId }),
       });
       if (report.kind === 'unknown') {

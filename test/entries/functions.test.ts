@@ -161,6 +161,21 @@ describe('Function: on-ecs-event, on-schedule, on-request', () => {
     expect(queue.sent).toEqual([]);
   });
 
+  it('on-schedule reconcile wakes a running operation whose wake-up was lost, and only that one', async () => {
+    const { deps, queue, ledger, clock } = fns();
+    const request = { eniId: 'eni-web', instanceId: 'i-standby', regionId: 'cn-hangzhou', policy: {}, origin: { kind: 'cli', id: 'lost', time: '2026-11-26T02:00:00Z' } };
+    const { newRecord } = await import('../../workflow/operation');
+    const { BindRequest } = await import('../../workflow/messages');
+    const stalled = { ...newRecord(BindRequest.parse(request), clock.now() - 600_000), step: 'attach' as const, attempt: 2 };
+    const fresh = newRecord(BindRequest.parse({ ...request, origin: { ...request.origin, id: 'fresh' } }), clock.now());
+    await ledger.create(stalled);
+    await ledger.create(fresh);
+    const out = await createScheduleFunction(deps)(Buffer.from(JSON.stringify({ triggerTime: '2026-11-26T03:00:00Z', triggerName: 'reconcile', payload: '{"mode":"reconcile"}' })), context);
+    expect(out).toMatchObject({ rewoken: [stalled.operationId] });
+    expect(queue.on(queues.attach)).toEqual([{ kind: 'eni-failover.wake', operationId: stalled.operationId, step: 'attach', attempt: 2 }]);
+    expect(queue.on(queues.validate)).toEqual([]);
+  });
+
   it('on-schedule reports a bad payload and sends nothing', async () => {
     const { deps, queue } = fns();
     const out = await createScheduleFunction(deps)(Buffer.from(JSON.stringify({ triggerName: 't', payload: '{"mode":"x"}' })), context);

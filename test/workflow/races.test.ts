@@ -141,3 +141,31 @@ describe('Races: harmless codes from a racing writer are looked at again, not fa
     expect(ecs.enis.get('eni-a')).toMatchObject({ status: 'InUse', instanceId: 'i-standby' });
   });
 });
+
+describe('Races: an ENI taken from its source is never left bound nowhere (chaos seeds 5001, 5012, 5017)', () => {
+  it('an operation that detached the ENI and then failed starts one that binds it to another member', async () => {
+    // Prepare: the attach to the standby is refused for good after the detach from the failed primary.
+    const { clock, ecs, ledger } = world();
+    ecs.instances.get('i-primary')!.status = 'Stopped';
+    ecs.failNext('attachEni', new CloudError('fatal', 'Forbidden.RAM', 'not allowed here', { api: 'AttachNetworkInterface' }));
+    const deps = { ecs, clock, guestScript: GUEST, authority, ledger };
+    // Act
+    const failed = await runInProcess(request(), deps);
+    // Assess: failed, and said what it started instead of leaving the ENI Available.
+    expect(failed).toMatchObject({ outcome: 'failed', reason: Reason.CloudApiError, rescue: expect.stringMatching(/eni-a was left bound nowhere; operation op-[0-9a-f]{16} binds it to i-third/) });
+    const rescueId = /operation (op-[0-9a-f]{16})/.exec(failed.rescue!)![1]!;
+    const record = (await ledger.get(rescueId))!;
+    expect(record).toMatchObject({ status: 'running', request: { eniId: 'eni-a', instanceId: 'i-third', origin: { kind: 'schedule', id: expect.stringMatching(/^rescue\//) } } });
+    // The rescue runs like any operation (same request: the ledger knows it and wakes it).
+    const rescued = await runInProcess(record.request, deps);
+    expect(rescued.outcome).toBe('succeeded');
+    expect(ecs.enis.get('eni-a')).toMatchObject({ status: 'InUse', instanceId: 'i-third' });
+  });
+
+  it('a fence is not attempted once the ENI has left the source (it was refused as SourceMismatch before)', async () => {
+    const { clock, ecs, ledger } = world();
+    ecs.instances.get('i-primary')!.guestResponsive = false;
+    const event = await runInProcess(request({ policy: { fenceSource: true } }), { ecs, clock, guestScript: GUEST, authority, ledger });
+    expect(event.outcome).toBe('succeeded');
+  });
+});

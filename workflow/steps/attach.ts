@@ -1,6 +1,6 @@
 import { managedEnisServing } from '../authority';
 import { CloudErrorKind, isCloudError } from '../errors';
-import { powerHoldId } from '../ledger';
+import { eniLeaseId, powerHoldId } from '../ledger';
 import { Step } from '../messages';
 import { EniStatus, InstanceStatus, type Eni } from '../model';
 import { Reason } from '../rules';
@@ -70,13 +70,33 @@ export async function attach(op: Operation, ctx: StepContext): Promise<StepResul
       eni: current,
       ...(instance === undefined ? {} : { source: instance }),
       sourceInPowerHold: (hold?.holders.length ?? 0) > 0,
-      servingEnis: managedEnisServing(onSource, source, eniId, ctx.authority.groups),
+      servingEnis: await movedOntoSince(managedEnisServing(onSource, source, eniId, ctx.authority.groups), source),
     };
+  }
+
+  /**
+   * Of the other group ENIs on the source, those it serves as someone's new home: bound there by an
+   * operation that succeeded after this one started, or the target of a live operation. The ones it held
+   * when it failed are failing over with it and do not protect it from the fence.
+   */
+  async function movedOntoSince(others: Eni[], source: string): Promise<Eni[]> {
+    const serving: Eni[] = [];
+    for (const other of others) {
+      const lease = await ctx.ledger.getLease(eniLeaseId(other.eniId));
+      const last = lease?.last;
+      const landedAfter = last !== undefined && last.outcome === 'succeeded' && last.instanceId === source && last.at > op.startedAt;
+      const holder = lease?.operationId ? await ctx.ledger.get(lease.operationId) : undefined;
+      const targeted = holder !== undefined && holder.status === 'running' && holder.request.instanceId === source;
+      if (landedAfter || targeted) serving.push(other);
+    }
+    return serving;
   }
 
   async function fenceSource(source: string): Promise<StepResult> {
     const current = await ctx.ecs.describeEni(eniId);
     if (current === undefined) return fail(Reason.EniNotFound, `ENI ${eniId} disappeared`);
+    // The detach may have completed since the last look: then there is nothing left to fence.
+    if (current.instanceId !== source) return wait(`ENI ${eniId} is ${current.status} now, no longer on ${source}; no fence needed`);
     const facts = await sourceFacts(current, source);
     const verdict = await ctx.beforeWrite({ kind: 'fence', instanceId: source }, facts, { sourceFencedAt: now });
     if (!verdict.ok) return refused(verdict);

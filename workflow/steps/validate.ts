@@ -1,5 +1,5 @@
 import { authorizeRequest, isDown, sourceMustBeDown } from '../authority';
-import { eniLeaseId } from '../ledger';
+import { eniLeaseId, powerHoldId } from '../ledger';
 import { Step, type Plan } from '../messages';
 import { EniStatus, EniType, InstanceStatus, type Eni, type Instance } from '../model';
 import { acquireEniLease } from '../operation';
@@ -105,14 +105,18 @@ async function decide(op: Operation, ctx: StepContext): Promise<StepResult> {
   const quota = await checkQuota(instance, eni, ctx);
   if (quota !== undefined) return quota;
 
-  const prep = instancePrep(instance);
+  // A target that operations of this workflow hold stopped (a sibling bind to a Stopped-only standby):
+  // join that hold instead of binding past it, so the last one out starts it after this ENI is on too.
+  const hold = instance.status === InstanceStatus.Stopped ? await ctx.ledger.getLease(powerHoldId(instanceId)) : undefined;
+  const joinHold = policy.allowStop && hold !== undefined && hold.holders.some((h) => h !== op.operationId);
+  const prep = joinHold ? ({ kind: 'stop' } as const) : instancePrep(instance);
   if (prep.kind === 'refuse') return fail(prep.reason, prep.detail);
 
   const detachFrom = owner !== undefined && owner === sourceInstanceId ? owner : undefined;
   const p = plan('attach', prep.kind === 'stop' || prep.kind === 'restart' ? prep.kind : 'none', detachFrom);
   const what = [
     detachFrom ? `detach from ${detachFrom}` : undefined,
-    prep.kind === 'stop' ? `stop ${instanceId} (${instance.instanceType} binds only while Stopped)` : undefined,
+    prep.kind === 'stop' ? (joinHold ? `join the power hold that keeps ${instanceId} Stopped` : `stop ${instanceId} (${instance.instanceType} binds only while Stopped)`) : undefined,
     prep.kind === 'restart' ? `restart ${instanceId} (running since ${instance.startTime}, before 2018-04-01)` : undefined,
     `attach to ${instanceId} (${instance.status})`,
   ].filter(Boolean);
