@@ -1,15 +1,17 @@
-// Checks that the deployment (s.yaml, deploy/ram-policy.json) matches the code. Run after `npm run build`:
+// Checks that the deployment (s.yaml, deploy/ram/*.json) matches the code. Run after `npm run build`:
 //   npx tsx scripts/check-deployment.ts [projectRoot]
 // Exit 0 when consistent; 1 with one line per problem otherwise. Test: test/deploy/check-deployment.test.ts.
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { loadSYaml, type SYamlModel } from '../local/fc';
 import { defaultQueueNames } from '../workflow/pipeline';
+import { FunctionSources, allPolicies, defaultVars, type Policy } from './ram-policies';
 
 /** Where the facts come from, relative to the project root (a test points these at a broken copy). */
 export const Sources = {
   sYaml: 's.yaml',
-  policy: 'deploy/ram-policy.json',
+  policies: 'deploy/ram',
   ecsPort: 'cloud/ecs.ts',
   mnsPort: 'cloud/mns.ts',
   ports: 'workflow/ports.ts',
@@ -61,6 +63,14 @@ export function mnsActionsCalled(mnsSource: string, portsSource: string): string
   };
   entry.forEach(visit);
   return [...ops].sort();
+}
+
+/** What differs between the policy the code needs and the one committed: missing and extra actions and resources. */
+export function policyDifferences(want: Policy, have: Policy): string[] {
+  const flat = (p: Policy) => new Set((p.Statement ?? []).flatMap((st) => list(st.Action).flatMap((a) => list(st.Resource).map((r) => `${a} on ${r}${st.Condition ? ' (tag-conditioned)' : ''}`))));
+  const w = flat(want);
+  const h = flat(have);
+  return [...[...w].filter((x) => !h.has(x)).map((x) => `does not grant ${x}, which the code needs`), ...[...h].filter((x) => !w.has(x)).map((x) => `grants ${x}, which no code of this function needs (least privilege: remove it)`)];
 }
 
 interface Statement {
@@ -119,49 +129,52 @@ export async function checkDeployment(root: string): Promise<string[]> {
     }
   }
 
-  // 3. The RAM policy grants exactly the actions the code calls, and covers the queues sent to.
-  const policyText = read(Sources.policy);
+  // 3. One role per function, each with exactly the policy the code needs (scripts/ram-policies.ts derives
+  //    the ECS actions from the calls each function's files make, the queues from the pipeline, the tables
+  //    from s.yaml), region and account pinned; the committed deploy/ram/*.json must be what it derives.
   const ecsSource = read(Sources.ecsPort);
   const mnsSource = read(Sources.mnsPort);
   const portsSource = read(Sources.ports);
   const ledgerSource = read(Sources.ledger);
-  if (policyText !== undefined && ecsSource !== undefined && mnsSource !== undefined && portsSource !== undefined && ledgerSource !== undefined) {
-    let statements: Statement[] = [];
+  if (ecsSource !== undefined && mnsSource !== undefined && portsSource !== undefined && ledgerSource !== undefined) {
+    let expected: Record<string, Policy> = {};
     try {
-      const policy = JSON.parse(policyText) as { Version?: string; Statement?: Statement[] };
-      if (policy.Version !== '1') problems.push(`${Sources.policy}: Version must be "1"`);
-      statements = (policy.Statement ?? []).filter((s) => s.Effect === 'Allow');
+      expected = allPolicies(root, defaultVars(root));
     } catch (err) {
-      problems.push(`${Sources.policy}: not JSON: ${(err as Error).message}`);
+      problems.push(`scripts/ram-policies.ts: cannot derive the policies: ${(err as Error).message}`);
     }
-    const granted = new Set(statements.flatMap((s) => list(s.Action)));
-    const expected = new Map<string, string>([
+    const granted = new Set<string>();
+    for (const [file, policy] of Object.entries(expected)) {
+      const rel = `${Sources.policies}/${file}`;
+      const text = read(rel);
+      if (text === undefined) continue;
+      let actual: Policy | undefined;
+      try {
+        actual = JSON.parse(text) as Policy;
+      } catch (err) {
+        problems.push(`${rel}: not JSON: ${(err as Error).message}`);
+        continue;
+      }
+      for (const st of actual.Statement ?? []) for (const a of list(st.Action)) {
+        granted.add(a);
+        if (a.includes('*')) problems.push(`${rel}: grants the wildcard ${a}; name the actions the code calls`);
+      }
+      for (const line of policyDifferences(policy, actual)) problems.push(`${rel}: ${line} (regenerate: npx tsx scripts/ram-policies.ts)`);
+    }
+    // Whatever the ports call is granted to some function; nothing is granted that no code calls.
+    const called = [
       ...ecsActionsCalled(ecsSource).map((a) => [`ecs:${a}`, Sources.ecsPort] as const),
       ...mnsActionsCalled(mnsSource, portsSource).map((a) => [`mns:${a}`, `${Sources.mnsPort} (through QueuePort)`] as const),
       ...otsActionsCalled(ledgerSource).map((a) => [`ots:${a}`, `${Sources.ledger} (the operation ledger)`] as const),
-    ]);
-    for (const [action, where] of expected) if (!granted.has(action)) problems.push(`${Sources.policy}: does not grant ${action}, which ${where} calls`);
-    for (const action of granted) {
-      if (action.includes('*')) problems.push(`${Sources.policy}: grants the wildcard ${action}; name the actions the code calls`);
-      else if (!expected.has(action)) problems.push(`${Sources.policy}: grants ${action}, which no code calls (least privilege: remove it)`);
-    }
-    const mnsResources = statements.filter((s) => list(s.Action).some((a) => a.startsWith('mns:'))).flatMap((s) => list(s.Resource));
-    for (const queue of sentTo) {
-      const arn = `acs:mns:region:account:/queues/${queue}/messages`;
-      if (!mnsResources.some((r) => wildcard(r).test(arn))) problems.push(`${Sources.policy}: no MNS resource covers queue ${queue} (acs:mns:*:*:/queues/${queue}/messages)`);
-    }
-    // The ledger's tables, and nothing wider: RAM names Tablestore instances in lower case (27362).
-    const ledger = model?.vars['ledger'] as { instanceName?: unknown; tables?: { name?: unknown }[] } | undefined;
-    const otsResources = statements.filter((s) => list(s.Action).some((a) => a.startsWith('ots:'))).flatMap((s) => list(s.Resource));
-    if (model !== undefined && (ledger === undefined || typeof ledger.instanceName !== 'string' || !Array.isArray(ledger.tables))) {
-      problems.push('s.yaml vars.ledger: must name the Tablestore instanceName and its tables');
-    } else if (ledger !== undefined) {
-      const instance = String(ledger.instanceName).toLowerCase();
-      for (const t of ledger.tables ?? []) {
-        const arn = `acs:ots:region:account:instance/${instance}/table/${String(t.name)}`;
-        if (!otsResources.some((r) => wildcard(r).test(arn))) problems.push(`${Sources.policy}: no Tablestore resource covers table ${String(t.name)} (acs:ots:*:*:instance/${instance}/table/${String(t.name)})`);
-      }
-      for (const r of otsResources) if (/table\/\*$|instance\/\*/.test(r)) problems.push(`${Sources.policy}: ${r} is wider than the ledger's tables`);
+    ];
+    for (const [action, where] of called) if (!granted.has(action)) problems.push(`${Sources.policies}: no policy grants ${action}, which ${where} calls`);
+    const raw = read(Sources.sYaml);
+    const resources = raw === undefined ? {} : ((parseYaml(raw) as { resources?: Record<string, { props?: { functionName?: string; role?: string } }> }).resources ?? {});
+    for (const [key, r] of Object.entries(resources)) {
+      const name = r.props?.functionName ?? key;
+      const short = name.replace(/^eni-failover-/, '');
+      if (!(short in FunctionSources)) problems.push(`s.yaml: ${name} has no entry in scripts/ram-policies.ts FunctionSources (which files it runs)`);
+      else if (!String(r.props?.role ?? '').endsWith(short)) problems.push(`s.yaml: resources.${key}.props.role must be its own role <rolePrefix>${short} (deploy/ram/${short}.json), not ${String(r.props?.role)}`);
     }
   }
   return problems;

@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -9,9 +9,9 @@ const repo = join(__dirname, '../..');
 /** A copy of exactly what the check reads, with stub bundles for every function s.yaml names. */
 function copyOfRepo(): string {
   const dir = mkdtempSync(join(tmpdir(), 'check-deployment-'));
-  for (const rel of Object.values(Sources)) {
+  for (const rel of [...Object.values(Sources), ...PolicySources]) {
     mkdirSync(join(dir, rel, '..'), { recursive: true });
-    cpSync(join(repo, rel), join(dir, rel));
+    cpSync(join(repo, rel), join(dir, rel), { recursive: true });
   }
   const doc = parse(readFileSync(join(repo, 's.yaml'), 'utf8')) as { resources: Record<string, { props: { code: string } }> };
   for (const r of Object.values(doc.resources)) {
@@ -21,9 +21,23 @@ function copyOfRepo(): string {
   return dir;
 }
 
+/** The code the policy generator reads (scripts/ram-policies.ts FunctionSources and its shared files). */
+const PolicySources = [
+  'scripts/ram-policies.ts',
+  'workflow/pipeline.ts',
+  'workflow/steps',
+  'workflow/entries',
+  'workflow/runner.ts',
+  'workflow/operation.ts',
+  'workflow/standby.ts',
+  'workflow/groups.ts',
+  'functions/_shared/entry-function.ts',
+];
+
 const edit = (dir: string, rel: string, change: (text: string) => string) => writeFileSync(join(dir, rel), change(readFileSync(join(dir, rel), 'utf8')));
-const editPolicy = (dir: string, change: (p: { Statement: { Action: string[]; Resource: string | string[] }[] }) => void) =>
-  edit(dir, Sources.policy, (t) => {
+type PolicyDoc = { Statement: { Action: string[]; Resource: string | string[] }[] };
+const editPolicy = (dir: string, file: string, change: (p: PolicyDoc) => void) =>
+  edit(dir, `${Sources.policies}/${file}`, (t) => {
     const p = JSON.parse(t);
     change(p);
     return JSON.stringify(p);
@@ -53,22 +67,33 @@ describe('Deployment check (scripts/check-deployment.ts)', () => {
     expect(await checkDeployment(fresh())).toEqual([]);
   });
 
+  const policyFiles = readdirSync(join(repo, Sources.policies));
   const broken: { name: string; breakIt: (dir: string) => void; problem: RegExp }[] = [
-    { name: 'the policy lacks an action the ECS port calls', breakIt: (d) => editPolicy(d, (p) => p.Statement.forEach((s) => (s.Action = s.Action.filter((a) => a !== 'ecs:RunCommand')))), problem: /does not grant ecs:RunCommand, which cloud\/ecs\.ts calls/ },
-    { name: 'the policy grants an action no code calls', breakIt: (d) => editPolicy(d, (p) => p.Statement[1]!.Action.push('ecs:DeleteInstance')), problem: /grants ecs:DeleteInstance, which no code calls/ },
-    { name: 'the policy grants a wildcard', breakIt: (d) => editPolicy(d, (p) => p.Statement[0]!.Action.push('ecs:Describe*')), problem: /grants the wildcard ecs:Describe\*/ },
+    // A broken copy of every policy: an action taken away, one added, a queue added.
+    ...policyFiles.map((file) => ({
+      name: `${file} lacks an action its function needs`,
+      breakIt: (d: string) => editPolicy(d, file, (p) => p.Statement[p.Statement.length - 1]!.Action.pop()),
+      problem: new RegExp(`deploy/ram/${file.replace('.', '\\.')}: does not grant `),
+    })),
+    ...policyFiles.map((file) => ({
+      name: `${file} grants an action its function does not need`,
+      breakIt: (d: string) => editPolicy(d, file, (p) => p.Statement[0]!.Action.push('ecs:DeleteInstance')),
+      problem: new RegExp(`deploy/ram/${file.replace('.', '\\.')}: grants ecs:DeleteInstance on .*, which no code of this function needs`),
+    })),
+    { name: 'a step policy may send to a queue that is not its successor', breakIt: (d) => editPolicy(d, 'validate.json', (p) => (p.Statement.find((x) => x.Action.includes('mns:SendMessage'))!.Resource as string[]).push('acs:mns:cn-hangzhou:000000000000:/queues/eni-failover-configure-guest-routes/messages')), problem: /validate\.json: grants mns:SendMessage on .*configure-guest-routes.*no code of this function needs/ },
+    { name: 'a policy grants a wildcard', breakIt: (d) => editPolicy(d, 'attach.json', (p) => p.Statement[0]!.Action.push('ecs:Describe*')), problem: /attach\.json: grants the wildcard ecs:Describe\*/ },
+    { name: 'a policy is not pinned to the deployment\'s region', breakIt: (d) => editPolicy(d, 'on-alarm.json', (p) => { const st = p.Statement.find((x) => x.Action.includes('mns:SendMessage'))!; st.Resource = (st.Resource as string[]).map((r) => r.replace('cn-hangzhou', '*')); }), problem: /on-alarm\.json: does not grant mns:SendMessage on acs:mns:cn-hangzhou:/ },
     {
-      name: 'the code starts calling an API the policy does not grant',
-      breakIt: (d) => edit(d, Sources.ecsPort, (t) => t.replace("RunCommand: 'RunCommand',", "RunCommand: 'RunCommand',\n  DeleteNetworkInterface: 'DeleteNetworkInterface',") + '\nconst oops = EcsApi.DeleteNetworkInterface;\n'),
-      problem: /does not grant ecs:DeleteNetworkInterface/,
+      name: 'a step starts calling an API its policy does not grant',
+      breakIt: (d) => edit(d, 'workflow/steps/verify-bound.ts', (t) => `${t}\nexport const oops = (ctx: StepContext) => ctx.ecs.rebootInstance({ instanceId: 'i-x', forceStop: true });\n`),
+      problem: /verify-bound\.json: does not grant ecs:RebootInstance on .*, which the code needs/,
     },
-    { name: 'the policy does not cover a queue a function sends to', breakIt: (d) => editPolicy(d, (p) => (p.Statement[3]!.Resource = (p.Statement[3]!.Resource as string[]).filter((r) => !r.includes('events')))), problem: /no MNS resource covers queue eni-failover-events/ },
+    { name: 'a function runs as another function\'s role', breakIt: (d) => edit(d, Sources.sYaml, (t) => t.replace('role: ${vars.rolePrefix}verify-bound', 'role: ${vars.rolePrefix}attach')), problem: /resources\.verify_bound\.props\.role must be its own role/ },
+    { name: 'the operator policy lacks the ledger read history needs', breakIt: (d) => editPolicy(d, 'operator.json', (p) => p.Statement.forEach((x) => (x.Action = x.Action.filter((a) => a !== 'ots:GetRange')))), problem: /operator\.json: does not grant ots:GetRange/ },
+    { name: 'the request senders may send elsewhere than the requests queue', breakIt: (d) => editPolicy(d, 'request-sender.json', (p) => (p.Statement[0]!.Resource = 'acs:mns:cn-hangzhou:000000000000:/queues/eni-failover-attach/messages')), problem: /request-sender\.json: does not grant mns:SendMessage on .*requests/ },
     { name: 'a trigger queue is not declared', breakIt: (d) => edit(d, Sources.sYaml, (t) => t.replace('    - name: eni-failover-requests\n', '')), problem: /does not declare "eni-failover-requests", which triggers eni-failover-on-request/ },
     { name: 'a function code directory is missing', breakIt: (d) => rmSync(join(d, 'dist/functions/on-request'), { recursive: true }), problem: /resources\.on_request\.props\.code.*does not exist/ },
     { name: 'a timer has a malformed cron expression', breakIt: (d) => edit(d, Sources.sYaml, (t) => t.replace("cronExpression: '0 */5 * * * *'", "cronExpression: 'every five minutes'")), problem: /resources\.on_schedule\.props\.triggers\[0\]\.triggerConfig\.cronExpression/ },
-    { name: 'the policy lacks a Tablestore action the ledger makes', breakIt: (d) => editPolicy(d, (p) => p.Statement.forEach((s) => (s.Action = s.Action.filter((a) => a !== 'ots:UpdateRow')))), problem: /does not grant ots:UpdateRow, which cloud\/ledger\.ts \(the operation ledger\) calls/ },
-    { name: 'the policy does not cover a ledger table', breakIt: (d) => editPolicy(d, (p) => (p.Statement[4]!.Resource = (p.Statement[4]!.Resource as string[]).filter((r) => !r.includes('leases')))), problem: /no Tablestore resource covers table eni_failover_leases/ },
-    { name: 'the policy opens every table of the instance', breakIt: (d) => editPolicy(d, (p) => (p.Statement[4]!.Resource = ['acs:ots:*:*:instance/eni-failover/table/*'])), problem: /is wider than the ledger's tables/ },
     { name: 'a handler export is missing', breakIt: (d) => writeFileSync(join(d, 'dist/functions/on-alarm/index.js'), 'exports.other = 1;\n'), problem: /on_alarm.*handler/ },
   ];
   it.each(broken)('fails, naming the problem, when $name', async ({ breakIt, problem }) => {
