@@ -342,7 +342,11 @@ export async function runOnce(seed: number, options: RunOptions = {}): Promise<R
     await Promise.all(background.splice(0));
 
     // Settle, then (maybe) late copies of everything that was handled, then settle again.
-    let unsettled = await settle(cloud, ledger, allQueues, () => lastActivity, options.settleMs ?? 90_000);
+    const liveness = async () => {
+      count('reconcile timer (liveness)');
+      await fc.fireTimer('eni-failover-on-schedule', 'reconcile');
+    };
+    let unsettled = await settle(cloud, ledger, allQueues, () => lastActivity, options.settleMs ?? 90_000, liveness);
     say(unsettled === undefined ? 'settled' : `not settled: ${unsettled}`);
     let late: Observation['late'];
     if (unsettled === undefined && plan.late) {
@@ -356,7 +360,7 @@ export async function runOnce(seed: number, options: RunOptions = {}): Promise<R
       late = { callsBefore, opsBefore, eventsBefore, injected };
       // The copies are consumed (or dead-lettered) within a few trigger rounds.
       await sleep(300);
-      unsettled = await settle(cloud, ledger, allQueues, () => lastActivity, options.settleMs ?? 90_000);
+      unsettled = await settle(cloud, ledger, allQueues, () => lastActivity, options.settleMs ?? 90_000, liveness);
       say(unsettled === undefined ? 'settled again' : `not settled after the late copies: ${unsettled}`);
     }
     running = false;
@@ -482,9 +486,10 @@ function safeBodies(cloud: LocalCloud, queue: string): Record<string, unknown>[]
  * delayed), no operation running in the ledger, no ENI or instance between states, and no function
  * invocation ended for a quiet second. Answers undefined when settled, else what still moved at the bound.
  */
-async function settle(cloud: LocalCloud, ledger: ReturnType<typeof ledgerOf>, queues: string[], lastActivity: () => number, boundMs: number): Promise<string | undefined> {
+async function settle(cloud: LocalCloud, ledger: ReturnType<typeof ledgerOf>, queues: string[], lastActivity: () => number, boundMs: number, reconcile?: () => Promise<void>): Promise<string | undefined> {
   const until = Date.now() + boundMs;
   let why = '';
+  let lastReconcile = Date.now();
   for (;;) {
     why = '';
     const busy = queues.filter((q) => (cloud.mns.queues.counts(q)?.total ?? 0) > 0);
@@ -497,6 +502,13 @@ async function settle(cloud: LocalCloud, ledger: ReturnType<typeof ledgerOf>, qu
       try {
         const runningOps = (await ledger.list()).filter((o) => o.status === 'running');
         if (runningOps.length > 0) why = `running operations: ${runningOps.map((o) => `${o.operationId} at ${o.step}#${o.attempt}`).join(', ')}`;
+        // Nothing on any queue, nothing moving, yet operations are running: their wake-up was lost (an
+        // answer lost after the record was written). Production's reconcile timer (every 5 minutes) wakes
+        // them; here it fires whenever the system has been quiet that way for 3 s (StalledAfterMs scaled).
+        if (runningOps.length > 0 && reconcile !== undefined && Date.now() - lastReconcile > 3000) {
+          lastReconcile = Date.now();
+          await reconcile().catch(() => undefined);
+        }
       } catch (err) {
         why = `ledger unreadable: ${(err as Error).message}`;
       }
