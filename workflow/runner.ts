@@ -36,6 +36,8 @@ export const DefaultWaitPolicy: WaitPolicy = { initialMs: 200, steadyForMs: 6000
 export const ClaimGraceMs = 15_000;
 /** A write is not started with less than this left of the claim (ms): another delivery may take over after it. */
 export const ClaimSafetyMs = 5_000;
+/** An ended operation whose outcome is not confirmed published is published again only this long after it ended (ms). */
+export const PublishGraceMs = 3_000;
 /** Looks in a row that meet an invalid-state answer before the operation gives up (a writer it cannot outwait). */
 export const MaxInvalidStateStreak = 12;
 
@@ -99,6 +101,12 @@ export async function runDelivery(wake: WakeMessage, deps: RunnerDeps): Promise<
 
   if (rec.status !== 'running') {
     if (rec.published || rec.outcome === undefined) return say({ kind: 'ignored', why: `the operation ended ${rec.status}; a late copy changes nothing` });
+    if (started - rec.updatedAt < PublishGraceMs) {
+      // The delivery that ended it is most likely publishing right now: look again in a moment rather
+      // than publish a second copy; if it died, this copy publishes then.
+      await deps.queue.send(queues[wake.step], wakeBody(wake.operationId, wake.step, wake.attempt), { delaySeconds: Math.ceil(PublishGraceMs / 1000) });
+      return say({ kind: 'ignored', why: `the operation just ended ${rec.status}; checking in ${Math.ceil(PublishGraceMs / 1000)} s that its outcome was published` });
+    }
     await publish(rec.outcome);
     return say({ kind: 'republished', event: rec.outcome });
   }
