@@ -422,7 +422,8 @@ export function mapEni(raw: Body): Eni {
     vpcId: reqString(DNI, raw, 'VpcId'),
     vSwitchId: reqString(DNI, raw, 'VSwitchId'),
     zoneId: reqString(DNI, raw, 'ZoneId'),
-    macAddress: optString(raw['MacAddress']) ?? '',
+    // ECS answers lower case; normalised so a value the guest command builder refuses never reaches it.
+    macAddress: (optString(raw['MacAddress']) ?? '').toLowerCase(),
     primaryIp,
     privateIps: [primaryIp, ...new Set(others)],
     tags: mapTags(DNI, raw),

@@ -84,7 +84,10 @@ const list = (v: string | string[] | undefined): string[] => (v === undefined ? 
 const wildcard = (pattern: string) => new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
 
 /** Every problem found, one line each; empty when the deployment matches the code. */
-export async function checkDeployment(root: string): Promise<string[]> {
+/** The shortest alarm token on-alarm accepts (functions/_shared/entry-function.ts MinAlarmTokenLength). */
+const MinTokenLength = 32;
+
+export async function checkDeployment(root: string, env: NodeJS.ProcessEnv = {}): Promise<string[]> {
   const problems: string[] = [];
   const read = (rel: string): string | undefined => {
     try {
@@ -101,6 +104,13 @@ export async function checkDeployment(root: string): Promise<string[]> {
     model = await loadSYaml(join(root, Sources.sYaml), {}, { env: {}, checkExports: true });
   } catch (err) {
     problems.push(`${(err as Error).message}`);
+  }
+
+  // 1b. The alarm token the deployment will carry (s.yaml vars.alarmToken from ENI_FAILOVER_ALARM_TOKEN, and
+  //     the previous one during a rotation): on-alarm refuses a short one at load, so deploy refuses it first.
+  for (const name of ['ENI_FAILOVER_ALARM_TOKEN', 'ENI_FAILOVER_ALARM_TOKEN_PREVIOUS']) {
+    const token = env[name];
+    if (token !== undefined && token !== '' && token.length < MinTokenLength) problems.push(`${name}: the alarm token is ${token.length} characters; use at least ${MinTokenLength} (openssl rand -base64 32)`);
   }
 
   // 2. Queues: every queue a function is triggered by, dead-letters to, or sends to is declared.
@@ -183,7 +193,7 @@ export async function checkDeployment(root: string): Promise<string[]> {
 // Run as a script.
 if (require.main === module) {
   const root = resolve(process.argv[2] ?? join(__dirname, '..'));
-  void checkDeployment(root).then(
+  void checkDeployment(root, process.env).then(
     (problems) => {
       for (const p of problems) console.error(`check-deployment: ${p}`);
       if (problems.length === 0) console.log(`check-deployment: ${root} is consistent (s.yaml, queues, triggers, RAM policy)`);

@@ -71,6 +71,10 @@ describe('mapEni', () => {
     expect(eni.macAddress).toBe('');
   });
 
+  it('answers the MAC in lower case whatever case ECS sent, so the guest command builder never refuses it', () => {
+    expect(mapEni({ ...eniInUse, MacAddress: '00:16:3E:AB:CD:EF' }).macAddress).toBe('00:16:3e:ab:cd:ef');
+  });
+
   it('falls back to the top-level InstanceId when there is no Attachment', () => {
     const { Attachment, ...rest } = eniInUse;
     expect(mapEni(rest).instanceId).toBe('i-bp1old');

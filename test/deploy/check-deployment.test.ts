@@ -96,6 +96,13 @@ describe('Deployment check (scripts/check-deployment.ts)', () => {
     { name: 'a timer has a malformed cron expression', breakIt: (d) => edit(d, Sources.sYaml, (t) => t.replace("cronExpression: '0 */5 * * * *'", "cronExpression: 'every five minutes'")), problem: /resources\.on_schedule\.props\.triggers\[0\]\.triggerConfig\.cronExpression/ },
     { name: 'a handler export is missing', breakIt: (d) => writeFileSync(join(d, 'dist/functions/on-alarm/index.js'), 'exports.other = 1;\n'), problem: /on_alarm.*handler/ },
   ];
+  it('refuses an alarm token shorter than 32 characters, and accepts a long one', async () => {
+    const dir = fresh();
+    expect((await checkDeployment(dir, { ENI_FAILOVER_ALARM_TOKEN: 'short-secret' })).join('\n')).toMatch(/ENI_FAILOVER_ALARM_TOKEN: the alarm token is 12 characters; use at least 32/);
+    expect((await checkDeployment(dir, { ENI_FAILOVER_ALARM_TOKEN_PREVIOUS: 'x'.repeat(31) })).join('\n')).toMatch(/ENI_FAILOVER_ALARM_TOKEN_PREVIOUS: the alarm token is 31 characters/);
+    expect(await checkDeployment(dir, { ENI_FAILOVER_ALARM_TOKEN: 'y'.repeat(43) })).toEqual([]);
+  });
+
   it.each(broken)('fails, naming the problem, when $name', async ({ breakIt, problem }) => {
     const dir = fresh();
     breakIt(dir);
