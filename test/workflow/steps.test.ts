@@ -235,6 +235,24 @@ describe('Workflow: whole operations against the in-memory ECS', () => {
     expect(event.message).toMatch(/mac-not-found/);
   });
 
+  it('a NIC the guest does not see yet (exit 10) is retried: the second run succeeds', async () => {
+    const { ecs, clock } = twoNodes();
+    const real = ecs.guest;
+    let runs = 0;
+    ecs.guest = (id, script) => (++runs === 1 ? { exitCode: 10, output: 'eni-failover-error: 10 mac-not-found: no network device has MAC 00:16:3e:aa:bb:cc after 30s\n' } : real(id, script));
+    const event = await run(ecs, clock, request({ sourceInstanceId: 'i-primary' }));
+    expect(event).toMatchObject({ outcome: 'succeeded', guest: { device: 'eth1' } });
+    expect(ecs.writes.filter((w) => w === 'run i-standby')).toHaveLength(2);
+  });
+
+  it('a retryable guest failure is final after three runs, and says so', async () => {
+    const { ecs, clock } = twoNodes();
+    ecs.guest = () => ({ exitCode: 12, output: 'eni-failover-error: 12 gateway-unreachable: no ARP answer from 10.0.1.253 on eth1 within 3s\n' });
+    const event = await run(ecs, clock, request({ sourceInstanceId: 'i-primary' }));
+    expect(event).toMatchObject({ outcome: 'failed', reason: Reason.GuestConfigFailed, message: expect.stringMatching(/\(3 runs\): 12: gateway-unreachable/) });
+    expect(ecs.writes.filter((w) => w === 'run i-standby')).toHaveLength(3);
+  });
+
   it('exit 0 without the result line is not success', async () => {
     const { ecs, clock } = twoNodes();
     ecs.guest = () => ({ exitCode: 0, output: 'looks fine\n' });

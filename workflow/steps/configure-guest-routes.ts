@@ -11,8 +11,17 @@ export const bootOf = (startTime: string | undefined): string => String(Math.flo
 export const GuestAgentGraceMs = 120_000;
 /** The guest script's own time limit (RunCommand Timeout, seconds). */
 export const GuestCommandTimeoutSeconds = 120;
+/** How many times the guest script is run for one operation before a retryable failure is final. */
+export const MaxGuestRuns = 3;
+/** Guest script exits worth another run (guest/README.md): 10 mac-not-found (hot-plug lag), 12 gateway-unreachable (no ARP answer yet). */
+const RetryableGuestExits = new Set([10, 12]);
+/**
+ * Invocation states where the command may not have run at all (DescribeInvocationResults; the realistic
+ * profile of the local ECS produces them): the agent lost it, or it never reached the instance.
+ */
+const RetryableInvocationStates = new Set(['Error', 'Invalid', 'Cancelled', 'Terminated', 'DeliveryTimeout']);
 /** Per-instance invocation states that are final (DescribeInvocationResults). */
-const FinalInvocationStates = new Set(['Success', 'Failed', 'Error', 'Timeout', 'Cancelled', 'Terminated', 'Aborted', 'Invalid']);
+const FinalInvocationStates = new Set(['Success', 'Failed', 'Error', 'Timeout', 'Cancelled', 'Terminated', 'Aborted', 'Invalid', 'DeliveryTimeout']);
 
 /**
  * Step 5: run the guest script through Cloud Assistant so the ENI's IPs answer (policy routing, rp_filter),
@@ -78,5 +87,11 @@ export async function configureGuestRoutes(op: Operation, ctx: StepContext): Pro
   const why = parsed.ok
     ? `exit code ${result.exitCode ?? '?'} (${result.status}${result.errorCode ? `, ${result.errorCode}` : ''})`
     : `${parsed.code}: ${parsed.message} (${result.status}, exit code ${result.exitCode ?? '?'}${result.errorCode ? `, ${result.errorCode}` : ''})`;
-  return fail(Reason.GuestConfigFailed, `ENI ${eniId} is bound but the guest script failed on ${instanceId}: ${why}`);
+  // A NIC not visible in the guest yet (hot-plug lag: "InUse" precedes the link), no ARP answer yet, or
+  // Cloud Assistant not delivering the command are worth another run; the script is idempotent.
+  const retryable = (!parsed.ok && RetryableGuestExits.has(parsed.code)) || RetryableInvocationStates.has(result.status);
+  if (retryable && op.state.guestRuns < MaxGuestRuns) {
+    return wait(`guest script ${op.state.invokeId} ended ${why}; running it again (run ${op.state.guestRuns + 1} of ${MaxGuestRuns})`, { invokeId: undefined, guestBoot: undefined });
+  }
+  return fail(Reason.GuestConfigFailed, `ENI ${eniId} is bound but the guest script failed on ${instanceId}${op.state.guestRuns > 1 ? ` (${op.state.guestRuns} runs)` : ''}: ${why}`);
 }
