@@ -195,6 +195,30 @@ describe('Workflow: whole operations against the in-memory ECS', () => {
     expect(again.ecs.writes.filter((w) => w.startsWith('attach'))).toHaveLength(3);
   });
 
+  it('a read that lags the attach (still Available, or still on the source) is looked at again, not taken as final', async () => {
+    for (const stale of [{ status: 'Available', instanceId: undefined }, { status: 'InUse', instanceId: 'i-primary' }] as const) {
+      const { ecs, clock } = twoNodes();
+      const attach = ecs.attachEni.bind(ecs);
+      const describe = ecs.describeEni.bind(ecs);
+      let lagging = 0;
+      ecs.attachEni = async (args) => {
+        await attach(args);
+        lagging = 2; // the next two reads still show the state before the attach
+      };
+      ecs.describeEni = async (id) => {
+        const eni = await describe(id);
+        if (eni && lagging > 0 && id === 'eni-service') {
+          lagging--;
+          return { ...eni, ...stale };
+        }
+        return eni;
+      };
+      const event = await run(ecs, clock, request({ sourceInstanceId: 'i-primary' }));
+      expect(event.outcome).toBe('succeeded');
+      expect(ecs.writes.filter((w) => w.startsWith('attach'))).toHaveLength(1);
+    }
+  });
+
   it('throttling and 5xx bursts are waited out', async () => {
     const { ecs, clock } = twoNodes();
     ecs.failNext('describeEni', new CloudError('throttling', 'Throttling.User', 'slow down'), 4);

@@ -5,6 +5,8 @@ import { leavePowerHold } from '../operation';
 import { Reason } from '../rules';
 import { fail, next, refused, superseded, wait, writeOrLookAgain, type Operation, type StepContext, type StepResult } from '../step';
 
+/** How long after its attach request a read may still show the state before it (ms, scaled). */
+export const ReadLagGraceMs = 5_000;
 /** How long a start this operation asked for may take before it fails (scaled by timeScale). */
 export const StartGraceMs = 120_000;
 
@@ -22,10 +24,15 @@ export async function verifyBound(op: Operation, ctx: StepContext): Promise<Step
   const eni = await ctx.ecs.describeEni(eniId);
   if (eni === undefined) return fail(Reason.EniNotFound, `ENI ${eniId} disappeared`);
 
+  // ECS reads may lag the last write for a moment (DescribeNetworkInterfaces is eventually consistent): a
+  // look right after this operation's attach is never taken as final.
+  const justAttached = op.state.attachRequestedAt !== undefined && ctx.clock.now() - op.state.attachRequestedAt < ReadLagGraceMs * ctx.timeScale;
   if (eni.instanceId !== undefined && eni.instanceId !== instanceId) {
+    if (justAttached && eni.instanceId === op.request.sourceInstanceId) return wait(`ENI ${eniId} still reads ${eni.status} on ${eni.instanceId} just after the attach; looking again`);
     return superseded(`ENI ${eniId} is ${eni.status} on ${eni.instanceId}, not on ${instanceId}; another operation took it`);
   }
   if (eni.status === EniStatus.Attaching) return wait(`ENI ${eniId} is Attaching to ${instanceId}`);
+  if (eni.status === EniStatus.Available && justAttached) return wait(`ENI ${eniId} still reads Available just after the attach; looking again`);
   if (eni.status === EniStatus.Available) {
     if (op.state.attachRequests >= MaxAttachRequests) {
       return fail(Reason.AttachFailed, `ENI ${eniId} fell back to Available after ${op.state.attachRequests} attach requests`);
