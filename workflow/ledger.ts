@@ -73,8 +73,11 @@ export const LeaseRecord = z
     /** ENI lease: the live holder ('' when free) and until when (epoch ms). */
     operationId: z.string(),
     until: z.number(),
-    /** ENI lease: the last operation that ended holding it, its outcome and its target. */
-    last: z.object({ operationId: z.string(), outcome: z.string(), instanceId: z.string(), at: z.number() }).strict().optional(),
+    /** ENI lease: the last operation that ended holding it, its outcome (and reason, step) and its target. */
+    last: z
+      .object({ operationId: z.string(), outcome: z.string(), instanceId: z.string(), at: z.number(), reason: z.string().optional(), step: z.string().optional() })
+      .strict()
+      .optional(),
     /** Instance power hold: operations that need the instance stopped, and the one that stopped it. */
     holders: z.array(z.string()).default([]),
     stoppedBy: z.string().optional(),

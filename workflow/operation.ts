@@ -108,11 +108,18 @@ export async function holdsEniLease(ledger: LedgerPort, eniId: string, operation
 }
 
 /** Frees the ENI's lease if `operationId` holds it, recording how that operation ended. */
-export async function releaseEniLease(ledger: LedgerPort, eniId: string, operationId: string, outcome: string, instanceId: string, now: number): Promise<void> {
+export async function releaseEniLease(
+  ledger: LedgerPort,
+  eniId: string,
+  operationId: string,
+  ended: { outcome: string; instanceId: string; reason?: string; step?: string },
+  now: number,
+): Promise<void> {
   for (let tries = 0; tries < 5; tries++) {
     const lease = await ledger.getLease(eniLeaseId(eniId));
     if (lease === undefined || lease.operationId !== operationId) return;
-    const freed: LeaseRecord = { ...lease, version: lease.version + 1, operationId: '', until: 0, last: { operationId, outcome, instanceId, at: now }, updatedAt: now };
+    const last = { operationId, outcome: ended.outcome, instanceId: ended.instanceId, at: now, ...(ended.reason ? { reason: ended.reason } : {}), ...(ended.step ? { step: ended.step } : {}) };
+    const freed: LeaseRecord = { ...lease, version: lease.version + 1, operationId: '', until: 0, last, updatedAt: now };
     if (await ledger.putLease(freed)) return;
   }
 }

@@ -252,8 +252,7 @@ export async function runDelivery(wake: WakeMessage, deps: RunnerDeps): Promise<
 
   /** Frees the ENI's lease, sends the outcome (failures to the dead-letter queue too), then records that it did. */
   async function publish(event: OperationEvent): Promise<void> {
-    const target = event.outcome === Outcome.Succeeded ? rec.request.instanceId : '';
-    await releaseEniLease(ledger, rec.request.eniId, rec.operationId, event.outcome, target, clock.now());
+    await releaseEniLease(ledger, rec.request.eniId, rec.operationId, { outcome: event.outcome, instanceId: rec.request.instanceId, ...(event.reason ? { reason: event.reason } : {}), step: event.step }, clock.now());
     const body = JSON.stringify(event);
     await deps.queue.send(queues.events, body);
     if (event.outcome === Outcome.Failed) await deps.queue.send(queues.deadLetter, body);

@@ -238,6 +238,23 @@ describe('Entry: schedule', () => {
   });
 });
 
+describe('Entry: reconcile and the ledger', () => {
+  it('a bound ENI whose last operation failed before the guest confirmed it is bound to its holder again; a healthy one is left alone', async () => {
+    const { MemoryLedger } = await import('../../workflow/memory-ledger');
+    const { reconcile } = await import('../../workflow/entries/schedule');
+    const { deps } = world();
+    const ledger = new MemoryLedger();
+    const origin = { kind: 'schedule' as const, id: 'reconcile/reconcile@2026-11-26T03:00:00.000Z', time: '2026-11-26T03:00:00.000Z' };
+    // Healthy, no ledger record (configured by hand, say): nothing to do.
+    expect(await reconcile(origin, { ...deps, ledger })).toEqual([expect.objectContaining({ kind: 'skip', reason: expect.stringMatching(/^healthy/) })]);
+    // The last operation bound it to i-primary and failed at the guest step.
+    await ledger.putLease({ resourceId: 'eni/eni-web', version: 1, operationId: '', until: 0, holders: [], updatedAt: 0, last: { operationId: 'op-00000000000000aa', outcome: 'failed', instanceId: 'i-primary', at: 0, reason: 'GuestAgentOffline', step: 'configure-guest-routes' } });
+    const [d] = await reconcile(origin, { ...deps, ledger });
+    expect(d).toMatchObject({ kind: 'bind', request: { eniId: 'eni-web', instanceId: 'i-primary' }, note: expect.stringMatching(/ended GuestAgentOffline before its guest confirmed it/) });
+    expect(d!.kind === 'bind' && d!.request.sourceInstanceId).toBeFalsy();
+  });
+});
+
 describe('Entry: request messages', () => {
   const envelope = (body: unknown) => {
     const parsed = parseRequestEnvelope(JSON.stringify(body));

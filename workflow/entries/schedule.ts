@@ -1,3 +1,5 @@
+import { Reason } from '../rules';
+import { eniLeaseId } from '../ledger';
 import { z } from 'zod';
 import { BindRequest, Policy, type Origin, type ParseResult } from '../messages';
 import { describeGroupEnis, formatPath, groupOfEni, type FailoverGroup } from '../groups';
@@ -98,6 +100,9 @@ export async function normaliseSchedule(timer: TimerEventLike, payload: Schedule
  * it; an ENI bound to an instance outside the group is never taken; every ENI gets exactly one decision
  * saying what was found.
  */
+/** Failures after the bind that leave the guest unconfigured: reconcile configures it later. */
+const GuestUnconfirmed = new Set<string>([Reason.GuestConfigFailed, Reason.GuestAgentOffline, Reason.GuestNotConfigured, Reason.DeadlineExceeded]);
+
 export async function reconcile(origin: Origin, deps: EntryDeps): Promise<EntryDecision[]> {
   const decisions: EntryDecision[] = [];
   for (const group of deps.groups.groups) {
@@ -124,6 +129,19 @@ export async function reconcile(origin: Origin, deps: EntryDeps): Promise<EntryD
         }
         const h = byId.get(holder) ?? (await deps.ecs.describeInstance(holder));
         if (h !== undefined && h.status !== InstanceStatus.Stopped) {
+          // Bound, but the last operation that bound it there ended before its guest confirmed the ENI:
+          // bind it to its holder again, which moves nothing and configures the guest (idempotent).
+          const last = (await deps.ledger?.getLease(eniLeaseId(eni.eniId)))?.last;
+          if (h.status === InstanceStatus.Running && last !== undefined && last.instanceId === holder && last.outcome === 'failed' && GuestUnconfirmed.has(last.reason ?? '') && (last.step === 'configure-guest-routes' || last.step === 'verify-bound')) {
+            decisions.push({
+              kind: 'bind',
+              group: group.name,
+              request: BindRequest.parse({ eniId: eni.eniId, instanceId: holder, regionId: deps.regionId, policy: group.policy, origin }),
+              passedOver: [],
+              note: `repair: ${eni.eniId} is on ${holder}, but operation ${last.operationId} ended ${last.reason} before its guest confirmed it; configure the guest`,
+            });
+            continue;
+          }
           skip(`healthy: ${eni.eniId} is on ${holder} (${h.status})`);
           continue;
         }
