@@ -7,7 +7,7 @@ import guestScript from '../guest/configure-eni.sh';
 import { waitForOutcome as waitForOperationOutcome } from '../cli/app';
 import { systemClock } from '../workflow/ports';
 import { defaultScenarioPath, startLocalCloud, type LocalCloud } from './cloud';
-import { loadScenario, type Scenario } from './ecs';
+import { loadScenario, parseScenario, type Scenario } from './ecs';
 import { ManualClock } from './fc';
 import { NetnsExecutor } from './guest/netns-executor';
 import { NetnsTopology } from './guest/netns-topology';
@@ -32,7 +32,8 @@ interface StepLine {
   to?: string;
 }
 
-const usage = `usage: npm start -- [--scenario FILE] [--time-scale X] [--failure stopped|unresponsive] [--real-guests]
+const usage = `usage: npm start -- [--scenario FILE] [--time-scale X] [--failure stopped|unresponsive] [--real-guests] [--realistic]
+  --realistic         the local ECS as rough as the real one (local/ecs/README.md, "realistic profile")
   --scenario FILE     a scenario with a primary (tag role=primary), a standby (role=standby) and a service ENI
                       bound to the primary (default: local/scenarios/two-node-failover.yaml); the failover
                       group on-alarm uses is made from these three
@@ -80,6 +81,7 @@ async function main(): Promise<number> {
       'time-scale': { type: 'string', default: '1' },
       failure: { type: 'string', default: 'stopped' },
       'real-guests': { type: 'boolean', default: false },
+      realistic: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -95,6 +97,9 @@ async function main(): Promise<number> {
   let scenario: Scenario;
   try {
     scenario = loadScenario(scenarioPath);
+    // The local ECS as rough as the real one (local/ecs/realism.ts): lagging reads, transient codes, a NIC
+    // and an agent that come after the API says so, refused starts, throttling, failed invocations.
+    if (values.realistic) scenario = parseScenario({ ...scenario, realism: 'realistic' }, scenarioPath);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }

@@ -313,7 +313,9 @@ function addCalls(a: Record<string, number>, b: Record<string, number>): Record<
 async function look(op: Operation, ctx: StepContext): Promise<StepResult> {
   try {
     const result = await Pipeline[op.step].run(op, ctx);
-    return op.state.invalidStateStreak > 0 && result.kind !== 'end' ? { ...result, state: { ...result.state, invalidStateStreak: 0 } } : result;
+    // A look that got through (and did not count a refusal itself) ends a streak of invalid-state answers.
+    const counted = result.state?.invalidStateStreak !== undefined;
+    return op.state.invalidStateStreak > 0 && result.kind !== 'end' && !counted ? { ...result, state: { ...result.state, invalidStateStreak: 0 } } : result;
   } catch (err) {
     if (err instanceof LostClaim || err instanceof LedgerUnavailable) throw err;
     if (!isCloudError(err)) {

@@ -6,6 +6,8 @@ import { EniStatus, InstanceStatus, type Eni } from '../model';
 import { Reason } from '../rules';
 import { fail, next, refused, superseded, wait, writeOrLookAgain, type Operation, type StepContext, type StepResult } from '../step';
 
+/** Refusals of AttachNetworkInterface with a state code looked at again before the attach counts as failed. */
+export const MaxAttachRefusals = 4;
 /** How long a detach may stay in Detaching before the source is considered hung (scaled by timeScale). */
 export const DetachHangsAfterMs = 20_000;
 
@@ -119,14 +121,19 @@ export async function attach(op: Operation, ctx: StepContext): Promise<StepResul
       if (again?.instanceId === instanceId && (again.status === EniStatus.InUse || again.status === EniStatus.Attaching)) {
         return next(Step.VerifyBound, `ENI ${eniId} is ${again.status} on ${instanceId} (attach raced with another delivery)`);
       }
-      if (again?.instanceId !== undefined && again.instanceId !== instanceId) {
+      if (again?.instanceId !== undefined && again.instanceId !== instanceId && again.instanceId !== sourceInstanceId) {
         return superseded(`ENI ${eniId} was taken by ${again.instanceId} while this operation attached it`);
       }
       const target = await ctx.ecs.describeInstance(instanceId);
       if (target && (target.status === InstanceStatus.Starting || target.status === InstanceStatus.Stopping)) {
         return wait(`instance ${instanceId} is ${target.status}; attach waits`);
       }
-      return fail(Reason.AttachFailed, `AttachNetworkInterface refused: ${err.code}: ${err.message}`);
+      // The refusal may come from a state this read does not show yet (reads lag writes, and the realistic
+      // profile answers transient state codes): look again a few times before calling it final.
+      if (op.state.invalidStateStreak < MaxAttachRefusals) {
+        return wait(`AttachNetworkInterface answered ${err.code}; looking at ${eniId} and ${instanceId} again`, { invalidStateStreak: op.state.invalidStateStreak + 1 });
+      }
+      return fail(Reason.AttachFailed, `AttachNetworkInterface refused ${MaxAttachRefusals + 1} times: ${err.code}: ${err.message}`);
     }
     return next(Step.VerifyBound, `asked ECS to attach ${eniId} to ${instanceId}`, {
       state: { attachRequests: op.state.attachRequests + 1, attachRequestedAt: now },
