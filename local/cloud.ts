@@ -6,7 +6,6 @@ import TableStore from 'tablestore';
 import { parse } from 'yaml';
 import { createEcsPort, type EcsPortWithStats } from '../cloud/ecs';
 import { MnsQueues, type QueueAttributes } from '../cloud/mns';
-import { defaultQueueNames, type QueueNames } from '../workflow/pipeline';
 import { Keyring, type AccessKey } from './credentials';
 import { startLocalEcs, type GuestExecutor, type LocalEcs, type Scenario } from './ecs';
 import { startLocalFc, type BusEventInput, type LocalFc, type TimerClock } from './fc';
@@ -90,7 +89,7 @@ export interface LocalCloud {
   readonly root: AccessKey;
   readonly regionId: string;
   readonly accountId: string;
-  readonly queues: QueueNames;
+  readonly queues: LocalQueueNames;
   readonly info: LocalCloudInfo;
   /** The token on-alarm accepts (see {@link LocalCloudOptions.alarmToken}). */
   readonly alarmToken: string;
@@ -104,6 +103,27 @@ export interface LocalCloud {
    */
   tablestoreClient(): TableStore.Client;
   close(): Promise<void>;
+}
+
+/** The deployment's queues by role: one per step, the events and the dead-letter queue (s.yaml vars.queuePrefix). */
+export type LocalQueueNames = Readonly<Record<'validate' | 'stop-if-required' | 'attach' | 'verify-bound' | 'configure-guest-routes', string>> & {
+  readonly events: string;
+  readonly deadLetter: string;
+};
+
+/** Reads the queue prefix from s.yaml (the emulator knows the deployment, not the workflow's code). */
+export function queueNamesOf(sYamlPath: string): LocalQueueNames {
+  const doc = parse(readFileSync(sYamlPath, 'utf8')) as { vars?: { queuePrefix?: unknown } };
+  const p = typeof doc.vars?.queuePrefix === 'string' ? doc.vars.queuePrefix : 'eni-failover-';
+  return {
+    validate: `${p}validate`,
+    'stop-if-required': `${p}stop-if-required`,
+    attach: `${p}attach`,
+    'verify-bound': `${p}verify-bound`,
+    'configure-guest-routes': `${p}configure-guest-routes`,
+    events: `${p}events`,
+    deadLetter: `${p}dead-letter`,
+  };
 }
 
 interface DeclaredQueue extends QueueAttributes {
@@ -280,7 +300,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       root,
       regionId,
       accountId,
-      queues: defaultQueueNames(),
+      queues: queueNamesOf(sYamlPath),
       alarmToken,
       info: {
         ecsEndpoint: ecs.endpoint,

@@ -32,7 +32,7 @@ await Promise.all([
   ...names.map((name) =>
     build({ ...common, entryPoints: [join(functionsDir, name, 'index.ts')], outfile: join(root, 'dist', 'functions', name, 'index.js') }),
   ),
-  build({ ...common, minify: false, entryPoints: [join(root, 'local', 'demo.ts')], outfile: join(root, 'dist', 'demo.js') }),
+  build({ ...common, minify: false, entryPoints: [join(root, 'cli', 'demo.ts')], outfile: join(root, 'dist', 'demo.js') }),
   ...(existsSync(join(root, 'cli', 'main.ts'))
     ? [build({ ...common, minify: false, entryPoints: [join(root, 'cli', 'main.ts')], outfile: join(root, 'dist', 'cli.js') })]
     : []),

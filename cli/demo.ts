@@ -4,13 +4,13 @@ import { parseGroups } from '../workflow/groups';
 import { Step, type OperationEvent } from '../workflow/messages';
 import { EniStatus } from '../workflow/model';
 import guestScript from '../guest/configure-eni.sh';
-import { waitForOutcome as waitForOperationOutcome } from '../cli/app';
+import { waitForOutcome as waitForOperationOutcome } from './app';
 import { systemClock } from '../workflow/ports';
-import { defaultScenarioPath, startLocalCloud, type LocalCloud } from './cloud';
-import { loadScenario, parseScenario, type Scenario } from './ecs';
-import { ManualClock } from './fc';
-import { NetnsExecutor } from './guest/netns-executor';
-import { NetnsTopology } from './guest/netns-topology';
+import { defaultScenarioPath, startLocalCloud, type LocalCloud } from '../local/cloud';
+import { loadScenario, parseScenario, type Scenario } from '../local/ecs';
+import { ManualClock } from '../local/fc';
+import { NetnsExecutor } from '../local/guest/netns-executor';
+import { NetnsTopology } from '../local/guest/netns-topology';
 
 /**
  * `npm start`: a real failover on the local cloud, started the way production starts one. The primary
