@@ -221,7 +221,7 @@ export async function runDelivery(wake: WakeMessage, deps: RunnerDeps): Promise<
 
   async function end(result: Extract<StepResult, { kind: 'end' }>): Promise<RunReport> {
     const restored = await restorePower(rec, ctx, started + policy.budgetMs);
-    const rescue = result.outcome === Outcome.Succeeded ? undefined : await rescueDetachedEni(rec, ctx, { ...deps, now: clock.now() });
+    const rescue = result.outcome === Outcome.Succeeded ? undefined : await rescueDetachedEni(rec, result.reason, ctx, { ...deps, now: clock.now() });
     const finishedAt = clock.now();
     const bounded = appendTimeline(rec, entry(result.outcome, result.detail));
     const total = addCalls(rec.calls, calls);
@@ -340,15 +340,19 @@ export const RescueOriginPrefix = 'rescue/';
  * excluded), as reconcile would, only sooner. Answers what it did, or why not; undefined when there is
  * nothing to rescue (the ENI was never detached by this operation, or is bound somewhere).
  */
-async function rescueDetachedEni(rec: OperationRecord, ctx: StepContext, deps: RunnerDeps & { now: number }): Promise<string | undefined> {
+/** Failures about the source, not the target (a refused fence, a source that moved or recovered): the rescue may still choose the target. */
+const SourceFailures = new Set<string>([Reason.NotAuthorized, Reason.SourceMismatch, Reason.SourceRecovered, Reason.SourceNotMember, Reason.DetachHung]);
+
+async function rescueDetachedEni(rec: OperationRecord, reason: string | undefined, ctx: StepContext, deps: RunnerDeps & { now: number }): Promise<string | undefined> {
   const { eniId, instanceId, sourceInstanceId, regionId } = rec.request;
   if (rec.state.detachRequestedAt === undefined || rec.request.origin.id.startsWith(RescueOriginPrefix)) return undefined;
   const eni = await ctx.ecs.describeEni(eniId);
   if (eni === undefined || eni.status !== EniStatus.Available) return undefined;
   const group = groupOfEni(deps.authority.groups, eni);
   if (group === undefined) return `${eniId} is bound nowhere and in no group: bind it by hand`;
+  const targetFailed = reason === undefined || !SourceFailures.has(reason);
   const choice = await selectStandby(
-    { group, eni, ...(sourceInstanceId ? { excludeInstanceId: sourceInstanceId } : {}), alsoExclude: [{ instanceId, detail: `operation ${rec.operationId} could not bind it there` }] },
+    { group, eni, ...(sourceInstanceId ? { excludeInstanceId: sourceInstanceId } : {}), ...(targetFailed ? { alsoExclude: [{ instanceId, detail: `operation ${rec.operationId} could not bind it there (${reason ?? 'superseded'})` }] } : {}) },
     ctx.ecs,
   );
   if (!choice.ok) return `${eniId} is bound nowhere and no member can take it now (${choice.detail}); reconcile will retry`;

@@ -162,6 +162,19 @@ describe('Races: an ENI taken from its source is never left bound nowhere (chaos
     expect(ecs.enis.get('eni-a')).toMatchObject({ status: 'InUse', instanceId: 'i-third' });
   });
 
+  it('a fence of a hung source is not refused because an operation is still binding another ENI there (chaos seed 28)', async () => {
+    const { clock, ecs, ledger } = world();
+    ecs.instances.get('i-primary')!.guestResponsive = false;
+    // A live operation targets the hung primary (an operator's bind of eni-b to it, say).
+    const { newRecord: record, acquireEniLease: lease } = await import('../../workflow/operation');
+    const other = record(request({ eniId: 'eni-b', instanceId: 'i-primary', sourceInstanceId: undefined }), clock.now());
+    await ledger.create(other);
+    await lease(ledger, 'eni-b', other.operationId, clock.now(), clock.now() + 900_000);
+    const event = await runInProcess(request({ policy: { fenceSource: true } }), { ecs, clock, guestScript: GUEST, authority, ledger });
+    expect(event.outcome).toBe('succeeded');
+    expect(ecs.writes).toContain('stop i-primary force');
+  });
+
   it('a fence is not attempted once the ENI has left the source (it was refused as SourceMismatch before)', async () => {
     const { clock, ecs, ledger } = world();
     ecs.instances.get('i-primary')!.guestResponsive = false;

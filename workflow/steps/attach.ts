@@ -78,18 +78,15 @@ export async function attach(op: Operation, ctx: StepContext): Promise<StepResul
 
   /**
    * Of the other group ENIs on the source, those it serves as someone's new home: bound there by an
-   * operation that succeeded after this one started, or the target of a live operation. The ones it held
-   * when it failed are failing over with it and do not protect it from the fence.
+   * operation that succeeded after this one started. The ones it held when it failed are failing over with
+   * it, and an operation still binding one there (not succeeded) will fail on a hung source as well: neither
+   * protects it from the fence.
    */
   async function movedOntoSince(others: Eni[], source: string): Promise<Eni[]> {
     const serving: Eni[] = [];
     for (const other of others) {
-      const lease = await ctx.ledger.getLease(eniLeaseId(other.eniId));
-      const last = lease?.last;
-      const landedAfter = last !== undefined && last.outcome === 'succeeded' && last.instanceId === source && last.at > op.startedAt;
-      const holder = lease?.operationId ? await ctx.ledger.get(lease.operationId) : undefined;
-      const targeted = holder !== undefined && holder.status === 'running' && holder.request.instanceId === source;
-      if (landedAfter || targeted) serving.push(other);
+      const last = (await ctx.ledger.getLease(eniLeaseId(other.eniId)))?.last;
+      if (last !== undefined && last.outcome === 'succeeded' && last.instanceId === source && last.at > op.startedAt) serving.push(other);
     }
     return serving;
   }
