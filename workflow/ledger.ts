@@ -81,6 +81,8 @@ export const LeaseRecord = z
     /** Instance power hold: operations that need the instance stopped, and the one that stopped it. */
     holders: z.array(z.string()).default([]),
     stoppedBy: z.string().optional(),
+    /** Instance power hold: the last holder out, which owes the instance its start (until it asked for it). */
+    startOwedBy: z.string().optional(),
     updatedAt: z.number(),
   })
   .strict();

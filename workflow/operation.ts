@@ -154,23 +154,35 @@ export const joinPowerHold = (ledger: LedgerPort, instanceId: string, operationI
 
 /**
  * Leaves the hold. Answers whether this operation is the last one out of a hold whose instance a holder
- * stopped: then it (and only it) owes the start.
+ * stopped: then it (and only it) owes the start. Idempotent: asked again (a redelivery after the answer was
+ * lost), it answers the same, because the hold records who owes the start until {@link startRequested}.
  */
 export async function leavePowerHold(ledger: LedgerPort, instanceId: string, operationId: string, now: number): Promise<{ startOwed: boolean; others: string[] }> {
   let startOwed = false;
   const after = await changePowerHold(ledger, instanceId, now, (h) => {
-    startOwed = false;
-    if (!h.holders.includes(operationId)) return undefined;
+    if (!h.holders.includes(operationId)) {
+      startOwed = h.startOwedBy === operationId;
+      return undefined;
+    }
     const holders = h.holders.filter((o) => o !== operationId);
     if (holders.length === 0 && h.stoppedBy !== undefined) {
       startOwed = true;
       const { stoppedBy: _dropped, ...rest } = h;
-      return { ...rest, holders };
+      return { ...rest, holders, startOwedBy: operationId };
     }
+    startOwed = false;
     return { ...h, holders };
   });
   return { startOwed, others: after.holders.filter((o) => o !== operationId) };
 }
+
+/** The start this operation owed was asked for (or the instance runs again): the hold owes nothing more. */
+export const startRequested = (ledger: LedgerPort, instanceId: string, operationId: string, now: number) =>
+  changePowerHold(ledger, instanceId, now, (h) => {
+    if (h.startOwedBy !== operationId) return undefined;
+    const { startOwedBy: _done, ...rest } = h;
+    return rest;
+  });
 
 // ---- outcomes decided before an operation exists ---------------------------------------------------------
 

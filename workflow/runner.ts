@@ -5,7 +5,7 @@ import { LedgerUnavailable, appendTimeline, type LedgerPort, type OperationRecor
 import { BindRequest, Outcome, type OperationEvent, type OperationState, type Step, type TimelineEntry } from './messages';
 import { groupOfEni } from './groups';
 import { EniStatus, InstanceStatus } from './model';
-import { holdsEniLease, leavePowerHold, releaseEniLease, startOperation, wakeBody, type WakeMessage } from './operation';
+import { holdsEniLease, leavePowerHold, releaseEniLease, startOperation, startRequested, wakeBody, type WakeMessage } from './operation';
 import { selectStandby } from './standby';
 import { Pipeline, type QueueNames } from './pipeline';
 import type { Clock, EcsPort, QueuePort } from './ports';
@@ -387,6 +387,7 @@ async function restorePower(rec: OperationRecord, ctx: StepContext, until: numbe
     const instance = await ctx.ecs.describeInstance(instanceId);
     if (instance === undefined) return `${instanceId} no longer exists`;
     if (instance.status === InstanceStatus.Running || instance.status === InstanceStatus.Starting) {
+      await startRequested(ctx.ledger, instanceId, rec.operationId, ctx.clock.now());
       await ctx.remember({ startOwed: false });
       return `${instanceId} is ${instance.status}`;
     }
@@ -400,6 +401,7 @@ async function restorePower(rec: OperationRecord, ctx: StepContext, until: numbe
         }
         throw err;
       }
+      await startRequested(ctx.ledger, instanceId, rec.operationId, ctx.clock.now());
       await ctx.remember({ startOwed: false, startRequestedAt: ctx.clock.now() });
       return `asked ECS to start ${instanceId} again (this operation's power hold had stopped it)`;
     }

@@ -78,6 +78,23 @@ describe('Races: two ENIs onto one Stopped-only standby (bug 2, bug 3)', () => {
   });
 });
 
+describe('Races: the last one out of a power hold owes the start, however often it asks (chaos seed 1)', () => {
+  it('leaving again after a lost answer still says the start is owed, until the start was asked for', async () => {
+    const { clock, ledger } = world();
+    const { joinPowerHold: join, leavePowerHold: leave, changePowerHold: change, startRequested: started } = await import('../../workflow/operation');
+    await join(ledger, 'i-standby', 'op-00000000000000a1', clock.now());
+    await join(ledger, 'i-standby', 'op-00000000000000b2', clock.now());
+    await change(ledger, 'i-standby', clock.now(), (h) => ({ ...h, stoppedBy: 'op-00000000000000a1' }));
+    expect(await leave(ledger, 'i-standby', 'op-00000000000000a1', clock.now())).toEqual({ startOwed: false, others: ['op-00000000000000b2'] });
+    expect(await leave(ledger, 'i-standby', 'op-00000000000000b2', clock.now())).toEqual({ startOwed: true, others: [] });
+    // A redelivery whose first try lost the answer after the hold changed: the same answer.
+    expect(await leave(ledger, 'i-standby', 'op-00000000000000b2', clock.now())).toEqual({ startOwed: true, others: [] });
+    expect((await leave(ledger, 'i-standby', 'op-00000000000000a1', clock.now())).startOwed).toBe(false);
+    await started(ledger, 'i-standby', 'op-00000000000000b2', clock.now());
+    expect((await leave(ledger, 'i-standby', 'op-00000000000000b2', clock.now())).startOwed).toBe(false);
+  });
+});
+
 describe('Races: the workflow\'s own power operations are not failures (bug 1)', () => {
   it('an ECS event for an instance in a power hold is ignored: the workflow stopped it', async () => {
     const { clock, ecs, ledger } = world();

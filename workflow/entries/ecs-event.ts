@@ -118,8 +118,8 @@ export async function normaliseEcsEvent(input: unknown, deps: EntryDeps & { wind
     return { kind: 'ignored', reason: `${e.instanceId} is ${now.status} now; the ${e.state ?? e.name} it reported is over` };
   }
   const hold = await deps.ledger?.getLease(powerHoldId(e.instanceId));
-  if (hold !== undefined && (hold.holders.length > 0 || hold.stoppedBy !== undefined)) {
-    return { kind: 'ignored', reason: `${e.instanceId} is stopped by eni-failover itself (power hold of ${[...hold.holders, hold.stoppedBy].filter(Boolean).join(', ')}); not a failure` };
+  if (hold !== undefined && (hold.holders.length > 0 || hold.stoppedBy !== undefined || hold.startOwedBy !== undefined)) {
+    return { kind: 'ignored', reason: `${e.instanceId} is stopped by eni-failover itself (power hold of ${[...new Set([...hold.holders, hold.stoppedBy, hold.startOwedBy])].filter(Boolean).join(', ')}); not a failure` };
   }
   const at = e.timeMs ?? deps.now();
   const window = windowStart(at, deps.windowSeconds ?? DefaultFlapWindowSeconds);

@@ -1,7 +1,7 @@
 import { Step } from '../messages';
 import { EniStatus, InstanceStatus } from '../model';
 import { powerHoldId } from '../ledger';
-import { leavePowerHold } from '../operation';
+import { leavePowerHold, startRequested } from '../operation';
 import { Reason } from '../rules';
 import { fail, next, refused, superseded, wait, writeOrLookAgain, type Operation, type StepContext, type StepResult } from '../step';
 
@@ -62,7 +62,10 @@ export async function verifyBound(op: Operation, ctx: StepContext): Promise<Step
     if (raced) return raced;
     return wait(`${bound}; asked ECS to start it again (this operation's power hold stopped it)`);
   }
-  if (startOwed && instance.status === InstanceStatus.Running) await ctx.remember({ startOwed: false });
+  if (startOwed && instance.status === InstanceStatus.Running) {
+    await startRequested(ctx.ledger, instanceId, op.operationId, now);
+    await ctx.remember({ startOwed: false });
+  }
 
   if (!policy.configureGuest) return { kind: 'end', outcome: 'succeeded', detail: `${bound}; guest configuration skipped: the request turned it off (configureGuest: false)` };
   if (plan.osType === 'windows') return { kind: 'end', outcome: 'succeeded', detail: `${bound}; guest configuration skipped: Windows guests configure a new NIC by themselves; no script is run` };
