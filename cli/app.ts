@@ -251,6 +251,9 @@ Exit codes: 0 submitted (with --wait: succeeded), 3 superseded, 4 failed or reje
     requireIds(ctx.values);
     const conn = ctx.connection();
     const request = requestFromOptions(ctx.values, conn.regionId, cliOrigin(clock));
+    // Every flag is checked before anything is sent: a bad --timeout must not leave a bind in flight.
+    const timeoutS = typeof ctx.values.timeout === 'string' ? Number(ctx.values.timeout) : request.policy.deadlineSeconds + 60;
+    if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new UsageError(`--timeout must be a positive number of seconds, not "${String(ctx.values.timeout)}"`);
     // on-request runs every queued request under a request origin (req/cli/...): follow that operation.
     const operationId = deriveOperationId({ ...request, origin: requestOrigin(request.origin, 'cli', clock.now()) });
     // Only what the operator said: the group's policy holds for the rest (a request may only tighten it).
@@ -299,8 +302,6 @@ Exit codes: 0 submitted (with --wait: succeeded), 3 superseded, 4 failed or reje
       return ExitCode.Succeeded;
     }
     if (!ctx.values.json) ctx.print(`submitted operation ${operationId} via ${via}; waiting for its outcome on ${queues.events}`);
-    const timeoutS = typeof ctx.values.timeout === 'string' ? Number(ctx.values.timeout) : request.policy.deadlineSeconds + 60;
-    if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new UsageError(`--timeout must be a positive number of seconds, not "${String(ctx.values.timeout)}"`);
     const event = await waitForOutcome(await conn.mns(), queues.events, operationId, clock.now() + timeoutS * 1000, clock);
     if (event === undefined) {
       if (ctx.values.json) ctx.json({ ...submitted, timedOut: true });

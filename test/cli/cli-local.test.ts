@@ -131,11 +131,18 @@ describe('CLI: bind and status against the local cloud (in-process workflow)', (
     [['bind', '--eni', 'eni-service', '--instance', 'standby'], /--instance: must look like i-/],
     [['bind', '--eni', 'eni-service', '--instance', 'i-standby', '--deadline', '5'], /--deadline/],
     [['bind', '--bogus'], /Unknown option '--bogus'/],
+    [['submit', '--eni', 'eni-service', '--instance', 'i-standby', '--wait', '--timeout', 'abc'], /--timeout must be a positive number of seconds, not "abc"/],
     [['frobnicate'], /unknown command "frobnicate"/],
   ])('exits 2 with a hint on bad usage: %j', async (args, message) => {
     const { code, stderr } = await cli([...args, ...local], dir);
     expect(code).toBe(ExitCode.Usage);
     expect(stderr).toMatch(message);
+  });
+
+  it('a bad --timeout is refused before the request is sent: nothing reaches the requests queue', async () => {
+    const { code } = await cli(['submit', '--eni', 'eni-service', '--instance', 'i-standby', '--from', 'i-primary', '--wait', '--timeout', 'abc', ...local], dir);
+    expect(code).toBe(ExitCode.Usage);
+    expect(cloud.mns.queues.counts('eni-failover-requests')?.total).toBe(0);
   });
 
   it('says how to start the local cloud when the file is missing', async () => {
