@@ -155,6 +155,11 @@ export class EventBusRule {
     });
   }
 
+  /** Events this rule still has to deliver: buffered, in an invocation, or waiting for a retry. */
+  pending(): number {
+    return this.buffer.length + this.inFlight.size;
+  }
+
   /** Stops delivering: waits for invocations in flight; events still waiting end `blocked`. */
   async stop(): Promise<void> {
     this.stopped = true;

@@ -133,6 +133,8 @@ export interface LocalFc {
   publishToTopic(topicName: string, message: string, opts?: { messageTag?: string; attributes?: Record<string, string> }): Promise<InvocationResult[]>;
   /** Instances alive per function (for tests of instance reuse and replacement). */
   instanceCount(functionName: string): number;
+  /** Default-bus events not yet delivered for good (buffered, being delivered, or waiting to be retried). */
+  pendingBusEvents(): number;
   /** Control hooks (test devices): hold and release invocations, fail one before or after its handler. */
   readonly control: LocalFcControl;
   /** Stops timers and queue consumers, closes the HTTP server, terminates every worker. */
@@ -337,6 +339,7 @@ export async function startLocalFc(options: StartLocalFcOptions): Promise<LocalF
       return Promise.all(results);
     },
     instanceCount: (name) => runtimeOf(name).instanceCount,
+    pendingBusEvents: () => rules.reduce((n, r) => n + r.pending(), 0),
     control,
     async close() {
       if (closed) return;

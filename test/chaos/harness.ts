@@ -498,6 +498,8 @@ async function settle(cloud: LocalCloud, ledger: ReturnType<typeof ledgerOf>, qu
     const moving = [...state.enis.filter((e) => !['InUse', 'Available'].includes(e.status)).map((e) => `${e.eniId} ${e.status}`), ...state.instances.filter((i) => !['Running', 'Stopped'].includes(i.status)).map((i) => `${i.instanceId} ${i.status}`)];
     if (why === '' && moving.length > 0) why = `moving: ${moving.join(', ')}`;
     if (why === '' && Date.now() - lastActivity() < 1000) why = 'functions still running';
+    // An ECS event whose delivery failed is retried by EventBridge seconds later: not at rest until it is done.
+    if (why === '' && (cloud.fc?.pendingBusEvents() ?? 0) > 0) why = `${cloud.fc!.pendingBusEvents()} ECS events still to be delivered (EventBridge retries)`;
     if (why === '') {
       try {
         const runningOps = (await ledger.list()).filter((o) => o.status === 'running');
