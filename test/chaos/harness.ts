@@ -504,15 +504,21 @@ async function settle(cloud: LocalCloud, ledger: ReturnType<typeof ledgerOf>, qu
       try {
         const runningOps = (await ledger.list()).filter((o) => o.status === 'running');
         if (runningOps.length > 0) why = `running operations: ${runningOps.map((o) => `${o.operationId} at ${o.step}#${o.attempt}`).join(', ')}`;
-        // Nothing on any queue, nothing moving, yet operations are running: their wake-up was lost (an
-        // answer lost after the record was written). Production's reconcile timer (every 5 minutes) wakes
-        // them; here it fires whenever the system has been quiet that way for 3 s (StalledAfterMs scaled).
-        if (runningOps.length > 0 && reconcile !== undefined && Date.now() - lastReconcile > 3000) {
+      } catch (err) {
+        why = `ledger unreadable: ${(err as Error).message}`;
+      }
+    }
+    // Production's reconcile timer fires every 5 minutes whatever else is going on: it wakes operations
+    // whose wake-up was lost (a trigger that dead-lettered it during a ledger outage, an answer lost after
+    // the record was written). Scaled (x0.01) that is every 3 s while anything is still running.
+    if (why !== '' && reconcile !== undefined && Date.now() - lastReconcile > 3000) {
+      try {
+        if ((await ledger.list()).some((o) => o.status === 'running')) {
           lastReconcile = Date.now();
           await reconcile().catch(() => undefined);
         }
-      } catch (err) {
-        why = `ledger unreadable: ${(err as Error).message}`;
+      } catch {
+        // The ledger may be down in this run; the next look tries again.
       }
     }
     if (why === '') return undefined;
