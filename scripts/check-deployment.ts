@@ -134,6 +134,14 @@ export async function checkDeployment(root: string, env: NodeJS.ProcessEnv = {})
       for (const t of fn.triggers) {
         if (t.triggerType !== 'eventbridge') continue;
         need(t.queueName, `triggers ${fn.functionName} (${t.triggerName})`);
+        // A message must stay hidden longer than the function may run: then MNS never redelivers it while
+        // its first invocation still runs, which is what lets a redelivery of the same message take the
+        // operation's claim back at once (workflow/runner.ts, deliveryId).
+        const q = Array.isArray(rawQueues) ? (rawQueues as { name?: unknown; visibilityTimeout?: unknown }[]).find((x) => x.name === t.queueName) : undefined;
+        const visibility = Number(q?.visibilityTimeout ?? 30);
+        if (q !== undefined && fn.environmentVariables['STEP_BUDGET_MS'] !== undefined && !(visibility > fn.timeout)) {
+          problems.push(`s.yaml vars.queues: ${t.queueName} hides a message ${visibility} s, not longer than ${fn.functionName} may run (${fn.timeout} s): a message would be delivered again while it runs`);
+        }
         if (t.deadLetterQueue !== undefined) need(t.deadLetterQueue, `is the dead-letter queue of ${fn.functionName} (${t.triggerName})`);
       }
     }
