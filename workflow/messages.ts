@@ -93,8 +93,6 @@ export type Plan = z.infer<typeof Plan>;
 /** What an operation remembers between steps (in the ledger); only facts the next steps need to act or to restore. */
 export const OperationState = z
   .object({
-    /** Legacy flag kept for the outcome's wording: a holder of the target's power hold stopped it. */
-    stoppedByUs: z.boolean().default(false),
     /** This operation is in the target's power hold (workflow/operation.ts): joined, then left. */
     powerHold: z.enum(['joined', 'left']).optional(),
     /** This operation recorded that it is about to stop the target (before the StopInstance call). */

@@ -41,7 +41,7 @@ export async function configureGuestRoutes(op: Operation, ctx: StepContext): Pro
     return wait(`${instanceId} restarted since guest command ${op.state.invokeId}; configuring the new boot`, { invokeId: undefined, guestBoot: undefined });
   }
   if (op.state.invokeId === undefined) {
-    const skip = guestSkipReason(policy.configureGuest, instance.osType, InstanceStatus.Running);
+    const skip = guestSkipReason(policy.configureGuest, instance.osType);
     if (skip !== undefined) return { kind: 'end', outcome: 'succeeded', detail: `ENI ${eniId} bound; guest configuration skipped: ${skip}` };
     if (instance.status !== InstanceStatus.Running) return wait(`${instanceId} is ${instance.status}; its guest is configured once it runs`);
     if (!(await ctx.ecs.cloudAssistantOnline(instanceId))) {

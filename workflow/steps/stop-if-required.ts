@@ -50,7 +50,7 @@ export async function stopIfRequired(op: Operation, ctx: StepContext): Promise<S
         if (hold?.stoppedBy !== undefined && hold.stoppedBy !== op.operationId) {
           return wait(`${instanceId} is Running; operation ${hold.stoppedBy} of its power hold is stopping it`);
         }
-        const verdict = await authorizePowerWrite('stop', { stopRequestedAt: op.state.stopRequestedAt ?? now, stoppedByUs: true });
+        const verdict = await authorizePowerWrite('stop', { stopRequestedAt: op.state.stopRequestedAt ?? now });
         if (!verdict.ok) return refused(verdict);
         await changePowerHold(ctx.ledger, instanceId, now, (h) => (h.stoppedBy === undefined ? { ...h, stoppedBy: op.operationId } : undefined));
         const after = await ctx.ledger.getLease(powerHoldId(instanceId));

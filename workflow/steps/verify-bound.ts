@@ -67,8 +67,8 @@ export async function verifyBound(op: Operation, ctx: StepContext): Promise<Step
     await ctx.remember({ startOwed: false });
   }
 
-  if (!policy.configureGuest) return { kind: 'end', outcome: 'succeeded', detail: `${bound}; guest configuration skipped: the request turned it off (configureGuest: false)` };
-  if (plan.osType === 'windows') return { kind: 'end', outcome: 'succeeded', detail: `${bound}; guest configuration skipped: Windows guests configure a new NIC by themselves; no script is run` };
+  const skip = guestSkipReason(policy.configureGuest, plan.osType);
+  if (skip !== undefined) return { kind: 'end', outcome: 'succeeded', detail: `${bound}; guest configuration skipped: ${skip}` };
   // Nobody will start it: this operation was in no power hold (a sibling's last-out starts what a hold
   // stopped), and no hold is open on it now.
   if (instance.status === InstanceStatus.Stopped && !startOwed && op.state.powerHold === undefined && ((await ctx.ledger.getLease(powerHoldId(instanceId)))?.holders.length ?? 0) === 0) {
@@ -84,10 +84,12 @@ export async function verifyBound(op: Operation, ctx: StepContext): Promise<Step
   return next(Step.ConfigureGuestRoutes, plan.action === 'alreadyBound' ? `${bound} (already before this operation); confirming the guest` : bound);
 }
 
-/** Why the guest is not configured, or undefined when it is. */
-export function guestSkipReason(configureGuest: boolean, osType: string, status: string): string | undefined {
+/**
+ * Why the guest is not configured at all, or undefined when it is. A target that is not Running is no
+ * reason: its guest is configured once it runs (success needs that confirmation).
+ */
+export function guestSkipReason(configureGuest: boolean, osType: string): string | undefined {
   if (!configureGuest) return 'the request turned it off (configureGuest: false)';
   if (osType === 'windows') return 'Windows guests configure a new NIC by themselves; no script is run';
-  if (status !== InstanceStatus.Running) return `the instance is ${status}; its OS will bring the NIC up at boot`;
   return undefined;
 }
