@@ -98,6 +98,11 @@ export async function runDelivery(wake: WakeMessage, deps: RunnerDeps): Promise<
   const about = found === undefined ? {} : { eniId: found.request.eniId, instanceId: found.request.instanceId };
   if (found === undefined) return say({ kind: 'unknown', error: `no operation ${wake.operationId} in the ledger: a wake-up for an operation that was never started here` });
   let rec: OperationRecord = found;
+  /** The record's next version: `patch` on top, updatedAt now unless the patch says; the claim dropped when the delivery hands on or ends. */
+  const changed = (patch: Partial<OperationRecord>, opts: { release?: boolean } = {}): OperationRecord => {
+    const { claim: _released, ...unclaimed } = rec;
+    return { ...(opts.release ? unclaimed : rec), version: rec.version + 1, updatedAt: clock.now(), ...patch };
+  };
 
   if (rec.status !== 'running') {
     if (rec.published || rec.outcome === undefined) return say({ kind: 'ignored', why: `the operation ended ${rec.status}; a late copy changes nothing` });
@@ -145,7 +150,7 @@ export async function runDelivery(wake: WakeMessage, deps: RunnerDeps): Promise<
     ledger,
     async remember(patch) {
       if (clock.now() > claimUntil - ClaimSafetyMs) throw new LostClaim(`${rec.operationId}: the claim runs out; leaving the rest to the next delivery`);
-      await write({ ...rec, version: rec.version + 1, state: { ...rec.state, ...patch }, updatedAt: clock.now() });
+      await write(changed({ state: { ...rec.state, ...patch } }));
     },
     async beforeWrite(w, facts, intent) {
       const verdict = authorizeWrite(w, rec.request, facts, deps.authority);
@@ -179,18 +184,19 @@ export async function runDelivery(wake: WakeMessage, deps: RunnerDeps): Promise<
     if (result.kind === 'next') {
       if (!Pipeline[rec.step].mayGoTo.includes(result.step)) throw new Error(`pipeline: ${rec.step} may not go to ${result.step}`);
       const from = { step: rec.step, attempt: rec.attempt };
-      const { claim: _released, ...unclaimed } = rec;
-      await write({
-        ...unclaimed,
-        version: rec.version + 1,
-        step: result.step,
-        attempt: 0,
-        ...(result.plan ? { plan: result.plan } : {}),
-        handoff: { from, delaySeconds: 0 },
-        ...appendTimeline(rec, entry('next', result.detail)),
-        calls: addCalls(rec.calls, calls),
-        updatedAt: clock.now(),
-      });
+      await write(
+        changed(
+          {
+            step: result.step,
+            attempt: 0,
+            ...(result.plan ? { plan: result.plan } : {}),
+            handoff: { from, delaySeconds: 0 },
+            ...appendTimeline(rec, entry('next', result.detail)),
+            calls: addCalls(rec.calls, calls),
+          },
+          { release: true },
+        ),
+      );
       await deps.queue.send(queues[result.step], wakeBody(rec.operationId, result.step, 0));
       journal('next', result.detail, { to: result.step });
       return { kind: 'forwarded', to: result.step };
@@ -204,16 +210,7 @@ export async function runDelivery(wake: WakeMessage, deps: RunnerDeps): Promise<
   async function requeue(detail: string, delay: number): Promise<RunReport> {
     const delaySeconds = Math.min(60, Math.max(1, Math.ceil(delay / 1000)));
     const from = { step: rec.step, attempt: rec.attempt };
-    const { claim: _released, ...unclaimed } = rec;
-    await write({
-      ...unclaimed,
-      version: rec.version + 1,
-      attempt: rec.attempt + 1,
-      handoff: { from, delaySeconds },
-      ...appendTimeline(rec, entry('wait', detail)),
-      calls: addCalls(rec.calls, calls),
-      updatedAt: clock.now(),
-    });
+    await write(changed({ attempt: rec.attempt + 1, handoff: { from, delaySeconds }, ...appendTimeline(rec, entry('wait', detail)), calls: addCalls(rec.calls, calls) }, { release: true }));
     await deps.queue.send(queues[rec.step], wakeBody(rec.operationId, rec.step, rec.attempt), { delaySeconds });
     journal('requeued', detail, { delaySeconds });
     return { kind: 'requeued', delaySeconds };
@@ -243,8 +240,7 @@ export async function runDelivery(wake: WakeMessage, deps: RunnerDeps): Promise<
       ...(restored === undefined ? {} : { restored }),
       ...(rescue === undefined ? {} : { rescue }),
     };
-    const { claim: _released, ...unclaimed } = rec;
-    await write({ ...unclaimed, version: rec.version + 1, status: result.outcome, outcome: event, published: false, ...bounded, calls: total, updatedAt: finishedAt });
+    await write(changed({ status: result.outcome, outcome: event, published: false, ...bounded, calls: total, updatedAt: finishedAt }, { release: true }));
     await publish(event);
     journal(result.outcome, result.detail, { reason: result.reason, restored, durationMs: event.durationMs });
     return { kind: 'ended', event };
@@ -257,9 +253,8 @@ export async function runDelivery(wake: WakeMessage, deps: RunnerDeps): Promise<
     await deps.queue.send(queues.events, body);
     if (event.outcome === Outcome.Failed) await deps.queue.send(queues.deadLetter, body);
     // Best effort: if this write is lost, a later copy publishes the same event again (same operationId).
-    await ledger.update({ ...rec, version: rec.version + 1, published: true, updatedAt: clock.now() }).then((ok) => {
-      if (ok) rec = { ...rec, version: rec.version + 1, published: true };
-    });
+    const done = changed({ published: true });
+    if (await ledger.update(done)) rec = done;
   }
 
   function entry(outcome: string, detail: string): TimelineEntry {

@@ -345,6 +345,30 @@ describe('Workflow: whole operations against the in-memory ECS', () => {
   });
 });
 
+describe('Runner: an outcome recorded but not confirmed published', () => {
+  it('is published by a later copy once the grace has passed, and recorded as published', async () => {
+    // Prepare: a finished failover whose publication was never confirmed (the ending delivery died).
+    const { ecs, clock } = twoNodes();
+    const ledger = new MemoryLedger();
+    const event = await run(ecs, clock, request({ sourceInstanceId: 'i-primary' }), ledger);
+    const record = (await ledger.get(event.operationId))!;
+    await ledger.update({ ...record, version: record.version + 1, published: false });
+    clock.t += 10_000;
+    const sent: string[] = [];
+    const { runDelivery } = await import('../../workflow/runner');
+    const { defaultQueueNames } = await import('../../workflow/pipeline');
+    const queues = defaultQueueNames('t-');
+    // Act
+    const report = await runDelivery({ kind: 'eni-failover.wake', operationId: event.operationId, step: 'configure-guest-routes', attempt: 0 }, {
+      ecs, clock, ledger, authority, guestScript: GUEST_SCRIPT, queues, queue: { send: async (q: string) => (sent.push(q), { messageId: 'm' }) },
+    });
+    // Assess: the recorded event, on the events queue, and the record says so now.
+    expect(report).toMatchObject({ kind: 'republished', event: { operationId: event.operationId, outcome: 'succeeded' } });
+    expect(sent).toEqual([queues.events]);
+    expect((await ledger.get(event.operationId))!.published).toBe(true);
+  });
+});
+
 describe('Messages', () => {
   it.each([
     ['not JSON', '{"eniId":', /not JSON/],
