@@ -93,7 +93,11 @@ export interface EcsPortWithStats extends EcsPort {
   stats(): Record<string, number>;
   /** The same port (same connection, cache, limiter and counters) bound to another absolute deadline. */
   withDeadline(deadlineMs: number | undefined): EcsPortWithStats;
+  withWriteGuard(guard: WriteGuard | undefined): EcsPortWithStats;
 }
+
+/** Asked before every retry of a write (see {@link EcsPort.withWriteGuard}); throws to stop it. */
+type WriteGuard = () => Promise<void>;
 
 type Body = Record<string, unknown>;
 type Query = Record<string, string>;
@@ -141,7 +145,7 @@ export function createEcsPort(options: EcsPortOptions): EcsPortWithStats {
     return new $dara.RuntimeOptions({ readTimeout: read, connectTimeout: connect });
   }
 
-  async function call(api: EcsApi, query: Query, deadlineMs: number | undefined): Promise<Body> {
+  async function call(api: EcsApi, query: Query, deadlineMs: number | undefined, guard?: WriteGuard): Promise<Body> {
     bump(`${api}.calls`);
     return withRetry(
       async (attempt) => {
@@ -180,6 +184,7 @@ export function createEcsPort(options: EcsPortOptions): EcsPortWithStats {
         onFailure: (_err, _attempt, waitMs) => {
           if (waitMs !== undefined) bump(`${api}.retries`);
         },
+        ...(guard === undefined ? {} : { beforeRetry: guard }),
       },
     );
   }
@@ -201,7 +206,7 @@ export function createEcsPort(options: EcsPortOptions): EcsPortWithStats {
     throw malformedResponse(api, `NextToken (more than ${MaxPages} pages)`, token);
   }
 
-  function build(deadlineMs: number | undefined): EcsPortWithStats {
+  function build(deadlineMs: number | undefined, guard?: WriteGuard): EcsPortWithStats {
     const regionId = options.regionId;
 
     async function describeEnis(filter: { eniIds?: readonly string[]; instanceId?: string; tags?: Tags }): Promise<Eni[]> {
@@ -286,6 +291,7 @@ export function createEcsPort(options: EcsPortOptions): EcsPortWithStats {
           EcsApi.AttachNetworkInterface,
           { RegionId: regionId, NetworkInterfaceId: eniId, InstanceId: instanceId },
           deadlineMs,
+          guard,
         );
       },
       async detachEni({ eniId, instanceId }) {
@@ -293,6 +299,7 @@ export function createEcsPort(options: EcsPortOptions): EcsPortWithStats {
           EcsApi.DetachNetworkInterface,
           { RegionId: regionId, NetworkInterfaceId: eniId, InstanceId: instanceId },
           deadlineMs,
+          guard,
         );
       },
       // Stop/Start/Reboot carry no RegionId: the instance id is global (the generated SDK sends none either).
@@ -301,13 +308,14 @@ export function createEcsPort(options: EcsPortOptions): EcsPortWithStats {
           EcsApi.StopInstance,
           { InstanceId: instanceId, ForceStop: String(forceStop), StoppedMode: stoppedMode },
           deadlineMs,
+          guard,
         );
       },
       async startInstance(instanceId) {
-        await call(EcsApi.StartInstance, { InstanceId: instanceId }, deadlineMs);
+        await call(EcsApi.StartInstance, { InstanceId: instanceId }, deadlineMs, guard);
       },
       async rebootInstance({ instanceId, forceStop }) {
-        await call(EcsApi.RebootInstance, { InstanceId: instanceId, ForceStop: String(forceStop) }, deadlineMs);
+        await call(EcsApi.RebootInstance, { InstanceId: instanceId, ForceStop: String(forceStop) }, deadlineMs, guard);
       },
 
       async cloudAssistantOnline(instanceId) {
@@ -351,6 +359,7 @@ export function createEcsPort(options: EcsPortOptions): EcsPortWithStats {
             Name: name,
           },
           deadlineMs,
+          guard,
         );
         return { invokeId: reqString(EcsApi.RunCommand, body, 'InvokeId') };
       },
@@ -376,7 +385,8 @@ export function createEcsPort(options: EcsPortOptions): EcsPortWithStats {
       },
 
       stats: () => ({ ...counters, 'rateLimit.waitMs': limiter.totalWaitMs }),
-      withDeadline: (next) => build(next),
+      withDeadline: (next) => build(next, guard),
+      withWriteGuard: (next) => build(deadlineMs, next),
     };
     return port;
   }

@@ -54,6 +54,12 @@ export interface RetryOptions {
   readonly random?: () => number;
   /** Called after every failed attempt with the classified error and the chosen wait (undefined: giving up). */
   readonly onFailure?: (err: CloudError, attempt: number, waitMs: number | undefined) => void;
+  /**
+   * Runs before every attempt after the first, after the backoff: a retry may be sent long after its
+   * caller last checked that it may make the call. Whatever it throws is thrown as-is, and the retry is
+   * not sent.
+   */
+  readonly beforeRetry?: (attempt: number) => Promise<void>;
 }
 
 /**
@@ -63,7 +69,7 @@ export interface RetryOptions {
  * passed before the first attempt, nothing is called and a transient `DeadlineExceeded` is thrown.
  */
 export async function withRetry<T>(call: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
-  const { api, policy, clock, deadlineMs, random, onFailure } = options;
+  const { api, policy, clock, deadlineMs, random, onFailure, beforeRetry } = options;
   const maxAttempts = Math.max(1, Math.floor(policy.maxAttempts));
   for (let attempt = 1; ; attempt++) {
     if (deadlineMs !== undefined && clock.now() >= deadlineMs) {
@@ -74,6 +80,7 @@ export async function withRetry<T>(call: (attempt: number) => Promise<T>, option
         { api },
       );
     }
+    if (attempt > 1 && beforeRetry !== undefined) await beforeRetry(attempt);
     try {
       return await call(attempt);
     } catch (raw) {

@@ -35,6 +35,14 @@ export interface EcsPort {
     name: string;
   }): Promise<{ invokeId: string }>;
   describeInvocation(args: { invokeId: string; instanceId: string }): Promise<InvocationResult | undefined>;
+
+  /**
+   * The same port, whose writes (attach, detach, stop, start, reboot, run) call `guard` before every
+   * retry: a retry is sent after a backoff, long after the step checked that it may write, and by then
+   * another delivery may have taken the operation over. Whatever `guard` throws stops the retry and is
+   * thrown as-is. A port that never retries may leave this out.
+   */
+  withWriteGuard?(guard: (() => Promise<void>) | undefined): EcsPort;
 }
 
 /** Sending to a queue. Queue names are the deployed names; bodies are UTF-8 text (encoded by the port). */

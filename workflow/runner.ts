@@ -141,8 +141,15 @@ export async function runDelivery(wake: WakeMessage, deps: RunnerDeps): Promise<
     if (!(await ledger.update(next))) throw new LostClaim(`${rec.operationId}: another delivery changed the record (version ${rec.version})`);
     rec = next;
   };
+  // A port retry of a write is sent only while this delivery still holds the record as it last wrote it:
+  // the first attempt follows beforeWrite's fresh write, a retry may follow a takeover by another copy.
+  const fence = async (): Promise<void> => {
+    if (clock.now() > claimUntil - ClaimSafetyMs) throw new LostClaim(`${rec.operationId}: the claim runs out; a retried write is not sent`);
+    const current = await ledger.get(rec.operationId);
+    if (current?.version !== rec.version) throw new LostClaim(`${rec.operationId}: another delivery changed the record (version ${rec.version} -> ${current?.version ?? 'gone'}) while a write waited to be retried; the retry is not sent`);
+  };
   const ctx: StepContext = {
-    ecs: countingEcs(deps.ecs, calls),
+    ecs: countingEcs(deps.ecs.withWriteGuard?.(fence) ?? deps.ecs, calls),
     clock,
     guestScript: deps.guestScript,
     timeScale,

@@ -257,7 +257,22 @@ export class FunctionRuntime {
   }
 
   /** Runs the handler once with `event`; never throws for a function failure (see `outcome`). */
+  /** Invocations started and not yet settled (held by a control hook included). */
+  get inProgress(): number {
+    return this.running;
+  }
+  private running = 0;
+
   async invoke(event: Buffer, requestId = newRequestId()): Promise<InvocationResult> {
+    this.running++;
+    try {
+      return await this.invokeCounted(event, requestId);
+    } finally {
+      this.running--;
+    }
+  }
+
+  private async invokeCounted(event: Buffer, requestId: string): Promise<InvocationResult> {
     const injected = this.options.intercept === undefined ? undefined : await this.options.intercept(event);
     // Measured from here: time spent held by a control hook is not the function's.
     const started = performance.now();

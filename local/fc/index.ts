@@ -135,6 +135,8 @@ export interface LocalFc {
   instanceCount(functionName: string): number;
   /** Default-bus events not yet delivered for good (buffered, being delivered, or waiting to be retried). */
   pendingBusEvents(): number;
+  /** Invocations of any function started and not yet ended (a test's "is anything still running?"). */
+  invocationsInProgress(): number;
   /** Control hooks (test devices): hold and release invocations, fail one before or after its handler. */
   readonly control: LocalFcControl;
   /** Stops timers and queue consumers, closes the HTTP server, terminates every worker. */
@@ -340,6 +342,7 @@ export async function startLocalFc(options: StartLocalFcOptions): Promise<LocalF
     },
     instanceCount: (name) => runtimeOf(name).instanceCount,
     pendingBusEvents: () => rules.reduce((n, r) => n + r.pending(), 0),
+    invocationsInProgress: () => [...runtimes.values()].reduce((n, r) => n + r.inProgress, 0),
     control,
     async close() {
       if (closed) return;

@@ -497,6 +497,8 @@ async function settle(cloud: LocalCloud, ledger: ReturnType<typeof ledgerOf>, qu
     const state = cloud.ecs.control.state();
     const moving = [...state.enis.filter((e) => !['InUse', 'Available'].includes(e.status)).map((e) => `${e.eniId} ${e.status}`), ...state.instances.filter((i) => !['Running', 'Stopped'].includes(i.status)).map((i) => `${i.instanceId} ${i.status}`)];
     if (why === '' && moving.length > 0) why = `moving: ${moving.join(', ')}`;
+    // An invocation in a long backoff ends nothing for seconds: count what runs, not only what ended.
+    if (why === '' && (cloud.fc?.invocationsInProgress() ?? 0) > 0) why = `${cloud.fc!.invocationsInProgress()} invocations still running`;
     if (why === '' && Date.now() - lastActivity() < 1000) why = 'functions still running';
     // An ECS event whose delivery failed is retried by EventBridge seconds later: not at rest until it is done.
     if (why === '' && (cloud.fc?.pendingBusEvents() ?? 0) > 0) why = `${cloud.fc!.pendingBusEvents()} ECS events still to be delivered (EventBridge retries)`;

@@ -236,6 +236,43 @@ describe('ECS port against the local ECS: failures', () => {
     expect(callsOf('DescribeInstances').map((c) => c.status)).toEqual([503, 503, 503, 200]);
   });
 
+  it('asks the write guard before every retry of a write, and a guard that refuses stops the retry unsent', async () => {
+    // Prepare: the first Detach answers 503; the guard then says another delivery took the operation over.
+    ecs.control.injectFault({ action: 'DetachNetworkInterface', count: 1, code: 'ServiceUnavailable', status: 503 });
+    const asked: string[] = [];
+    class TakenOver extends Error {}
+    const guarded = port().ecs.withWriteGuard(async () => {
+      asked.push('guard');
+      throw new TakenOver('record changed');
+    });
+    // Act
+    const done = guarded.detachEni({ eniId: 'eni-service', instanceId: 'i-primary' });
+    // Assess: the guard's own error, one Detach on the wire, the ENI untouched.
+    await expect(done).rejects.toBeInstanceOf(TakenOver);
+    expect(asked).toEqual(['guard']);
+    expect(callsOf('DetachNetworkInterface').map((c) => c.status)).toEqual([503]);
+    expect((await port().ecs.describeEni('eni-service'))?.status).toBe('InUse');
+  });
+
+  it('sends the retry when the guard lets it, never asks it before a first attempt or for a read', async () => {
+    ecs.control.injectFault({ action: 'DescribeNetworkInterfaces', count: 1, code: 'ServiceUnavailable', status: 503 });
+    ecs.control.injectFault({ action: 'DetachNetworkInterface', count: 1, code: 'ServiceUnavailable', status: 503 });
+    let asked = 0;
+    const guarded = port().ecs.withWriteGuard(async () => {
+      asked++;
+    });
+    expect((await guarded.describeEni('eni-service'))?.status).toBe('InUse');
+    expect(asked).toBe(0);
+    await guarded.detachEni({ eniId: 'eni-service', instanceId: 'i-primary' });
+    expect(asked).toBe(1);
+    expect(callsOf('DetachNetworkInterface').map((c) => c.status)).toEqual([503, 200]);
+    // The guard survives withDeadline (the step functions bind a deadline per invocation).
+    ecs.control.injectFault({ action: 'AttachNetworkInterface', count: 1, code: 'ServiceUnavailable', status: 503 });
+    await until(() => guarded.describeEni('eni-service'), (e) => e?.status === 'Available', 'the detach');
+    await guarded.withDeadline(Date.now() + 10_000).attachEni({ eniId: 'eni-service', instanceId: 'i-primary' });
+    expect(asked).toBe(2);
+  });
+
   it('retries a dropped connection', async () => {
     ecs.control.dropConnections({ action: 'DescribeNetworkInterfaces', count: 1 });
     const { ecs: p, events } = port();

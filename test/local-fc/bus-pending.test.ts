@@ -13,10 +13,13 @@ describe('Local FC: events still to be delivered on the default bus', () => {
       await hold.whenWaiting(1, 10_000);
       // Assess
       expect(cloud.fc!.pendingBusEvents()).toBeGreaterThanOrEqual(1);
+      // An invocation held (or in a long backoff) is still running: what the chaos settle waits on.
+      expect(cloud.fc!.invocationsInProgress()).toBeGreaterThanOrEqual(1);
       hold.release();
       const until = Date.now() + 10_000;
       while (cloud.fc!.pendingBusEvents() > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
       expect(cloud.fc!.pendingBusEvents()).toBe(0);
+      expect(cloud.fc!.invocationsInProgress()).toBe(0);
     } finally {
       await cloud.close();
     }

@@ -345,6 +345,45 @@ describe('Workflow: whole operations against the in-memory ECS', () => {
   });
 });
 
+describe('Runner: a port retry of a write after another delivery took the operation over', () => {
+  it('is not sent: the guard finds the record changed, the delivery stops writing and says why', async () => {
+    // Prepare: an operation handed on to attach.
+    const { ecs, clock } = twoNodes();
+    const ledger = new MemoryLedger();
+    const { runDelivery } = await import('../../workflow/runner');
+    const { defaultQueueNames } = await import('../../workflow/pipeline');
+    const queues = defaultQueueNames('t-');
+    const sent: string[] = [];
+    const queue = { send: async (q: string, body: string) => (sent.push(body), { messageId: 'm' }) };
+    const { operationId } = await startOperation(request({ sourceInstanceId: 'i-primary' }), { ledger, queue, queues, now: clock.now() });
+    const deps = { ecs, clock, queue, queues, guestScript: GUEST_SCRIPT, ledger, authority };
+    expect(await runDelivery({ kind: 'eni-failover.wake', operationId, step: 'validate', attempt: 0 }, deps)).toMatchObject({ kind: 'forwarded', to: 'attach' });
+    // A port whose every write fails once unsent and is retried; between the two attempts another copy
+    // of the wake-up claims the record (what a redelivery while this one waits in a backoff does).
+    const writes = new Set(['attachEni', 'detachEni', 'stopInstance', 'startInstance', 'runShellScript']);
+    const retrying = (guard: () => Promise<void>) =>
+      new Proxy(ecs, {
+        get(target, prop, receiver) {
+          const value = Reflect.get(target, prop, receiver);
+          if (typeof prop !== 'string' || !writes.has(prop)) return typeof value === 'function' ? value.bind(target) : value;
+          return async (...args: unknown[]) => {
+            const rec = (await ledger.get(operationId))!;
+            await ledger.update({ ...rec, version: rec.version + 1, claim: { step: rec.step, attempt: rec.attempt, token: 'other-copy', until: clock.now() + 60_000 } });
+            await guard();
+            return (value as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        },
+      });
+    const guarded = Object.assign(Object.create(ecs) as typeof ecs, { withWriteGuard: retrying });
+    // Act
+    const report = await runDelivery({ kind: 'eni-failover.wake', operationId, step: 'attach', attempt: 0 }, { ...deps, ecs: guarded });
+    // Assess: ignored with the reason, no ECS write at all, the ENI where it was.
+    expect(report).toMatchObject({ kind: 'ignored', why: expect.stringMatching(/while a write waited to be retried; the retry is not sent/) });
+    expect(ecs.writes).toEqual([]);
+    expect(ecs.enis.get('eni-service')).toMatchObject({ status: 'InUse', instanceId: 'i-primary' });
+  });
+});
+
 describe('Runner: an outcome recorded but not confirmed published', () => {
   it('is published by a later copy once the grace has passed, and recorded as published', async () => {
     // Prepare: a finished failover whose publication was never confirmed (the ending delivery died).
