@@ -1,14 +1,14 @@
 /**
- * `npm run chaos -- --runs N [--seed S] [--verbose]`: N randomized whole-system runs on the local cloud
+ * `npm run chaos -- --runs N [--seed S] [--kind] [--verbose]`: N randomized whole-system runs on the local cloud
  * (test/chaos/harness.ts), each checked against the invariants of issue 9 (test/chaos/invariants.ts).
  * Run i uses seed S + i (S defaults to the clock), so any run is replayed alone with
  * `npm run chaos -- --runs 1 --seed <its seed> --verbose`. Exit code 1 when any invariant broke.
  */
-import { runOnce, type RunResult } from '../test/chaos/harness';
+import { FullProfile, runOnce, type RunResult } from '../test/chaos/harness';
 import { InvariantKeys, Invariants } from '../test/chaos/invariants';
 
 function args(argv: string[]) {
-  const out = { runs: 10, seed: Date.now() % 1_000_000_000, verbose: false, settleMs: 90_000, minutes: Infinity };
+  const out = { runs: 10, seed: Date.now() % 1_000_000_000, verbose: false, settleMs: 90_000, minutes: Infinity, realistic: FullProfile.realistic };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => {
@@ -21,7 +21,8 @@ function args(argv: string[]) {
     else if (a === '--settle-ms') out.settleMs = value();
     else if (a === '--minutes') out.minutes = value();
     else if (a === '--verbose' || a === '-v') out.verbose = true;
-    else throw new Error(`unknown argument ${a} (known: --runs N, --seed S, --settle-ms MS, --minutes M, --verbose)`);
+    else if (a === '--kind') out.realistic = 0;
+    else throw new Error(`unknown argument ${a} (known: --runs N, --seed S, --settle-ms MS, --minutes M, --kind (the kind ECS, not the realistic one), --verbose)`);
   }
   return out;
 }
@@ -73,7 +74,7 @@ async function main() {
     }
     let r: RunResult;
     try {
-      r = await runOnce(seed, { verbose: a.verbose, settleMs: a.settleMs });
+      r = await runOnce(seed, { verbose: a.verbose, settleMs: a.settleMs, profile: { ...FullProfile, realistic: a.realistic } });
     } catch (err) {
       console.log(`run ${i + 1}/${a.runs} seed ${seed}: the harness failed: ${(err as Error).stack}`);
       continue;

@@ -51,6 +51,8 @@ export interface FaultProfile {
   readonly tablestoreLostAnswers: number;
   readonly stoppedOnly: number;
   readonly hang: number;
+  /** Probability that a run's ECS is as rough as the real one (local/ecs/realism.ts `realistic`, seeded per run). */
+  readonly realistic: number;
 }
 
 export const FullProfile: FaultProfile = {
@@ -70,6 +72,9 @@ export const FullProfile: FaultProfile = {
   tablestoreLostAnswers: 0.2,
   stoppedOnly: 0.3,
   hang: 0.3,
+  // Issue 11: the suite runs against the realistic ECS (read lag, transient Attach/Detach refusals, late
+  // NIC and agent, StartInstance refusals, throttling, failed invocations), not the kind emulator.
+  realistic: 1,
 };
 
 export type Action =
@@ -89,6 +94,8 @@ export interface RunPlan {
   readonly stoppedOnlyStandby: boolean;
   readonly failure: { instanceId: string; mode: 'crash' | 'hang' };
   readonly ecsEvents: boolean;
+  /** The realistic profile's RNG seed, or undefined for the kind emulator. */
+  readonly realismSeed: number | undefined;
   readonly actions: Action[];
   readonly duplicates: number;
   readonly late: boolean;
@@ -151,6 +158,7 @@ export function planRun(seed: number, profile: FaultProfile = FullProfile): RunP
     stoppedOnlyStandby,
     failure: { instanceId: members[0]!, mode },
     ecsEvents: r.chance(profile.ecsEvents),
+    realismSeed: r.chance(profile.realistic) ? r.int(1, 1e6) : undefined,
     actions,
     duplicates: r.chance(profile.duplicates) ? r.int(1, 4) : 0,
     late: r.chance(profile.late),
@@ -180,6 +188,7 @@ export function scenarioOf(plan: RunPlan): unknown {
     })),
     enis: plan.enis.map((id) => ({ eniId: id, vSwitchId: 'vsw-chaos', securityGroupIds: ['sg-chaos'], status: 'InUse', instanceId: plan.members[0] })),
     latency: { attachSeconds: 3, detachSeconds: 2, stopSeconds: 15, startSeconds: 10, rebootSeconds: 20, commandSeconds: 1 },
+    ...(plan.realismSeed === undefined ? {} : { realism: { extends: 'realistic', seed: plan.realismSeed } }),
   };
 }
 
@@ -222,7 +231,7 @@ export async function runOnce(seed: number, options: RunOptions = {}): Promise<R
   };
   const faults: Record<string, number> = {};
   const count = (k: string, n = 1) => (faults[k] = (faults[k] ?? 0) + n);
-  say(`plan: ${plan.members.length} members${plan.stoppedOnlyStandby ? ' (standby Stopped-only, allowStop)' : ''}, ${plan.enis.length} ENIs, ${plan.failure.mode} of ${plan.failure.instanceId}, ecsEvents ${plan.ecsEvents}`);
+  say(`plan: ${plan.members.length} members${plan.stoppedOnlyStandby ? ' (standby Stopped-only, allowStop)' : ''}, ${plan.enis.length} ENIs, ${plan.failure.mode} of ${plan.failure.instanceId}, ecsEvents ${plan.ecsEvents}, ${plan.realismSeed === undefined ? 'kind ECS' : `realistic ECS (seed ${plan.realismSeed})`}`);
   say(`actions: ${plan.actions.map((a) => `${a.at}ms ${a.kind}${'action' in a && a.action ? ` ${a.action}` : ''}${'code' in a ? ` ${a.code}x${a.count}` : ''}${a.kind === 'request' ? ` ${a.eniId}->${a.instanceId}${a.sourceInstanceId ? ` from ${a.sourceInstanceId}` : ''}` : ''}`).join(', ')}`);
   say(`duplicates ${plan.duplicates}, late ${plan.late}, fc crashes ${JSON.stringify(plan.fcCrashes)}, mns ${JSON.stringify(plan.mnsFaults)}`);
 
@@ -263,6 +272,7 @@ export async function runOnce(seed: number, options: RunOptions = {}): Promise<R
     if (plan.failure.mode === 'crash') cloud.ecs.control.setInstanceStatus({ instanceId: plan.failure.instanceId, status: 'Stopped' });
     else cloud.ecs.control.setGuestResponsive({ instanceId: plan.failure.instanceId, responsive: false });
     count(`failure: ${plan.failure.mode}`);
+  if (plan.realismSeed !== undefined) count('realistic ECS');
     const t0 = Date.now();
 
     // Duplicates while running: MNS hands a message out again while its first delivery is still working.
@@ -406,6 +416,9 @@ export async function runOnce(seed: number, options: RunOptions = {}): Promise<R
     for (const e of events) perOp.set(e.operationId, (perOp.get(e.operationId) ?? 0) + 1);
     const duplicatePublications = [...perOp.values()].reduce((a, n) => a + Math.max(0, n - 1), 0);
     count('mns faults fired', cloud.mns.control.firedFaults().length);
+    for (const c of cloud.ecs.control.calls()) {
+      if (c.code && (c.source === 'realism' || (c.action === 'StartInstance' && /NoStock|InstanceNotReady/.test(c.code)))) count(`realistic ECS answered ${c.action} ${c.code}`);
+    }
     {
       if (options.verbose) for (const o of records) for (const t of o.timeline) say(`  ${o.operationId} ${t.step} ${t.outcome} +${t.at - o.startedAt}ms: ${t.detail}`);
       for (const o of records) say(`op ${o.operationId} ${o.request.eniId} ${o.request.sourceInstanceId ?? '-'} -> ${o.request.instanceId} (${o.request.origin.kind}): ${o.status}${o.outcome?.reason ? `/${o.outcome.reason}` : ''} ${o.outcome?.message ?? ''}`);
