@@ -102,6 +102,8 @@ export const OperationState = z
     /** This operation asked for the pre-2018 restart. */
     rebootRequestedAt: z.number().optional(),
     detachRequestedAt: z.number().optional(),
+    /** When ECS last accepted a Detach of ours: an InUse read soon after is a lagging read, not a lost detach. */
+    detachSentAt: z.number().optional(),
     sourceFencedAt: z.number().optional(),
     /** How many times AttachNetworkInterface was accepted for this operation. */
     attachRequests: z.number().int().default(0),

@@ -101,6 +101,18 @@ export async function acquireEniLease(ledger: LedgerPort, eniId: string, operati
   throw new Error(`the lease of ${eniId} changed five times in a row; try again`);
 }
 
+/**
+ * The live operation of this workflow that is moving `eniId` away from `fromInstanceId`, if any: the
+ * holder of the ENI's lease, still running, whose request names that source. A repeated alarm for an
+ * instance whose ENI is already in flight joins it instead of reporting "nothing to move".
+ */
+export async function operationMovingFrom(ledger: LedgerPort, eniId: string, fromInstanceId: string, now: number): Promise<string | undefined> {
+  const lease = await ledger.getLease(eniLeaseId(eniId));
+  if (lease === undefined || lease.operationId === '' || lease.until <= now) return undefined;
+  const holder = await ledger.get(lease.operationId);
+  return holder?.status === 'running' && holder.request.sourceInstanceId === fromInstanceId ? holder.operationId : undefined;
+}
+
 /** Whether `operationId` holds the ENI's lease now. */
 export async function holdsEniLease(ledger: LedgerPort, eniId: string, operationId: string, now: number): Promise<boolean> {
   const lease = await ledger.getLease(eniLeaseId(eniId));

@@ -85,4 +85,11 @@ export async function writeOrLookAgain(api: string, what: string, write: () => P
   }
 }
 
+/**
+ * How long after a write of ours a read may still show the state before it (ms, scaled): ECS reads are
+ * eventually consistent (ecs-realism.md; Terraform and Terway re-read after every write), so a read inside
+ * this window that contradicts the write is looked at again, not acted on.
+ */
+export const ReadLagGraceMs = 5_000;
+
 export const refused = (verdict: Extract<Verdict, { ok: false }>): StepResult => ({ kind: 'end', outcome: 'failed', reason: verdict.reason, detail: `refused: ${verdict.detail}` });

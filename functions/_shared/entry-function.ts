@@ -52,7 +52,8 @@ export interface EntryFunctionDeps {
 export interface DispatchSummary {
   readonly enqueued: { operationId: string; eniId: string; instanceId: string; sourceInstanceId?: string; group?: string; note: string }[];
   readonly failed: { operationId: string; eniId: string; reason: string; message: string }[];
-  readonly skipped: { eniId?: string; group?: string; reason: string }[];
+  /** `operationId`: the running operation already moving that ENI (the trigger joined it). */
+  readonly skipped: { eniId?: string; group?: string; reason: string; operationId?: string }[];
 }
 
 /**
@@ -88,8 +89,8 @@ export async function dispatch(
       summary.failed.push({ operationId: d.event.operationId, eniId: d.event.eniId, reason: d.event.reason, message: d.event.message });
       ports.log({ entry: ports.entry, decision: 'failed', operationId: d.event.operationId, eniId: d.event.eniId, reason: d.event.reason, message: d.event.message, passedOver: d.event.passedOver });
     } else {
-      summary.skipped.push({ ...(d.eniId ? { eniId: d.eniId } : {}), ...(d.group ? { group: d.group } : {}), reason: d.reason });
-      ports.log({ entry: ports.entry, decision: 'skipped', eniId: d.eniId, group: d.group, reason: d.reason });
+      summary.skipped.push({ ...(d.eniId ? { eniId: d.eniId } : {}), ...(d.group ? { group: d.group } : {}), reason: d.reason, ...(d.operationId ? { operationId: d.operationId } : {}) });
+      ports.log({ entry: ports.entry, decision: d.operationId ? 'joined' : 'skipped', eniId: d.eniId, group: d.group, reason: d.reason, operationId: d.operationId });
     }
   }
   return summary;
@@ -169,7 +170,8 @@ function header(event: HttpTriggerEventLike, name: string): string | undefined {
 /**
  * The alarm entry. Answers: 401 (nothing read or sent) without the right token; 405 for other methods
  * than POST; 400 for a body that is not a callback; 200 `ignored: ...` for OK / INSUFFICIENT_DATA or an
- * instance with nothing to move; 202 with the operation ids when binds were enqueued; 500 when the cloud
+ * instance with nothing to move; 202 with the operation ids when binds were enqueued or are already running
+ * for this instance's ENIs; 500 when the cloud
  * failed (CloudMonitor retries the callback).
  */
 export function createAlarmFunction(deps: EntryFunctionDeps & { readonly token: string; readonly previousToken?: string }) {
@@ -214,10 +216,12 @@ export function createAlarmFunction(deps: EntryFunctionDeps & { readonly token: 
         return json(200, { ignored: result.reason });
       }
       const summary = await send(result, 'on-alarm');
-      if (summary.enqueued.length === 0) {
+      // Enqueued now, or already running for this failure (a repeat while the ENI is in flight): the same answer.
+      const operationIds = [...new Set([...summary.enqueued.map((e) => e.operationId), ...summary.skipped.flatMap((s) => (s.operationId ? [s.operationId] : []))])];
+      if (operationIds.length === 0) {
         return json(200, { ignored: summary.failed.length ? 'no healthy standby' : 'nothing to move', ...summary });
       }
-      return json(202, { operationIds: summary.enqueued.map((e) => e.operationId), ...summary });
+      return json(202, { operationIds, ...summary });
     } catch (err) {
       log({ entry: 'on-alarm', decision: 'error', error: (err as Error).message, requestId: context.requestId });
       return json(500, { error: `could not act on the alarm: ${(err as Error).message}` });

@@ -54,6 +54,26 @@ describe('Entry: CloudMonitor alarm callback', () => {
     ]);
   });
 
+  it('a repeat while the first alarm\'s operation has the ENI in flight joins that operation (tag-defined group)', async () => {
+    // Prepare: the first alarm's operation holds the lease and has detached the ENI (Available now).
+    const { MemoryLedger } = await import('../../workflow/memory-ledger');
+    const { newRecord } = await import('../../workflow/operation');
+    const { deps, ecs, clock } = world();
+    const ledger = new MemoryLedger();
+    const first = binds(await normaliseAlarm(alarm(), { ...deps, ledger }))[0]!;
+    const record = newRecord(first, clock.now());
+    await ledger.create(record);
+    await ledger.putLease({ resourceId: 'eni/eni-web', version: 1, operationId: record.operationId, until: clock.now() + 60_000, holders: [], updatedAt: clock.now() });
+    Object.assign(ecs.enis.get('eni-web')!, { status: 'Available', instanceId: undefined });
+    // Act
+    const repeat = decisions(await normaliseAlarm(alarm(), { ...deps, ledger }));
+    // Assess: no bind, a skip naming the running operation.
+    expect(repeat).toEqual([expect.objectContaining({ kind: 'skip', eniId: 'eni-web', operationId: record.operationId, reason: expect.stringMatching(/being moved off i-primary by operation op-/) })]);
+    // Once it ended, the same repeat finds nothing to move.
+    await ledger.update({ ...record, version: record.version + 1, status: 'succeeded' });
+    expect(decisions(await normaliseAlarm(alarm(), { ...deps, ledger }))).toEqual([expect.objectContaining({ kind: 'skip', reason: expect.stringMatching(/holds no ENI of group/) })]);
+  });
+
   it.each(['OK', 'INSUFFICIENT_DATA'])('ignores the %s state', async (state) => {
     const { deps, ecs } = world();
     const result = await normaliseAlarm(alarm({ alertState: state }), deps);

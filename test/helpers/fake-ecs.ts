@@ -36,7 +36,8 @@ export class FakeEcs implements EcsPort {
   readonly failures: { method: string; error: CloudError; times: number }[] = [];
   /** Attach requests that will fall back to Available instead of InUse. */
   failAttaches = 0;
-  guest: (instanceId: string, script: string) => { exitCode: number; output: string } = (instanceId, script) => {
+  /** What a command ends with; `status`/`errorCode` default to Success/Failed + ExitCodeNonzero by the exit code. */
+  guest: (instanceId: string, script: string) => { exitCode: number; output: string; status?: string; errorCode?: string } = (instanceId, script) => {
     const mac = /ENI_MAC='([^']*)'/.exec(script)?.[1];
     const eni = [...this.enis.values()].find((e) => e.macAddress === mac);
     if (!eni || eni.instanceId !== instanceId || eni.status !== 'InUse') return { exitCode: 10, output: `eni-failover-error: 10 mac-not-found: ${mac}\n` };
@@ -274,7 +275,7 @@ export class FakeEcs implements EcsPort {
       return { invokeId, instanceId, status: 'Running', exitCode: undefined, output: '', errorCode: '', errorInfo: '' };
     }
     const r = this.guest(instanceId, inv.script);
-    return { invokeId, instanceId, status: r.exitCode === 0 ? 'Success' : 'Failed', exitCode: r.exitCode, output: r.output, errorCode: r.exitCode === 0 ? '' : 'ExitCodeNonzero', errorInfo: '' };
+    return { invokeId, instanceId, status: r.status ?? (r.exitCode === 0 ? 'Success' : 'Failed'), exitCode: r.exitCode, output: r.output, errorCode: r.errorCode ?? (r.exitCode === 0 ? '' : 'ExitCodeNonzero'), errorInfo: '' };
   }
 }
 

@@ -20,11 +20,25 @@ export function twoNode(patch: (s: any) => void = () => {}): unknown {
 }
 
 /**
+ * `ENI_FAILOVER_REALISM=realistic` (how `npm test` runs the integration suite a second time) puts the
+ * realistic ECS (local/ecs/realism.ts) under every cloud of the suite that does not choose its own
+ * roughness; `ENI_FAILOVER_REALISM_SEED` picks its draws (default 1).
+ */
+export const Realistic = process.env.ENI_FAILOVER_REALISM === 'realistic';
+
+function underRealism(scenario: string | unknown): string | unknown {
+  if (!Realistic) return scenario;
+  const s = (typeof scenario === 'string' ? parse(readFileSync(scenario, 'utf8')) : structuredClone(scenario)) as Record<string, unknown>;
+  if (s.realism === undefined) s.realism = { extends: 'realistic', seed: Number(process.env.ENI_FAILOVER_REALISM_SEED ?? 1) };
+  return s;
+}
+
+/**
  * A local cloud running the built functions of s.yaml (npm test builds before jest runs). Its timers run
  * on a clock nobody advances: the reconcile timer never fires in the middle of a test.
  */
 export function cloudWith(scenario: string | unknown, options: Omit<LocalCloudOptions, 'scenario'> = {}): Promise<LocalCloud> {
-  return startLocalCloud({ scenario: scenario as string, timeScale: TimeScale, timerClock: new ManualClock(), failoverGroups: scenarioGroups(scenario), ...options });
+  return startLocalCloud({ scenario: underRealism(scenario) as string, timeScale: TimeScale, timerClock: new ManualClock(), failoverGroups: scenarioGroups(scenario), ...options });
 }
 
 /**
@@ -49,7 +63,7 @@ export function ledgerOf(cloud: LocalCloud): TablestoreLedger {
  */
 export function entryCloud(scenario: string | unknown, options: Omit<LocalCloudOptions, 'scenario'> & { clock?: ManualClock } = {}): Promise<LocalCloud> {
   const { clock, ...rest } = options;
-  return startLocalCloud({ scenario: scenario as string, timeScale: TimeScale, timerClock: clock ?? new ManualClock(), ...rest });
+  return startLocalCloud({ scenario: underRealism(scenario) as string, timeScale: TimeScale, timerClock: clock ?? new ManualClock(), ...rest });
 }
 
 /** A CloudMonitor threshold-alarm callback's fields (function-compute.md), for the default scenario's primary. */
@@ -118,13 +132,21 @@ export async function runThroughQueues(cloud: LocalCloud, request: BindRequest, 
 export async function waitForOutcome(cloud: LocalCloud, operationId: string, timeoutMs = 20_000): Promise<OperationEvent> {
   const event = await waitForOperationOutcome(cloud.mnsQueues(), cloud.queues.events, operationId, Date.now() + timeoutMs, systemClock);
   if (event === undefined) throw new Error(`no outcome for ${operationId} within ${timeoutMs} ms`);
+
   return event;
 }
 
-/** The ECS write actions the local ECS served, in order. */
+/**
+ * The ECS write actions the local ECS served, in order. Under the realistic ECS two writes are legitimately
+ * sent again at once, and a run of them counts once here: a Detach, when a read lagging it still shows the
+ * ENI InUse (ECS accepts a Detach of a Detaching ENI and changes nothing), and a RunCommand, after an
+ * invocation that failed by itself or met an agent not online yet. Every other repeat stays visible.
+ */
 export function writes(cloud: LocalCloud): string[] {
   const reads = /^Describe|^List/;
-  return cloud.ecs.control.calls().filter((c) => !reads.test(c.action) && c.code === undefined).map((c) => c.action);
+  const served = cloud.ecs.control.calls().filter((c) => !reads.test(c.action) && c.code === undefined).map((c) => c.action);
+  if (!Realistic) return served;
+  return served.filter((w, i) => !(w === served[i - 1] && (w === 'DetachNetworkInterface' || w === 'RunCommand')));
 }
 
 export const eniState = (cloud: LocalCloud, eniId: string) => cloud.ecs.control.state().enis.find((e) => e.eniId === eniId);

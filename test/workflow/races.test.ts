@@ -11,6 +11,7 @@ import { parseBindRequest, type BindRequestInput } from '../../workflow/messages
 import { joinPowerHold, newRecord } from '../../workflow/operation';
 import { Reason } from '../../workflow/rules';
 import type { StepContext } from '../../workflow/step';
+import { attach } from '../../workflow/steps/attach';
 import { configureGuestRoutes } from '../../workflow/steps/configure-guest-routes';
 import { FakeClock, FakeEcs } from '../helpers/fake-ecs';
 
@@ -197,5 +198,53 @@ describe('Races: an ENI taken from its source is never left bound nowhere (chaos
     ecs.instances.get('i-primary')!.guestResponsive = false;
     const event = await runInProcess(request({ policy: { fenceSource: true } }), { ecs, clock, guestScript: GUEST, authority, ledger });
     expect(event.outcome).toBe('succeeded');
+  });
+});
+
+describe('Reads lag writes: an InUse read just after our Detach is looked at again, not detached again (issue 11)', () => {
+  const planned = (clock: FakeClock) => ({
+    ...newRecord(request(), clock.now()),
+    step: 'attach' as const,
+    plan: { action: 'attach' as const, instancePrep: 'none' as const, targetStatusAtValidate: 'Running', osType: 'linux' as const, instanceType: 'ecs.g7.large', eni: { macAddress: '00:16:3e:00:00:aa', privateIps: ['10.0.1.50'] } },
+  });
+
+  it('inside the read-lag grace: a wait that says why, and no second Detach', async () => {
+    // Prepare: ECS accepted our Detach 300 ms ago; the read still shows the ENI InUse on the source.
+    const { clock, ecs } = world();
+    const op = planned(clock);
+    const lagging = { ...op, state: { ...op.state, detachRequestedAt: clock.now() - 300, detachSentAt: clock.now() - 300 } };
+    // Act
+    const result = await attach(lagging, stepContext(ecs, clock));
+    // Assess
+    expect(result).toMatchObject({ kind: 'wait', detail: expect.stringMatching(/still reads InUse on i-primary 300 ms after ECS accepted its detach/) });
+    expect(ecs.writes).toEqual([]);
+  });
+
+  it('past the grace the ENI is really still on the source: the Detach is sent again, and the time recorded', async () => {
+    const { clock, ecs } = world();
+    const op = planned(clock);
+    const old = { ...op, state: { ...op.state, detachRequestedAt: clock.now() - 6_000, detachSentAt: clock.now() - 6_000 } };
+    const result = await attach(old, stepContext(ecs, clock));
+    expect(ecs.writes).toEqual(['detach eni-a i-primary']);
+    expect(result).toMatchObject({ kind: 'wait', state: { detachRequestedAt: clock.now() - 6_000, detachSentAt: clock.now() } });
+  });
+});
+
+describe('The Cloud Assistant grace runs from the start this operation asked for, not from the operation start (issue 11)', () => {
+  it('an agent still offline just after our StartInstance is waited for; the same wait past the grace fails', async () => {
+    // Prepare: the operation began 10 minutes ago (a long stop), then started the standby 1 s ago.
+    const { clock, ecs } = world();
+    Object.assign(ecs.enis.get('eni-a')!, { instanceId: 'i-standby' });
+    ecs.instances.get('i-standby')!.agentOnline = false;
+    const base = newRecord(request(), clock.now() - 600_000);
+    const op = { ...base, step: 'configure-guest-routes' as const, plan: { action: 'attach' as const, instancePrep: 'stop' as const, targetStatusAtValidate: 'Stopped', osType: 'linux' as const, instanceType: 'ecs.g7.large', eni: { macAddress: '00:16:3e:00:00:aa', privateIps: ['10.0.1.50'] } } };
+    const fresh = { ...op, state: { ...op.state, startRequestedAt: clock.now() - 1_000 } };
+    // Act
+    const waiting = await configureGuestRoutes(fresh, stepContext(ecs, clock));
+    clock.t += 200_000;
+    const late = await configureGuestRoutes(fresh, stepContext(ecs, clock));
+    // Assess
+    expect(waiting).toMatchObject({ kind: 'wait', detail: expect.stringMatching(/not online yet/) });
+    expect(late).toMatchObject({ kind: 'end', outcome: 'failed', reason: Reason.GuestAgentOffline });
   });
 });

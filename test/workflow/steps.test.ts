@@ -277,6 +277,31 @@ describe('Workflow: whole operations against the in-memory ECS', () => {
     expect(ecs.writes.filter((w) => w === 'run i-standby')).toHaveLength(3);
   });
 
+  it.each([
+    ['Aborted', 'DeliveryTimeout'],
+    ['Aborted', 'ClientNotRunning'],
+    ['Failed', 'ClientNotResponse'],
+  ])('a command that ended %s/%s never ran: it is run again and the operation succeeds', async (status, errorCode) => {
+    // Prepare: the first delivery to the agent fails; the next run is the real script.
+    const { ecs, clock } = twoNodes();
+    const real = ecs.guest;
+    let runs = 0;
+    ecs.guest = (id, script) => (++runs === 1 ? { exitCode: -1, output: '', status, errorCode } : real(id, script));
+    // Act
+    const event = await run(ecs, clock, request({ sourceInstanceId: 'i-primary' }));
+    // Assess
+    expect(event.outcome).toBe('succeeded');
+    expect(ecs.writes.filter((w) => w === 'run i-standby')).toHaveLength(2);
+  });
+
+  it('an invocation that ran and failed for another reason is not run again', async () => {
+    const { ecs, clock } = twoNodes();
+    ecs.guest = () => ({ exitCode: -1, output: '', status: 'Failed', errorCode: 'ExecutionTimeout' });
+    const event = await run(ecs, clock, request({ sourceInstanceId: 'i-primary' }));
+    expect(event).toMatchObject({ outcome: 'failed', reason: Reason.GuestConfigFailed });
+    expect(ecs.writes.filter((w) => w === 'run i-standby')).toHaveLength(1);
+  });
+
   it('exit 0 without the result line is not success', async () => {
     const { ecs, clock } = twoNodes();
     ecs.guest = () => ({ exitCode: 0, output: 'looks fine\n' });

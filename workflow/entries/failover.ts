@@ -2,6 +2,7 @@ import { BindRequest, deriveOperationId, type Origin } from '../messages';
 import { describeGroupEnis, groupsOfInstance, type FailoverGroup, type GroupsConfig } from '../groups';
 import { EniStatus } from '../model';
 import type { LedgerPort } from '../ledger';
+import { operationMovingFrom } from '../operation';
 import type { EcsPort } from '../ports';
 import { Reason } from '../rules';
 import { selectStandby, type PassedOver } from '../standby';
@@ -36,8 +37,8 @@ export interface EntryFailureEvent {
 export type EntryDecision =
   /** Start an operation for `request`. */
   | { readonly kind: 'bind'; readonly group?: string; readonly request: BindRequest; readonly passedOver: readonly PassedOver[]; readonly note: string }
-  /** Nothing to do for this ENI or group, and why. */
-  | { readonly kind: 'skip'; readonly group?: string; readonly eniId?: string; readonly reason: string }
+  /** Nothing to do for this ENI or group, and why; `operationId` when a running operation is already moving it. */
+  | { readonly kind: 'skip'; readonly group?: string; readonly eniId?: string; readonly reason: string; readonly operationId?: string }
   /** Nothing can be done: published on the events and dead-letter queues. */
   | { readonly kind: 'fail'; readonly event: EntryFailureEvent };
 
@@ -101,7 +102,11 @@ export async function failoverFrom(failedInstanceId: string, origin: Origin, dep
   for (const group of groups) {
     const held = await describeGroupEnis(deps.ecs, group, failedInstanceId);
     if (held.length === 0) {
-      decisions.push({ kind: 'skip', group: group.name, reason: `${failedInstanceId} holds no ENI of group ${group.name} (already moved, or never held): nothing to do` });
+      // Already moved, never held, or in flight right now (a repeated alarm while the first one's
+      // operation detaches it): the last joins that operation.
+      const moving = await inFlightFrom(group, failedInstanceId, deps);
+      if (moving.length > 0) decisions.push(...moving);
+      else decisions.push({ kind: 'skip', group: group.name, reason: `${failedInstanceId} holds no ENI of group ${group.name} (already moved, or never held): nothing to do` });
       continue;
     }
     const instances = await deps.ecs.describeInstances(group.members);
@@ -109,7 +114,8 @@ export async function failoverFrom(failedInstanceId: string, origin: Origin, dep
     for (const eni of held) {
       if (eni.status !== EniStatus.InUse) {
         // Attaching/Detaching: an operation is moving it right now; do not fight it.
-        decisions.push({ kind: 'skip', group: group.name, eniId: eni.eniId, reason: `${eni.eniId} is ${eni.status} on ${failedInstanceId}: an operation is already moving it` });
+        const operationId = deps.ledger === undefined ? undefined : await operationMovingFrom(deps.ledger, eni.eniId, failedInstanceId, deps.now());
+        decisions.push({ kind: 'skip', group: group.name, eniId: eni.eniId, reason: `${eni.eniId} is ${eni.status} on ${failedInstanceId}: ${operationId ? `operation ${operationId}` : 'an operation'} is already moving it`, ...(operationId ? { operationId } : {}) });
         continue;
       }
       const choice = await selectStandby({ group, eni, excludeInstanceId: failedInstanceId, instances, plannedEnis: planned }, deps.ecs);
@@ -135,6 +141,18 @@ export async function failoverFrom(failedInstanceId: string, origin: Origin, dep
     }
   }
   return decisions;
+}
+
+/** Skips for the group ENIs a running operation of this workflow is moving away from `source` now. */
+async function inFlightFrom(group: FailoverGroup, source: string, deps: EntryDeps): Promise<EntryDecision[]> {
+  if (deps.ledger === undefined) return [];
+  const ids = group.enis.ids ?? (await describeGroupEnis(deps.ecs, group)).map((e) => e.eniId);
+  const out: EntryDecision[] = [];
+  for (const eniId of ids) {
+    const operationId = await operationMovingFrom(deps.ledger, eniId, source, deps.now());
+    if (operationId !== undefined) out.push({ kind: 'skip', group: group.name, eniId, operationId, reason: `${eniId} is being moved off ${source} by operation ${operationId}: this trigger joins it` });
+  }
+  return out;
 }
 
 export { failure as entryFailure };

@@ -4,7 +4,7 @@ import { eniLeaseId, powerHoldId } from '../ledger';
 import { Step } from '../messages';
 import { EniStatus, InstanceStatus, type Eni } from '../model';
 import { Reason } from '../rules';
-import { fail, next, refused, superseded, wait, writeOrLookAgain, type Operation, type StepContext, type StepResult } from '../step';
+import { ReadLagGraceMs, fail, next, refused, superseded, wait, writeOrLookAgain, type Operation, type StepContext, type StepResult } from '../step';
 
 /** Refusals of AttachNetworkInterface with a state code looked at again before the attach counts as failed. */
 export const MaxAttachRefusals = 4;
@@ -35,12 +35,16 @@ export async function attach(op: Operation, ctx: StepContext): Promise<StepResul
     case EniStatus.Attaching:
       if (owner === instanceId) return next(Step.VerifyBound, `ENI ${eniId} is ${eni.status} on ${instanceId}`);
       if (owner !== undefined && owner === sourceInstanceId) {
+        const sent = op.state.detachSentAt;
+        if (sent !== undefined && now - sent < ReadLagGraceMs * ctx.timeScale) {
+          return wait(`ENI ${eniId} still reads InUse on ${owner} ${now - sent} ms after ECS accepted its detach (reads lag writes); looking again`);
+        }
         const verdict = await ctx.beforeWrite({ kind: 'detach', instanceId: owner }, await sourceFacts(eni, owner), { detachRequestedAt: op.state.detachRequestedAt ?? now });
         if (!verdict.ok) return refused(verdict);
         // Another writer may have moved it first (a racing copy, a concurrent detach): look again, do not fail.
         const raced = await writeOrLookAgain('DetachNetworkInterface', eniId, () => ctx.ecs.detachEni({ eniId, instanceId: owner }));
         if (raced) return raced;
-        return wait(`asked ECS to detach ${eniId} from ${owner}`, { detachRequestedAt: op.state.detachRequestedAt ?? now });
+        return wait(`asked ECS to detach ${eniId} from ${owner}`, { detachRequestedAt: op.state.detachRequestedAt ?? now, detachSentAt: ctx.clock.now() });
       }
       return superseded(`ENI ${eniId} is now ${eni.status} on ${owner ?? 'another instance'}; another operation took it`);
 

@@ -20,6 +20,12 @@ const RetryableGuestExits = new Set([10, 12]);
  * profile of the local ECS produces them): the agent lost it, or it never reached the instance.
  */
 const RetryableInvocationStates = new Set(['Error', 'Invalid', 'Cancelled', 'Terminated', 'DeliveryTimeout']);
+/**
+ * ErrorCodes of an invocation that ended before the command reached a working agent (DescribeInvocationResults,
+ * ecs-api.md): the agent not running or not answering yet (it comes online some time after a start), or the
+ * delivery timing out. The status is then Aborted (or Failed); the command did not run, so it is run again.
+ */
+const RetryableInvocationErrors = new Set(['ClientNotRunning', 'ClientNotResponse', 'DeliveryTimeout']);
 /** Per-instance invocation states that are final (DescribeInvocationResults). */
 const FinalInvocationStates = new Set(['Success', 'Failed', 'Error', 'Timeout', 'Cancelled', 'Terminated', 'Aborted', 'Invalid', 'DeliveryTimeout']);
 
@@ -45,7 +51,11 @@ export async function configureGuestRoutes(op: Operation, ctx: StepContext): Pro
     if (skip !== undefined) return { kind: 'end', outcome: 'succeeded', detail: `ENI ${eniId} bound; guest configuration skipped: ${skip}` };
     if (instance.status !== InstanceStatus.Running) return wait(`${instanceId} is ${instance.status}; its guest is configured once it runs`);
     if (!(await ctx.ecs.cloudAssistantOnline(instanceId))) {
-      const waited = now - op.startedAt;
+      // The agent comes online some time after its instance runs (ecs-realism.md): the grace runs from the
+      // latest of the operation's start, this operation's StartInstance and the boot ECS reports (StartTime
+      // has minute precision, so it can only make the grace shorter by under a minute, never longer).
+      const bootMs = instance.startTime === undefined ? NaN : Date.parse(instance.startTime);
+      const waited = now - Math.max(op.startedAt, op.state.startRequestedAt ?? 0, Number.isFinite(bootMs) ? bootMs : 0);
       if (instance.status === InstanceStatus.Running && waited > GuestAgentGraceMs * ctx.timeScale) {
         return fail(Reason.GuestAgentOffline, `ENI ${eniId} is bound, but Cloud Assistant on ${instanceId} is offline, so its OS was not configured; start the agent and run guest/configure-eni.sh by hand`);
       }
@@ -89,7 +99,8 @@ export async function configureGuestRoutes(op: Operation, ctx: StepContext): Pro
     : `${parsed.code}: ${parsed.message} (${result.status}, exit code ${result.exitCode ?? '?'}${result.errorCode ? `, ${result.errorCode}` : ''})`;
   // A NIC not visible in the guest yet (hot-plug lag: "InUse" precedes the link), no ARP answer yet, or
   // Cloud Assistant not delivering the command are worth another run; the script is idempotent.
-  const retryable = (!parsed.ok && RetryableGuestExits.has(parsed.code)) || RetryableInvocationStates.has(result.status);
+  const retryable =
+    (!parsed.ok && RetryableGuestExits.has(parsed.code)) || RetryableInvocationStates.has(result.status) || (result.errorCode !== undefined && RetryableInvocationErrors.has(result.errorCode));
   if (retryable && op.state.guestRuns < MaxGuestRuns) {
     return wait(`guest script ${op.state.invokeId} ended ${why}; running it again (run ${op.state.guestRuns + 1} of ${MaxGuestRuns})`, { invokeId: undefined, guestBoot: undefined });
   }

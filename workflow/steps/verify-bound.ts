@@ -3,10 +3,8 @@ import { EniStatus, InstanceStatus } from '../model';
 import { powerHoldId } from '../ledger';
 import { leavePowerHold, startRequested } from '../operation';
 import { Reason } from '../rules';
-import { fail, next, refused, superseded, wait, writeOrLookAgain, type Operation, type StepContext, type StepResult } from '../step';
+import { ReadLagGraceMs, fail, next, refused, superseded, wait, writeOrLookAgain, type Operation, type StepContext, type StepResult } from '../step';
 
-/** How long after its attach request a read may still show the state before it (ms, scaled). */
-export const ReadLagGraceMs = 5_000;
 /** How long a start this operation asked for may take before it fails (scaled by timeScale). */
 export const StartGraceMs = 120_000;
 
