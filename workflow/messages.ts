@@ -113,6 +113,8 @@ export const OperationState = z
     /** The target's StartTime when the guest command was sent: a result counts only for that boot. */
     guestBoot: z.string().optional(),
     startRequestedAt: z.number().optional(),
+    /** The code of ECS's last refusal of this operation's StartInstance (OperationDenied.NoStock, InstanceNotReady). */
+    startRefusal: z.string().optional(),
     /** The ENI lease is this operation's (taken by validate). */
     leaseHeld: z.boolean().default(false),
     /** Looks in a row that met an invalid-state answer (a racing writer); bounded. */

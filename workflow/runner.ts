@@ -11,6 +11,7 @@ import { Pipeline, type QueueNames } from './pipeline';
 import type { Clock, EcsPort, QueuePort } from './ports';
 import { Reason } from './rules';
 import { LostClaim, type Operation, type StepContext, type StepResult } from './step';
+import { StartRefusalCodes, startRefusalAdvice } from './steps/verify-bound';
 
 /** How a step waits for the cloud: poll with backoff inside one invocation, then a delayed wake-up. */
 export interface WaitPolicy {
@@ -397,6 +398,12 @@ async function restorePower(rec: OperationRecord, ctx: StepContext, until: numbe
       try {
         await ctx.ecs.startInstance(instanceId);
       } catch (err) {
+        if (isCloudError(err) && StartRefusalCodes.includes(err.code)) {
+          // ECS will not start it for minutes (the port already retried): waiting out the budget here would
+          // only keep the outcome from being recorded. Say it, loudly, in the outcome.
+          await ctx.remember({ startOwed: false, startRefusal: err.code });
+          return `ECS refused to start ${instanceId} again (${err.code}); ${startRefusalAdvice(instanceId, err.code)}`;
+        }
         if (isCloudError(err) && (err.retryable || err.kind === CloudErrorKind.InvalidState)) {
           await ctx.clock.sleep(500 * ctx.timeScale);
           continue;

@@ -1,3 +1,4 @@
+import { isCloudError } from '../errors';
 import { Step } from '../messages';
 import { EniStatus, InstanceStatus } from '../model';
 import { powerHoldId } from '../ledger';
@@ -7,6 +8,19 @@ import { ReadLagGraceMs, fail, next, refused, superseded, wait, writeOrLookAgain
 
 /** How long a start this operation asked for may take before it fails (scaled by timeScale). */
 export const StartGraceMs = 120_000;
+
+/**
+ * StartInstance refusals that clear by themselves, in minutes (StartInstance API reference, ecs-realism.md):
+ * no stock in the zone (likely after StopCharging released the instance's resources), instance not ready.
+ */
+export const StartRefusalCodes: readonly string[] = ['OperationDenied.NoStock', 'InstanceNotReady'];
+
+/** What an operator can do about an instance ECS will not start (the outcome says it). */
+export function startRefusalAdvice(instanceId: string, code: string | undefined): string {
+  const how = `start it by hand (console or StartInstance)`;
+  if (code === 'OperationDenied.NoStock') return `${instanceId} is still Stopped: ECS has no stock for it in its zone now; ${how} later, or bind the ENI to another member (another zone or type)`;
+  return `${instanceId} is still Stopped: ${how}`;
+}
 
 /** A failed attach (ENI back to Available) is retried this many times before the operation fails. */
 export const MaxAttachRequests = 3;
@@ -52,12 +66,23 @@ export async function verifyBound(op: Operation, ctx: StepContext): Promise<Step
   const bound = `ENI ${eniId} is InUse on ${instanceId}`;
   if (startOwed && instance.status === InstanceStatus.Stopped) {
     if (op.state.startRequestedAt !== undefined && now - op.state.startRequestedAt > StartGraceMs * ctx.timeScale) {
-      return fail(Reason.StartFailed, `${bound}, but ${instanceId} did not start after the bind (asked at ${new Date(op.state.startRequestedAt).toISOString()}); it is still Stopped: start it by hand (console or StartInstance)`);
+      const refusal = op.state.startRefusal;
+      return fail(
+        Reason.StartFailed,
+        `${bound}, but ${instanceId} did not start after the bind (asked at ${new Date(op.state.startRequestedAt).toISOString()}${refusal ? `; ECS kept answering ${refusal}` : ''}); ${startRefusalAdvice(instanceId, refusal)}`,
+      );
     }
     const verdict = await ctx.beforeWrite({ kind: 'start', instanceId }, { eni, stoppedByThisOperation: true }, { startRequestedAt: op.state.startRequestedAt ?? now });
     if (!verdict.ok) return refused(verdict);
-    const raced = await writeOrLookAgain('StartInstance', instanceId, () => ctx.ecs.startInstance(instanceId));
-    if (raced) return raced;
+    try {
+      const raced = await writeOrLookAgain('StartInstance', instanceId, () => ctx.ecs.startInstance(instanceId));
+      if (raced) return raced;
+    } catch (err) {
+      if (!isCloudError(err) || !StartRefusalCodes.includes(err.code)) throw err;
+      // Refused, not failed: asked again on the next looks until the start grace runs out, then the
+      // outcome says the instance is still Stopped and why.
+      return wait(`${bound}; ECS refused to start ${instanceId} (${err.code}); asking again`, { startRefusal: err.code });
+    }
     return wait(`${bound}; asked ECS to start it again (this operation's power hold stopped it)`);
   }
   if (startOwed && instance.status === InstanceStatus.Running) {
