@@ -30,6 +30,8 @@ interface StepLine {
   apiCalls?: Record<string, number>;
   /** The step the operation goes to next. */
   to?: string;
+  /** What the delivery waited for before it moved on (runner: distinct, with counts). */
+  waits?: string[];
 }
 
 const usage = `usage: npm start -- [--scenario FILE] [--time-scale X] [--failure stopped|unresponsive] [--real-guests] [--realistic]
@@ -149,6 +151,7 @@ async function failover(cloud: LocalCloud, cast: Cast, failure: 'stopped' | 'unr
   const printStep = (entry: StepLine) => {
     const calls = Object.values(entry.apiCalls ?? {}).reduce((a, b) => a + b, 0);
     console.log(`${stamp()}  ${String(entry.step).padEnd(22)} ${String(entry.outcome).padEnd(10)} ${entry.detail ?? ''}  [${entry.durationMs ?? 0} ms, ${calls} ECS calls]`);
+    for (const w of entry.waits ?? []) console.log(`${' '.repeat(42)}waited: ${w}`);
     printed.push(entry);
     // validate sends the operation past stop-if-required when nothing needs stopping: say so.
     if (entry.step === Step.Validate && entry.outcome === 'next' && entry.to !== undefined && entry.to !== Step.StopIfRequired) {
@@ -220,6 +223,9 @@ async function failover(cloud: LocalCloud, cast: Cast, failure: 'stopped' | 'unr
   console.log(`inherent cloud time on the critical path (detach + attach + guest command): ${(inherent / 1000).toFixed(2)} s`);
   console.log(`overhead:          ${((total - inherent) / 1000).toFixed(2)} s (${(((total - inherent) / inherent) * 100).toFixed(1)}%)`);
   console.log(`ECS API calls:     ${calls.length} (${summarise(calls.map((c) => c.action))})`);
+  // What the workflow rode out: refusals the port retried (throttling, transient codes) never reach a step's line.
+  const refused = calls.filter((c) => c.code !== undefined);
+  if (refused.length > 0) console.log(`ECS refusals met:  ${refused.length} (${summarise(refused.map((c) => `${c.action} ${c.code}`))}), each retried or looked at again`);
   const ok = event.outcome === 'succeeded' && after?.status === EniStatus.InUse && after.instanceId === cast.standby;
   return ok ? 0 : 1;
 }

@@ -131,6 +131,8 @@ export const TimelineEntry = z
     at: z.number(),
     ms: z.number(),
     calls: z.record(z.number()),
+    /** What this delivery waited for before it moved on (distinct, with counts): lagging reads, a late agent. */
+    waits: z.array(z.string()).optional(),
   })
   .strict();
 export type TimelineEntry = z.infer<typeof TimelineEntry>;

@@ -39,6 +39,8 @@ export const ClaimGraceMs = 15_000;
 export const ClaimSafetyMs = 5_000;
 /** An ended operation whose outcome is not confirmed published is published again only this long after it ended (ms). */
 export const PublishGraceMs = 3_000;
+/** Distinct waits one delivery records in its timeline entry and journal line. */
+export const MaxWaitsRecorded = 6;
 /** Looks in a row that meet an invalid-state answer before the operation gives up (a writer it cannot outwait). */
 export const MaxInvalidStateStreak = 12;
 
@@ -94,6 +96,7 @@ export async function runDelivery(wake: WakeMessage, deps: RunnerDeps): Promise<
   const started = clock.now();
   const calls: Record<string, number> = {};
   let polls = 0;
+  const waits = new Map<string, { detail: string; count: number }>();
 
   const found = await ledger.get(wake.operationId);
   const about = found === undefined ? {} : { eniId: found.request.eniId, instanceId: found.request.instanceId };
@@ -182,6 +185,7 @@ export async function runDelivery(wake: WakeMessage, deps: RunnerDeps): Promise<
       result = await look(view(rec), ctx);
       if (result.state) rec = { ...rec, state: { ...rec.state, ...result.state } };
       if (result.kind !== 'wait') break;
+      metWait(result.detail);
       const now = clock.now();
       if (now + delay > started + policy.budgetMs || now + delay > rec.deadlineAt) return await requeue(result.detail, delay);
       polls++;
@@ -266,7 +270,18 @@ export async function runDelivery(wake: WakeMessage, deps: RunnerDeps): Promise<
   }
 
   function entry(outcome: string, detail: string): TimelineEntry {
-    return { step: rec.step, outcome, detail, at: started, ms: clock.now() - started, calls: { ...calls } };
+    return { step: rec.step, outcome, detail, at: started, ms: clock.now() - started, calls: { ...calls }, ...(waits.size > 0 ? { waits: waitsMet() } : {}) };
+  }
+
+  /** The waits this delivery met, once each (numbers ignored: "300 ms after" and "500 ms after" are one), with a count. */
+  function metWait(detail: string): void {
+    const key = detail.replace(/\d+/g, '#');
+    const seen = waits.get(key);
+    if (seen) seen.count++;
+    else if (waits.size < MaxWaitsRecorded) waits.set(key, { detail, count: 1 });
+  }
+  function waitsMet(): string[] {
+    return [...waits.values()].map((w) => (w.count > 1 ? `${w.detail} (x${w.count})` : w.detail));
   }
 
   function say<T extends RunReport>(report: T): T {
@@ -286,6 +301,7 @@ export async function runDelivery(wake: WakeMessage, deps: RunnerDeps): Promise<
       durationMs: clock.now() - started,
       polls,
       apiCalls: calls,
+      ...(waits.size > 0 ? { waits: waitsMet() } : {}),
       ...Object.fromEntries(Object.entries(extra).filter(([, v]) => v !== undefined)),
     });
   }

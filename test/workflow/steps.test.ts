@@ -302,6 +302,16 @@ describe('Workflow: whole operations against the in-memory ECS', () => {
     expect(ecs.writes.filter((w) => w === 'run i-standby')).toHaveLength(1);
   });
 
+  it('the timeline records the waits each step met, once each with a count', async () => {
+    const { ecs, clock } = twoNodes();
+    const event = await run(ecs, clock, request({ sourceInstanceId: 'i-primary' }));
+    expect(event.outcome).toBe('succeeded');
+    const waits = event.timeline.flatMap((t) => (t.waits ?? []).map((w) => `${t.step}: ${w}`));
+    expect(waits).toEqual(expect.arrayContaining([expect.stringMatching(/^attach: asked ECS to detach eni-service from i-primary$/)]));
+    // Repeats are counted, not listed: no wait text appears twice within one entry.
+    for (const t of event.timeline) expect(new Set(t.waits ?? []).size).toBe((t.waits ?? []).length);
+  });
+
   it('exit 0 without the result line is not success', async () => {
     const { ecs, clock } = twoNodes();
     ecs.guest = () => ({ exitCode: 0, output: 'looks fine\n' });
