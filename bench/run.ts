@@ -4,11 +4,13 @@ import { benchColdStart, toMarkdown as coldMd } from './cold-start';
 import { benchLocalEcs, toMarkdown as ecsMd } from './ecs';
 import { benchLocalFc, toMarkdown as fcMd } from './fc';
 import { benchLocalMns, toMarkdown as mnsMd } from './mns';
-import { benchWorkflow } from './workflow';
+import { benchRealism, benchWorkflow } from './workflow';
 
 async function main() {
   console.log('## Workflow\n');
   console.log(await benchWorkflow());
+  console.log('');
+  console.log(await benchRealism());
   console.log('\n## Local ECS (real SDK, loopback)\n');
   console.log(ecsMd(await benchLocalEcs()));
   console.log('\n## Local MNS\n');

@@ -113,6 +113,8 @@ export const OperationState = z
     /** The target's StartTime when the guest command was sent: a result counts only for that boot. */
     guestBoot: z.string().optional(),
     startRequestedAt: z.number().optional(),
+    /** When verify-bound saw the ENI InUse on the target: an older state read soon after is a lagging read. */
+    boundSeenAt: z.number().optional(),
     /** The code of ECS's last refusal of this operation's StartInstance (OperationDenied.NoStock, InstanceNotReady). */
     startRefusal: z.string().optional(),
     /** The ENI lease is this operation's (taken by validate). */

@@ -248,3 +248,22 @@ describe('The Cloud Assistant grace runs from the start this operation asked for
     expect(late).toMatchObject({ kind: 'end', outcome: 'failed', reason: Reason.GuestAgentOffline });
   });
 });
+
+describe('Reads lag writes: the guest step does not fail on a read older than what verify-bound saw (issue 11)', () => {
+  it('an ENI reading Attaching just after verify-bound saw it InUse is looked at again; the same read past the grace is refused', async () => {
+    // Prepare: verify-bound saw eni-a InUse on the standby 200 ms ago; this read still shows Attaching.
+    const { clock, ecs } = world();
+    Object.assign(ecs.enis.get('eni-a')!, { instanceId: 'i-standby', status: 'Attaching' });
+    const base = newRecord(request(), clock.now());
+    const op = { ...base, step: 'configure-guest-routes' as const, plan: { action: 'attach' as const, instancePrep: 'none' as const, targetStatusAtValidate: 'Running', osType: 'linux' as const, instanceType: 'ecs.g7.large', eni: { macAddress: '00:16:3e:00:00:aa', privateIps: ['10.0.1.50'] } } };
+    const seen = { ...op, state: { ...op.state, boundSeenAt: clock.now() - 200 } };
+    // Act
+    const lagging = await configureGuestRoutes(seen, stepContext(ecs, clock));
+    clock.t += 10_000;
+    const real = await configureGuestRoutes(seen, stepContext(ecs, clock));
+    // Assess
+    expect(lagging).toMatchObject({ kind: 'wait', detail: expect.stringMatching(/reads Attaching on i-standby 200 ms after it was seen InUse/) });
+    expect(real).toMatchObject({ kind: 'end', outcome: 'failed', detail: expect.stringMatching(/refused: eni-a is not InUse on i-standby/) });
+    expect(ecs.writes).toEqual([]);
+  });
+});

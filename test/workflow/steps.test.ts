@@ -257,6 +257,19 @@ describe('Workflow: whole operations against the in-memory ECS', () => {
     const event = await run(ecs, clock, request({ sourceInstanceId: 'i-primary' }));
     expect(event).toMatchObject({ outcome: 'failed', reason: Reason.GuestConfigFailed });
     expect(event.message).toMatch(/mac-not-found/);
+    // Run again while the NIC may be on its way (hot-plug lag), up to MaxNicWaitRuns, then final.
+    expect(ecs.writes.filter((w) => w === 'run i-standby')).toHaveLength(8);
+    expect(event.message).toMatch(/\(8 runs\)/);
+  });
+
+  it('a NIC that reaches the guest only after five runs (hot-plug lag) still ends succeeded', async () => {
+    const { ecs, clock } = twoNodes();
+    const real = ecs.guest;
+    let runs = 0;
+    ecs.guest = (id, script) => (++runs <= 5 ? { exitCode: 10, output: 'eni-failover-error: 10 mac-not-found: no network device has MAC 00:16:3e:aa:bb:cc after 30s\n' } : real(id, script));
+    const event = await run(ecs, clock, request({ sourceInstanceId: 'i-primary' }));
+    expect(event).toMatchObject({ outcome: 'succeeded', guest: { device: 'eth1' } });
+    expect(ecs.writes.filter((w) => w === 'run i-standby')).toHaveLength(6);
   });
 
   it('a NIC the guest does not see yet (exit 10) is retried: the second run succeeds', async () => {

@@ -1,7 +1,7 @@
 import { buildGuestCommand, parseGuestResult } from '../guest-command';
-import { InstanceStatus } from '../model';
+import { EniStatus, InstanceStatus } from '../model';
 import { Reason } from '../rules';
-import { fail, refused, wait, type Operation, type StepContext, type StepResult } from '../step';
+import { ReadLagGraceMs, fail, refused, wait, type Operation, type StepContext, type StepResult } from '../step';
 import { guestSkipReason } from './verify-bound';
 
 /** The boot an instance is in, as a short token: its StartTime in epoch seconds (or 0 when unknown). */
@@ -13,6 +13,12 @@ export const GuestAgentGraceMs = 120_000;
 export const GuestCommandTimeoutSeconds = 120;
 /** How many times the guest script is run for one operation before a retryable failure is final. */
 export const MaxGuestRuns = 3;
+/** The guest script's exit when no NIC has the ENI's MAC (guest/README.md). */
+const MacNotFoundExit = 10;
+/** How long after the ENI was seen InUse its NIC may still be on its way to the guest (ms, scaled). */
+export const GuestNicGraceMs = 60_000;
+/** Runs of the script while waiting for the NIC, at most (each run is a RunCommand). */
+export const MaxNicWaitRuns = 8;
 /** Guest script exits worth another run (guest/README.md): 10 mac-not-found (hot-plug lag), 12 gateway-unreachable (no ARP answer yet). */
 const RetryableGuestExits = new Set([10, 12]);
 /**
@@ -63,6 +69,11 @@ export async function configureGuestRoutes(op: Operation, ctx: StepContext): Pro
     }
     const eni = await ctx.ecs.describeEni(eniId);
     if (eni === undefined) return fail(Reason.EniNotFound, `ENI ${eniId} disappeared`);
+    const seen = op.state.boundSeenAt;
+    if ((eni.status !== EniStatus.InUse || eni.instanceId !== instanceId) && seen !== undefined && now - seen < ReadLagGraceMs * ctx.timeScale) {
+      // verify-bound saw it InUse on the target a moment ago: a read showing an older state lags (ecs-realism.md).
+      return wait(`ENI ${eniId} reads ${eni.status} on ${eni.instanceId ?? 'nothing'} ${now - seen} ms after it was seen InUse on ${instanceId} (reads lag writes); looking again`);
+    }
     const verdict = await ctx.beforeWrite({ kind: 'run-command', instanceId }, { eni }, { guestRuns: op.state.guestRuns + 1 });
     if (!verdict.ok) return refused(verdict);
     const command = buildGuestCommand({ mac: plan.eni.macAddress, ips: plan.eni.privateIps, persist: policy.persistGuest }, ctx.guestScript);
@@ -101,6 +112,12 @@ export async function configureGuestRoutes(op: Operation, ctx: StepContext): Pro
   // Cloud Assistant not delivering the command are worth another run; the script is idempotent.
   const retryable =
     (!parsed.ok && RetryableGuestExits.has(parsed.code)) || RetryableInvocationStates.has(result.status) || (result.errorCode !== undefined && RetryableInvocationErrors.has(result.errorCode));
+  // A hot-plugged NIC reaches the guest seconds after ECS says InUse (ecs-realism.md; Terway waits for the
+  // MAC): mac-not-found is run again while the NIC may still be on its way, not only MaxGuestRuns times.
+  const nicOnItsWay = !parsed.ok && parsed.code === MacNotFoundExit && now - (op.state.boundSeenAt ?? op.startedAt) < GuestNicGraceMs * ctx.timeScale && op.state.guestRuns < MaxNicWaitRuns;
+  if (nicOnItsWay) {
+    return wait(`guest script ${op.state.invokeId} ended ${why}; the NIC may not have reached the guest yet: running it again (run ${op.state.guestRuns + 1} of at most ${MaxNicWaitRuns})`, { invokeId: undefined, guestBoot: undefined });
+  }
   if (retryable && op.state.guestRuns < MaxGuestRuns) {
     return wait(`guest script ${op.state.invokeId} ended ${why}; running it again (run ${op.state.guestRuns + 1} of ${MaxGuestRuns})`, { invokeId: undefined, guestBoot: undefined });
   }

@@ -104,7 +104,7 @@ export async function verifyBound(op: Operation, ctx: StepContext): Promise<Step
   }
   // Also when the ENI was bound before this operation began: an earlier run may have died before the
   // guest was configured, and the script is idempotent (changes:0 is a confirmation).
-  return next(Step.ConfigureGuestRoutes, plan.action === 'alreadyBound' ? `${bound} (already before this operation); confirming the guest` : bound);
+  return next(Step.ConfigureGuestRoutes, plan.action === 'alreadyBound' ? `${bound} (already before this operation); confirming the guest` : bound, { state: { boundSeenAt: now } });
 }
 
 /**
