@@ -455,6 +455,7 @@ async function showOperation(ctx: CliContext, operationId: string): Promise<numb
     for (const t of record.timeline) {
       const calls = Object.entries(t.calls).map(([k, v]) => `${k} ${v}`).join(', ');
       ctx.print(`  +${ago(t.at - record.startedAt).padStart(8)} ${t.step.padEnd(22)} ${t.outcome.padEnd(10)} ${t.detail}${calls ? `  [${calls}]` : ''}`);
+      for (const w of t.waits ?? []) ctx.print(`  ${' '.repeat(43)}waited: ${w}`);
     }
     if (record.outcome) ctx.print(`  ${record.outcome.outcome} in ${ago(record.outcome.durationMs)}, ${record.outcome.apiCalls} API calls: ${record.outcome.message}`);
   }

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { parseGroups } from '../workflow/groups';
 import { Step, type OperationEvent } from '../workflow/messages';
 import { EniStatus } from '../workflow/model';
@@ -77,7 +77,31 @@ function groupsFor(cast: Cast): string {
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({
+  let parsed: ReturnType<typeof parseDemoArgs>;
+  try {
+    parsed = parseDemoArgs();
+  } catch (err) {
+    // parseArgs throws a TypeError for an unknown option or a missing value: bad usage, not a crash.
+    throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+  }
+  const { values } = parsed;
+  if (values.help) {
+    console.log(usage);
+    return 0;
+  }
+  const timeScale = Number(values['time-scale']);
+  if (!(timeScale > 0 && timeScale <= 1)) throw new UsageError(`--time-scale must be a number in (0, 1], got ${values['time-scale']}`);
+  if (values.failure !== 'stopped' && values.failure !== 'unresponsive') throw new UsageError(`--failure must be stopped or unresponsive`);
+  if (values.scenario !== undefined && /^rule-/.test(basename(values.scenario))) {
+    throw new UsageError(
+      `${values.scenario} is a fixture of one binding rule of the seed document (the integration tests run it to see the workflow refuse); it has no primary/standby pair to fail over. npm start runs local/scenarios/two-node-failover.yaml (default), two-node-failover-realistic.yaml, or a scenario of yours with instances tagged role=primary and role=standby`,
+    );
+  }
+  return run(values, timeScale);
+}
+
+function parseDemoArgs() {
+  return parseArgs({
     options: {
       scenario: { type: 'string' },
       'time-scale': { type: 'string', default: '1' },
@@ -88,13 +112,9 @@ async function main(): Promise<number> {
     },
     strict: true,
   });
-  if (values.help) {
-    console.log(usage);
-    return 0;
-  }
-  const timeScale = Number(values['time-scale']);
-  if (!(timeScale > 0 && timeScale <= 1)) throw new UsageError(`--time-scale must be a number in (0, 1], got ${values['time-scale']}`);
-  if (values.failure !== 'stopped' && values.failure !== 'unresponsive') throw new UsageError(`--failure must be stopped or unresponsive`);
+}
+
+async function run(values: ReturnType<typeof parseDemoArgs>['values'], timeScale: number): Promise<number> {
   const scenarioPath = values.scenario ? resolve(values.scenario) : defaultScenarioPath;
   let scenario: Scenario;
   try {
@@ -120,7 +140,7 @@ async function main(): Promise<number> {
   });
   try {
     if (guests) await guests.setUp(cloud);
-    const code = await failover(cloud, cast, values.failure, timeScale, guests);
+    const code = await failover(cloud, cast, values.failure as 'stopped' | 'unresponsive', timeScale, guests);
     if (guests) guests.report();
     return code;
   } finally {

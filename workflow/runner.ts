@@ -254,7 +254,8 @@ export async function runDelivery(wake: WakeMessage, deps: RunnerDeps): Promise<
     };
     await write(changed({ status: result.outcome, outcome: event, published: false, ...bounded, calls: total, updatedAt: finishedAt }, { release: true }));
     await publish(event);
-    journal(result.outcome, result.detail, { reason: result.reason, restored, durationMs: event.durationMs });
+    // durationMs stays this delivery's; the operation's own duration is operationMs.
+    journal(result.outcome, result.detail, { reason: result.reason, restored, operationMs: event.durationMs });
     return { kind: 'ended', event };
   }
 

@@ -95,6 +95,9 @@ describe('CLI: bind and status against the local cloud (in-process workflow)', (
     expect(one.stdout).toMatch(new RegExp(`^operation ${event.operationId}  succeeded  group web`, 'm'));
     expect(one.stdout).toMatch(/attach +next +asked ECS to attach eni-service to i-standby/);
     expect(one.stdout).toMatch(/configure-guest-routes +succeeded +guest configured/);
+    // ... and the waits each delivery met before it moved on (after the detach, while the guest command ran).
+    expect(one.stdout).toMatch(/^ +waited: asked ECS to detach eni-service from i-primary$/m);
+    expect(one.stdout).toMatch(/^ +waited: running the guest script on i-standby \(t-/m);
   });
 
   it('an interrupted bind run again configures the guest: "already bound" is no reason to skip it', async () => {
