@@ -12,6 +12,7 @@ import { joinPowerHold, newRecord } from '../../workflow/operation';
 import { Reason } from '../../workflow/rules';
 import type { StepContext } from '../../workflow/step';
 import { attach } from '../../workflow/steps/attach';
+import { stopIfRequired } from '../../workflow/steps/stop-if-required';
 import { configureGuestRoutes } from '../../workflow/steps/configure-guest-routes';
 import { FakeClock, FakeEcs } from '../helpers/fake-ecs';
 
@@ -265,5 +266,67 @@ describe('Reads lag writes: the guest step does not fail on a read older than wh
     expect(lagging).toMatchObject({ kind: 'wait', detail: expect.stringMatching(/reads Attaching on i-standby 200 ms after it was seen InUse/) });
     expect(real).toMatchObject({ kind: 'end', outcome: 'failed', detail: expect.stringMatching(/refused: eni-a is not InUse on i-standby/) });
     expect(ecs.writes).toEqual([]);
+  });
+});
+
+describe('Chaos seed 27 (realistic ECS): a read lagging the last bind never gets the target stopped', () => {
+  it('the ledger says an operation bound the ENI to the target a moment ago: stop-if-required looks again instead of stopping', async () => {
+    // Prepare: a Stopped-only standby; the read still shows eni-a on the failed primary, while the ledger's
+    // lease records that another operation bound it to the standby 300 ms ago.
+    const { clock, ecs, ledger } = world();
+    ecs.instances.get('i-standby')!.instanceType = 'ecs.t6-c1m1.large';
+    const base = newRecord(request({ policy: { allowStop: true } }), clock.now());
+    const op = { ...base, step: 'stop-if-required' as const, plan: { action: 'attach' as const, instancePrep: 'stop' as const, targetStatusAtValidate: 'Running', osType: 'linux' as const, instanceType: 'ecs.t6-c1m1.large', eni: { macAddress: '00:16:3e:00:00:aa', privateIps: ['10.0.1.50'] } } };
+    await ledger.putLease({ resourceId: 'eni/eni-a', version: 1, operationId: op.operationId, until: clock.now() + 60_000, holders: [], updatedAt: clock.now(), last: { operationId: 'op-00000000000000bb', outcome: 'succeeded', instanceId: 'i-standby', at: clock.now() - 300 } });
+    // Act
+    const result = await stopIfRequired(op, stepContext(ecs, clock, ledger));
+    // Assess
+    expect(result).toMatchObject({ kind: 'wait', detail: expect.stringMatching(/bound eni-a to i-standby 300 ms ago \(ledger\)/) });
+    expect(ecs.writes).toEqual([]);
+  });
+
+  it('the ENI reads as already on the target: nothing is stopped, the operation goes on to attach', async () => {
+    const { clock, ecs, ledger } = world();
+    ecs.instances.get('i-standby')!.instanceType = 'ecs.t6-c1m1.large';
+    Object.assign(ecs.enis.get('eni-a')!, { instanceId: 'i-standby' });
+    const base = newRecord(request({ policy: { allowStop: true } }), clock.now());
+    const op = { ...base, step: 'stop-if-required' as const, plan: { action: 'attach' as const, instancePrep: 'stop' as const, targetStatusAtValidate: 'Running', osType: 'linux' as const, instanceType: 'ecs.t6-c1m1.large', eni: { macAddress: '00:16:3e:00:00:aa', privateIps: ['10.0.1.50'] } } };
+    const result = await stopIfRequired(op, stepContext(ecs, clock, ledger));
+    expect(result).toMatchObject({ kind: 'next', step: 'attach', detail: expect.stringMatching(/already InUse on i-standby: nothing to stop/) });
+    expect(ecs.writes).toEqual([]);
+  });
+});
+
+describe('Chaos seed 28: a target stopped under its guest command, which nobody will start, ends the operation', () => {
+  it('GuestNotConfigured with what to do, instead of holding the lease until the deadline', async () => {
+    const { clock, ecs } = world();
+    Object.assign(ecs.enis.get('eni-a')!, { instanceId: 'i-standby' });
+    ecs.instances.get('i-standby')!.status = 'Stopped';
+    const base = newRecord(request(), clock.now());
+    const op = { ...base, step: 'configure-guest-routes' as const, plan: { action: 'attach' as const, instancePrep: 'none' as const, targetStatusAtValidate: 'Running', osType: 'linux' as const, instanceType: 'ecs.g7.large', eni: { macAddress: '00:16:3e:00:00:aa', privateIps: ['10.0.1.50'] } } };
+    const running = { ...op, state: { ...op.state, invokeId: 't-1', guestRuns: 1, guestBoot: 'x', boundSeenAt: clock.now() - 60_000 } };
+    const result = await configureGuestRoutes(running, stepContext(ecs, clock));
+    expect(result).toMatchObject({ kind: 'end', outcome: 'failed', reason: Reason.GuestNotConfigured, detail: expect.stringMatching(/stopped before its guest was configured .* start it and run the bind again/) });
+  });
+});
+
+describe('Chaos seed 344: a fence whose StopInstance failed is sent again', () => {
+  const hungOp = (clock: FakeClock, fencedAgoMs: number) => {
+    const base = newRecord(request({ policy: { fenceSource: true } }), clock.now() - 120_000);
+    const op = { ...base, step: 'attach' as const, plan: { action: 'attach' as const, instancePrep: 'none' as const, targetStatusAtValidate: 'Running', osType: 'linux' as const, instanceType: 'ecs.g7.large', eni: { macAddress: '00:16:3e:00:00:aa', privateIps: ['10.0.1.50'] } } };
+    return { ...op, state: { ...op.state, detachRequestedAt: clock.now() - 60_000, detachSentAt: clock.now() - 60_000, sourceFencedAt: clock.now() - fencedAgoMs } };
+  };
+
+  it.each([
+    [15_000, ['stop i-primary force']],
+    [2_000, []],
+  ])('fenced %i ms ago and the source still Running: writes %j', async (ago, expected) => {
+    // Prepare: the detach hangs on the unresponsive primary, which is still Running.
+    const { clock, ecs, ledger } = world();
+    Object.assign(ecs.enis.get('eni-a')!, { status: 'Detaching' });
+    // Act
+    await attach(hungOp(clock, ago), stepContext(ecs, clock, ledger));
+    // Assess
+    expect(ecs.writes.filter((w) => w.startsWith('stop'))).toEqual(expected);
   });
 });

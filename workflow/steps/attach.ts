@@ -8,6 +8,8 @@ import { ReadLagGraceMs, fail, next, refused, superseded, wait, writeOrLookAgain
 
 /** Refusals of AttachNetworkInterface with a state code looked at again before the attach counts as failed. */
 export const MaxAttachRefusals = 4;
+/** A fence whose source is still not stopping this long after it was sent is sent again (ms, scaled). */
+export const FenceRetryAfterMs = 10_000;
 /** How long a detach may stay in Detaching before the source is considered hung (scaled by timeScale). */
 export const DetachHangsAfterMs = 20_000;
 
@@ -51,7 +53,10 @@ export async function attach(op: Operation, ctx: StepContext): Promise<StepResul
     case EniStatus.Detaching: {
       const since = op.state.detachRequestedAt ?? now;
       const hung = now - since > DetachHangsAfterMs * ctx.timeScale;
-      if (hung && owner !== undefined && owner === sourceInstanceId && policy.fenceSource && op.state.sourceFencedAt === undefined) {
+      // The fence is recorded before its StopInstance is sent: if that call failed (throttled, dropped), the
+      // source is still Running and the fence is sent again after a while (chaos seed 344).
+      const fenceDue = op.state.sourceFencedAt === undefined || now - op.state.sourceFencedAt > FenceRetryAfterMs * ctx.timeScale;
+      if (hung && owner !== undefined && owner === sourceInstanceId && policy.fenceSource && fenceDue) {
         return fenceSource(owner);
       }
       const note = hung && !policy.fenceSource ? ' (hung: the source does not release it; fenceSource would force-stop it)' : '';

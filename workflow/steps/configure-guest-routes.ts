@@ -1,4 +1,5 @@
 import { buildGuestCommand, parseGuestResult } from '../guest-command';
+import { powerHoldId } from '../ledger';
 import { EniStatus, InstanceStatus } from '../model';
 import { Reason } from '../rules';
 import { ReadLagGraceMs, fail, refused, wait, type Operation, type StepContext, type StepResult } from '../step';
@@ -48,6 +49,12 @@ export async function configureGuestRoutes(op: Operation, ctx: StepContext): Pro
   const instance = await ctx.ecs.describeInstance(instanceId);
   if (instance === undefined) return fail(Reason.InstanceNotFound, `instance ${instanceId} disappeared`);
   const boot = bootOf(instance.startTime);
+  const settled = op.state.boundSeenAt === undefined || now - op.state.boundSeenAt >= ReadLagGraceMs * ctx.timeScale;
+  if (instance.status === InstanceStatus.Stopped && settled && !op.state.startOwed && ((await ctx.ledger.getLease(powerHoldId(instanceId)))?.holders.length ?? 0) === 0) {
+    // Stopped under the command (a fence, a human) and nobody of this workflow will start it: the command
+    // cannot finish and waiting for a start would hold the ENI's lease until the deadline.
+    return fail(Reason.GuestNotConfigured, `ENI ${eniId} is bound, but ${instanceId} stopped before its guest was configured and this workflow will not start it; start it and run the bind again (the guest step is idempotent)`);
+  }
   if (op.state.invokeId !== undefined && op.state.guestBoot !== boot) {
     // The target restarted since the command was sent: its result speaks of a boot that is gone.
     return wait(`${instanceId} restarted since guest command ${op.state.invokeId}; configuring the new boot`, { invokeId: undefined, guestBoot: undefined });

@@ -1,10 +1,10 @@
 import { managedEnisServing } from '../authority';
-import { powerHoldId } from '../ledger';
+import { eniLeaseId, powerHoldId } from '../ledger';
 import { Step } from '../messages';
-import { InstanceStatus } from '../model';
+import { EniStatus, InstanceStatus } from '../model';
 import { changePowerHold, joinPowerHold } from '../operation';
 import { Reason, needsRestartBeforeBind } from '../rules';
-import { fail, next, refused, wait, writeOrLookAgain, type Operation, type StepContext, type StepResult } from '../step';
+import { ReadLagGraceMs, fail, next, refused, wait, writeOrLookAgain, type Operation, type StepContext, type StepResult } from '../step';
 
 /**
  * Step 2: stop the target (a type that binds only while Stopped) or restart it (the 2018-04-01 rule), when
@@ -28,6 +28,17 @@ export async function stopIfRequired(op: Operation, ctx: StepContext): Promise<S
   const instance = await ctx.ecs.describeInstance(instanceId);
   if (instance === undefined) return fail(Reason.InstanceNotFound, `instance ${instanceId} disappeared`);
   const now = ctx.clock.now();
+  // The plan was made from a read that may lag (ecs-realism.md): an ENI an operation of this workflow bound
+  // to the target a moment ago may still read as elsewhere. The ledger is consistent; trust it first, and
+  // never stop or restart an instance for an ENI that is already there.
+  const current = await ctx.ecs.describeEni(eniId);
+  if (current?.instanceId === instanceId && (current.status === EniStatus.InUse || current.status === EniStatus.Attaching)) {
+    return next(Step.Attach, `ENI ${eniId} is already ${current.status} on ${instanceId}: nothing to ${plan.instancePrep}`);
+  }
+  const last = (await ctx.ledger.getLease(eniLeaseId(eniId)))?.last;
+  if (last !== undefined && last.outcome === 'succeeded' && last.instanceId === instanceId && last.operationId !== op.operationId && now - last.at < ReadLagGraceMs * ctx.timeScale) {
+    return wait(`operation ${last.operationId} bound ${eniId} to ${instanceId} ${now - last.at} ms ago (ledger) but it reads ${current?.status ?? 'missing'} on ${current?.instanceId ?? 'nothing'} (reads lag writes): looking again before any ${plan.instancePrep}`);
+  }
   if (op.state.powerHold !== 'joined') {
     await joinPowerHold(ctx.ledger, instanceId, op.operationId, now);
     await ctx.remember({ powerHold: 'joined' });
