@@ -1,3 +1,4 @@
+import { version as packageVersion } from '../package.json';
 import { hostname, userInfo } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -521,7 +522,7 @@ function topHelp(): string {
   const width = Math.max(...[...commands.keys()].map((k) => k.length));
   return `eni-failover - bind secondary ENIs safely; fail a service IP over to a standby
 
-Usage: eni-failover <command> [options]     eni-failover <command> --help
+Usage: eni-failover <command> [options]     eni-failover <command> --help     eni-failover --version
 
 Commands:
 ${[...commands].map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`).join('\n')}
@@ -538,6 +539,10 @@ Exit codes: 0 succeeded, 1 error, 2 bad usage, 3 superseded, 4 failed, 5 timed o
  */
 export async function runCli(argv: readonly string[], io: CliIo, defaults: CliDefaults): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-V' || name === 'version') {
+    io.stdout.write(`eni-failover ${packageVersion}\n`);
+    return ExitCode.Succeeded;
+  }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.stdout.write(topHelp());
     return name === undefined ? ExitCode.Usage : ExitCode.Succeeded;

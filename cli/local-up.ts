@@ -11,7 +11,7 @@ import { DefaultLocalFile } from './connection';
  */
 export const localUp: CliCommand = {
   summary: 'run the local Alibaba cloud (ECS, MNS, Function Compute) until interrupted',
-  usage: `Usage: eni-failover local up [--scenario FILE] [--time-scale X] [--data DIR]`,
+  usage: `eni-failover local up [--scenario FILE] [--time-scale X] [--data DIR]`,
   options: { scenario: { type: 'string' }, 'time-scale': { type: 'string' }, data: { type: 'string' } },
   allowPositionals: true,
   async run(ctx) {

@@ -1,0 +1,37 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { registerCommand, runCli, type CliIo } from '../../cli/app';
+import { localUp } from '../../cli/local-up';
+import { ExitCode } from '../../cli/usage';
+
+const repo = join(__dirname, '../..');
+const defaults = { groupsYaml: readFileSync(join(repo, 'config/groups.yaml'), 'utf8'), guestScript: readFileSync(join(repo, 'guest/configure-eni.sh'), 'utf8') };
+registerCommand('local', localUp);
+
+async function cli(args: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIo = { stdout: { write: (t: string) => (stdout += t), isTTY: false }, stderr: { write: (t: string) => (stderr += t) }, env: {}, cwd: repo };
+  return { code: await runCli(args, io, defaults), stdout: () => stdout, stderr: () => stderr };
+}
+
+describe('CLI usage', () => {
+  it.each(['--version', '-V', 'version'])('%s prints the package version on stdout, exit 0', async (flag) => {
+    const r = await cli([flag]);
+    const { version } = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { version: string };
+    expect([r.code, r.stdout(), r.stderr()]).toEqual([ExitCode.Succeeded, `eni-failover ${version}\n`, '']);
+  });
+
+  it('local --help says "Usage:" once', async () => {
+    const r = await cli(['local', '--help']);
+    expect(r.code).toBe(ExitCode.Succeeded);
+    expect(r.stdout()).toMatch(/^Usage: eni-failover local up /);
+    expect(r.stdout()).not.toMatch(/Usage: Usage:/);
+  });
+
+  it('an unknown command is exit 2 on stderr, naming the commands', async () => {
+    const r = await cli(['frobnicate']);
+    expect([r.code, r.stdout()]).toEqual([ExitCode.Usage, '']);
+    expect(r.stderr()).toMatch(/unknown command "frobnicate"; commands: .*submit/);
+  });
+});
