@@ -13,6 +13,9 @@ const names = existsSync(functionsDir)
   : [];
 
 const common = {
+  // Aliases resolve against the working directory: pin it, so a build started from elsewhere (the bin's
+  // first run, `npx eni-failover` in another directory) bundles the same.
+  absWorkingDir: root,
   bundle: true,
   platform: 'node',
   target: 'node20',
