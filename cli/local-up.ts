@@ -1,7 +1,9 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { startLocalCloud } from '../local/cloud';
+import { loadScenario, type Scenario } from '../local/ecs';
 import type { CliCommand } from './app';
+import { UsageError } from './usage';
 import { DefaultLocalFile } from './connection';
 
 /**
@@ -15,20 +17,21 @@ export const localUp: CliCommand = {
   options: { scenario: { type: 'string' }, 'time-scale': { type: 'string' }, data: { type: 'string' } },
   allowPositionals: true,
   async run(ctx) {
-    if (ctx.positionals[0] !== 'up') {
-      ctx.print(`${this.usage}\n(the only local command is 'up')`);
-      return 2;
-    }
+    if (ctx.positionals[0] !== 'up') throw new UsageError(`usage: ${this.usage} (the only local command is 'up')`);
     const timeScale = ctx.values['time-scale'] === undefined ? 1 : Number(ctx.values['time-scale']);
-    if (!(timeScale > 0 && timeScale <= 1)) {
-      ctx.print(`--time-scale must be a number in (0, 1], got ${String(ctx.values['time-scale'])}`);
-      return 2;
+    if (!(timeScale > 0 && timeScale <= 1)) throw new UsageError(`--time-scale must be a number in (0, 1], got ${String(ctx.values['time-scale'])}`);
+    let scenario: Scenario | undefined;
+    try {
+      // Read and checked first: a bad scenario file is the caller's mistake (exit 2), not a crash.
+      if (typeof ctx.values.scenario === 'string') scenario = loadScenario(resolve(ctx.values.scenario));
+    } catch (err) {
+      throw new UsageError((err as Error).message);
     }
     const cloud = await startLocalCloud({
       timeScale,
       // A standing local cloud behaves like the real one: instance state changes reach on-ecs-event.
       ecsEvents: true,
-      ...(typeof ctx.values.scenario === 'string' ? { scenario: resolve(ctx.values.scenario) } : {}),
+      ...(scenario ? { scenario } : {}),
       ...(typeof ctx.values.data === 'string' ? { dataDir: resolve(ctx.values.data) } : {}),
     });
     const file = resolve(DefaultLocalFile);

@@ -34,4 +34,14 @@ describe('CLI usage', () => {
     expect([r.code, r.stdout()]).toEqual([ExitCode.Usage, '']);
     expect(r.stderr()).toMatch(/unknown command "frobnicate"; commands: .*submit/);
   });
+
+  it.each([
+    [['local', 'up', '--time-scale', 'abc'], /^eni-failover local: --time-scale must be a number in \(0, 1\], got abc/],
+    [['local', 'up', '--scenario', '/nonexistent.yaml'], /^eni-failover local: Invalid \/nonexistent\.yaml/],
+    [['local', 'down'], /^eni-failover local: usage: eni-failover local up .*the only local command is 'up'/],
+  ])('%j is bad usage: exit 2, on stderr, nothing started', async (args, message) => {
+    const r = await cli(args);
+    expect([r.code, r.stdout()]).toEqual([ExitCode.Usage, '']);
+    expect(r.stderr()).toMatch(message);
+  });
 });
