@@ -1,6 +1,7 @@
 // What `s deploy` (fc3) does not create: the MNS queues of s.yaml `vars.queues` and the Tablestore tables
 // of `vars.ledger`. Idempotent: run before every `s deploy` (`npm run deploy` does).
-//   npx tsx scripts/deploy-resources.ts [--region R] [--account-id A] [--mns-endpoint URL] [--ots-endpoint URL]
+//   npx tsx scripts/deploy-resources.ts [--dry-run] [--region R] [--account-id A] [--mns-endpoint URL] [--ots-endpoint URL]
+// --dry-run (npm run deploy:plan) lists what it would create and calls nothing. Both refuse placeholders.
 // Credentials: Alibaba Cloud's default chain (environment, aliyun CLI profile, instance role).
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -41,16 +42,48 @@ export async function deployResources(o: DeployResourcesOptions): Promise<string
   return lines;
 }
 
+/**
+ * What s.yaml would deploy with placeholders in it: its env() defaults render account 000000000000, an
+ * empty alarm token and no failover groups (`s preview` shows them without a warning). One line per
+ * problem, saying which variable to set; empty when the deployment is real.
+ */
+export function placeholderProblems(env: Readonly<Record<string, string | undefined>>): string[] {
+  const problems: string[] = [];
+  const account = env.ENI_FAILOVER_ACCOUNT_ID ?? '';
+  if (!/^\d{12,20}$/.test(account) || /^0+$/.test(account)) problems.push(`ENI_FAILOVER_ACCOUNT_ID is ${account === '' ? 'not set' : `"${account}"`}: set your Alibaba Cloud account id (s.yaml renders the placeholder 000000000000 otherwise)`);
+  const rolePrefix = env.ENI_FAILOVER_ROLE_PREFIX ?? '';
+  if (rolePrefix === '' || rolePrefix.includes(':000000000000:')) problems.push('ENI_FAILOVER_ROLE_PREFIX is not set: set acs:ram::<account>:role/<prefix> of the roles made from deploy/ram/ (README, "Deploy")');
+  const token = env.ENI_FAILOVER_ALARM_TOKEN ?? '';
+  if (token.length < 32) problems.push(`ENI_FAILOVER_ALARM_TOKEN is ${token === '' ? 'empty' : `${token.length} characters`}: set a random secret of at least 32 characters (openssl rand -base64 32); on-alarm refuses every callback without it`);
+  if ((env.ENI_FAILOVER_GROUPS ?? '').trim() === '') problems.push('ENI_FAILOVER_GROUPS is empty: set the failover groups (config/groups.yaml format, one line of JSON); without them every failover is refused');
+  return problems;
+}
+
+/** What deployResources would create, without calling any API. */
+export function deployPlan(sYamlPath: string, regionId: string, accountId: string): string[] {
+  const ledger = declaredLedger(sYamlPath);
+  return [
+    ...declaredQueues(sYamlPath).map((q) => `queue ${q.name} (MNS ${accountId}.mns.${regionId}): create if missing`),
+    ...ledger.tables.map((t) => `table ${ledger.instanceName}/${t.name} (Tablestore, key ${t.primaryKey.map((k) => k.name).join(', ')}, TTL ${t.timeToLive === -1 ? 'none' : `${t.timeToLive} s`}): create if missing`),
+  ];
+}
+
 if (require.main === module) {
-  const { values } = parseArgs({ options: { region: { type: 'string' }, 'account-id': { type: 'string' }, 'mns-endpoint': { type: 'string' }, 'ots-endpoint': { type: 'string' } } });
-  const regionId = values.region ?? process.env.ENI_FAILOVER_REGION ?? process.env.ALIBABA_CLOUD_REGION_ID;
-  const accountId = values['account-id'] ?? process.env.ENI_FAILOVER_ACCOUNT_ID ?? process.env.ALIBABA_CLOUD_ACCOUNT_ID;
-  if (!regionId || !accountId) {
-    console.error('deploy-resources: set ENI_FAILOVER_REGION and ENI_FAILOVER_ACCOUNT_ID (or pass --region and --account-id)');
+  const { values } = parseArgs({ options: { region: { type: 'string' }, 'account-id': { type: 'string' }, 'mns-endpoint': { type: 'string' }, 'ots-endpoint': { type: 'string' }, 'dry-run': { type: 'boolean', default: false } } });
+  const regionId = values.region ?? process.env.ENI_FAILOVER_REGION ?? process.env.ALIBABA_CLOUD_REGION_ID ?? 'cn-hangzhou';
+  const accountId = values['account-id'] ?? process.env.ENI_FAILOVER_ACCOUNT_ID ?? process.env.ALIBABA_CLOUD_ACCOUNT_ID ?? '';
+  const problems = placeholderProblems({ ...process.env, ...(values['account-id'] ? { ENI_FAILOVER_ACCOUNT_ID: values['account-id'] } : {}) });
+  const sYamlPath = resolve(join(__dirname, '..', 's.yaml'));
+  if (values['dry-run']) {
+    for (const l of deployPlan(sYamlPath, regionId, accountId || '<account>')) console.log(`deploy-resources (dry run): ${l}`);
+  }
+  if (problems.length > 0) {
+    for (const p of problems) console.error(`deploy-resources: refused: ${p}`);
     process.exit(2);
   }
+  if (values['dry-run']) process.exit(0);
   deployResources({
-    sYamlPath: resolve(join(__dirname, '..', 's.yaml')),
+    sYamlPath,
     regionId,
     accountId,
     credentials: fromDefaultChain(),
