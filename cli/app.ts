@@ -303,7 +303,14 @@ Exit codes: 0 submitted (with --wait: succeeded), 3 superseded, 4 failed or reje
       return ExitCode.Succeeded;
     }
     if (!ctx.values.json) ctx.print(`submitted operation ${operationId} via ${via}; waiting for its outcome on ${queues.events}`);
-    const event = await waitForOutcome(await conn.mns(), queues.events, operationId, clock.now() + timeoutS * 1000, clock);
+    const watch = via === 'mns' ? { deadLetterQueue: queues.deadLetter, messageId: String(submitted.messageId) } : undefined;
+    const event = await waitForOutcomeOrRejection(await conn.mns(), queues.events, operationId, clock.now() + timeoutS * 1000, clock, watch);
+    if (event !== undefined && 'rejected' in event) {
+      // on-request refused the request (it names why): no operation was started, nothing will arrive.
+      if (ctx.values.json) ctx.json({ ...submitted, rejected: event.rejected });
+      else ctx.print(`rejected: ${event.rejected}`);
+      return ExitCode.Failed;
+    }
     if (event === undefined) {
       if (ctx.values.json) ctx.json({ ...submitted, timedOut: true });
       else ctx.print(`no outcome for ${operationId} within ${timeoutS} s; it may still be running (look on ${queues.events})`);
@@ -314,6 +321,31 @@ Exit codes: 0 submitted (with --wait: succeeded), 3 superseded, 4 failed or reje
     return exitFor(event);
   },
 };
+
+/** A request sent to the requests queue that on-request may refuse: its refusal lands on the dead-letter queue. */
+export interface RejectionWatch {
+  readonly deadLetterQueue: string;
+  readonly messageId: string;
+}
+
+/**
+ * Looks once at the dead-letter queue for on-request's refusal of the request sent as `messageId`
+ * (`{kind: 'eni-failover.rejected', messageId, error}`). Nothing is deleted: every dead letter, the refusal
+ * included, is handed back at once for whoever processes them.
+ */
+async function findRejection(mns: Pick<import('../cloud/mns').MnsQueues, 'receive' | 'changeVisibility'>, watch: RejectionWatch): Promise<string | undefined> {
+  let found: string | undefined;
+  for (const m of await mns.receive(watch.deadLetterQueue, { waitSeconds: 0, max: 16 })) {
+    try {
+      const letter = JSON.parse(m.body) as { kind?: string; messageId?: string; error?: string };
+      if (letter.kind === 'eni-failover.rejected' && letter.messageId === watch.messageId) found ??= letter.error ?? 'rejected without a reason';
+    } catch {
+      // not ours
+    }
+    await mns.changeVisibility(watch.deadLetterQueue, m.receiptHandle, HandBackSeconds).catch(() => undefined);
+  }
+  return found;
+}
 
 /** The minimum VisibilityTimeout MNS accepts (1..43200 s): how soon another reader sees an event we skip. */
 const HandBackSeconds = 1;
@@ -329,8 +361,25 @@ export async function waitForOutcome(
   deadlineMs: number,
   clock: Clock,
 ): Promise<(OperationEvent & { reason?: string }) | undefined> {
+  return (await waitForOutcomeOrRejection(mns, queue, operationId, deadlineMs, clock)) as (OperationEvent & { reason?: string }) | undefined;
+}
+
+/** {@link waitForOutcome}, also ending when on-request's refusal of the watched request is dead-lettered. */
+export async function waitForOutcomeOrRejection(
+  mns: Pick<import('../cloud/mns').MnsQueues, 'receive' | 'delete' | 'changeVisibility'>,
+  queue: string,
+  operationId: string,
+  deadlineMs: number,
+  clock: Clock,
+  rejection?: RejectionWatch,
+): Promise<(OperationEvent & { reason?: string }) | { rejected: string } | undefined> {
   while (clock.now() < deadlineMs) {
-    const waitSeconds = Math.max(1, Math.min(30, Math.floor((deadlineMs - clock.now()) / 1000)));
+    if (rejection !== undefined) {
+      const rejected = await findRejection(mns, rejection);
+      if (rejected !== undefined) return { rejected };
+    }
+    // With a rejection to watch for, look at the dead-letter queue every few seconds.
+    const waitSeconds = Math.max(1, Math.min(rejection === undefined ? 30 : 3, Math.floor((deadlineMs - clock.now()) / 1000)));
     const messages = await mns.receive(queue, { waitSeconds, max: 16 });
     let found: OperationEvent | undefined;
     for (const m of messages) {

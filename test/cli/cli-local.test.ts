@@ -181,4 +181,16 @@ describe('CLI: submit to the deployed workflow (s.yaml functions on the local cl
     expect(code).toBe(ExitCode.Failed);
     expect(stdout).toMatch(/rejected: refused: eni-loose is in no failover group/);
   });
+
+  it('submit --wait through the queue reports the dead-lettered refusal with its reason and exits 4, without waiting out --timeout', async () => {
+    // Act: an ENI in no group, sent to the requests queue; on-request refuses it onto the dead-letter queue.
+    const started = Date.now();
+    const { code, stdout } = await cli(['submit', '--eni', 'eni-loose', '--instance', 'i-standby', '--wait', '--timeout', '60', ...local], dir);
+    // Assess: the reason, exit 4, long before the 60 s; the dead letter stays for whoever processes them.
+    expect(code).toBe(ExitCode.Failed);
+    expect(stdout).toMatch(/^rejected: refused: eni-loose is in no failover group/m);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    const letters = cloud.mns.queues.peekBodies(cloud.queues.deadLetter).map((b) => JSON.parse(Buffer.from(b, 'base64').toString()) as { kind?: string });
+    expect(letters.filter((l) => l.kind === 'eni-failover.rejected')).toHaveLength(1);
+  }, 45_000);
 });
