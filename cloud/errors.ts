@@ -1,4 +1,4 @@
-import { CloudError, CloudErrorKind, isCloudError } from '../workflow/errors';
+import { CloudError, CloudErrorKind, StartRefusalCodes, isCloudError } from '../workflow/errors';
 
 /**
  * Classification of Alibaba Cloud failures as data. Every table here is reviewed on its own and tested
@@ -62,7 +62,7 @@ export const TransientMessages: readonly string[] = [
  * the same codes are fatal.
  */
 export const TransientCodesByApi: Readonly<Record<string, readonly string[]>> = {
-  StartInstance: ['OperationDenied.NoStock', 'InstanceNotReady'],
+  StartInstance: StartRefusalCodes,
 };
 
 /**

@@ -46,3 +46,10 @@ export class CloudError extends Error {
 export function isCloudError(err: unknown): err is CloudError {
   return err instanceof CloudError;
 }
+
+/**
+ * StartInstance refusals that clear by themselves, in minutes (StartInstance API reference, ecs-realism.md):
+ * no stock in the zone (likely after StopCharging released the instance's resources), instance not ready.
+ * The port retries them as transient (cloud/errors.ts); the workflow then tells the operator.
+ */
+export const StartRefusalCodes: readonly string[] = ['OperationDenied.NoStock', 'InstanceNotReady'];

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { authorizeWrite, type Authority } from './authority';
-import { CloudError, CloudErrorKind, isCloudError } from './errors';
+import { CloudError, CloudErrorKind, StartRefusalCodes, isCloudError } from './errors';
 import { LedgerUnavailable, appendTimeline, type LedgerPort, type OperationRecord } from './ledger';
 import { BindRequest, Outcome, type OperationEvent, type OperationState, type Step, type TimelineEntry } from './messages';
 import { groupOfEni } from './groups';
@@ -11,7 +11,7 @@ import { Pipeline, type QueueNames } from './pipeline';
 import type { Clock, EcsPort, QueuePort } from './ports';
 import { Reason } from './rules';
 import { LostClaim, type Operation, type StepContext, type StepResult } from './step';
-import { StartRefusalCodes, startRefusalAdvice } from './steps/verify-bound';
+import { startRefusalAdvice } from './steps/verify-bound';
 
 /** How a step waits for the cloud: poll with backoff inside one invocation, then a delayed wake-up. */
 export interface WaitPolicy {
@@ -147,8 +147,12 @@ export async function runDelivery(wake: WakeMessage, deps: RunnerDeps): Promise<
   };
   // A port retry of a write is sent only while this delivery still holds the record as it last wrote it:
   // the first attempt follows beforeWrite's fresh write, a retry may follow a takeover by another copy.
+  /** No write starts with less than ClaimSafetyMs of the claim left: another delivery may take over after it. */
+  const claimMustLast = (then: string): void => {
+    if (clock.now() > claimUntil - ClaimSafetyMs) throw new LostClaim(`${rec.operationId}: the claim runs out; ${then}`);
+  };
   const fence = async (): Promise<void> => {
-    if (clock.now() > claimUntil - ClaimSafetyMs) throw new LostClaim(`${rec.operationId}: the claim runs out; a retried write is not sent`);
+    claimMustLast('a retried write is not sent');
     const current = await ledger.get(rec.operationId);
     if (current?.version !== rec.version) throw new LostClaim(`${rec.operationId}: another delivery changed the record (version ${rec.version} -> ${current?.version ?? 'gone'}) while a write waited to be retried; the retry is not sent`);
   };
@@ -160,7 +164,7 @@ export async function runDelivery(wake: WakeMessage, deps: RunnerDeps): Promise<
     authority: deps.authority,
     ledger,
     async remember(patch) {
-      if (clock.now() > claimUntil - ClaimSafetyMs) throw new LostClaim(`${rec.operationId}: the claim runs out; leaving the rest to the next delivery`);
+      claimMustLast('leaving the rest to the next delivery');
       await write(changed({ state: { ...rec.state, ...patch } }));
     },
     async beforeWrite(w, facts, intent) {

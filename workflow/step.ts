@@ -92,4 +92,7 @@ export async function writeOrLookAgain(api: string, what: string, write: () => P
  */
 export const ReadLagGraceMs = 5_000;
 
+/** Whether a read at `now` may still lag a write of ours made at `since` (within {@link ReadLagGraceMs}, scaled). */
+export const readMayLag = (since: number | undefined, now: number, timeScale: number): since is number => since !== undefined && now - since < ReadLagGraceMs * timeScale;
+
 export const refused = (verdict: Extract<Verdict, { ok: false }>): StepResult => ({ kind: 'end', outcome: 'failed', reason: verdict.reason, detail: `refused: ${verdict.detail}` });

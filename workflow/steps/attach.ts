@@ -4,7 +4,7 @@ import { eniLeaseId, powerHoldId } from '../ledger';
 import { Step } from '../messages';
 import { EniStatus, InstanceStatus, type Eni } from '../model';
 import { Reason } from '../rules';
-import { ReadLagGraceMs, fail, next, refused, superseded, wait, writeOrLookAgain, type Operation, type StepContext, type StepResult } from '../step';
+import { fail, readMayLag, next, refused, superseded, wait, writeOrLookAgain, type Operation, type StepContext, type StepResult } from '../step';
 
 /** Refusals of AttachNetworkInterface with a state code looked at again before the attach counts as failed. */
 export const MaxAttachRefusals = 4;
@@ -38,7 +38,7 @@ export async function attach(op: Operation, ctx: StepContext): Promise<StepResul
       if (owner === instanceId) return next(Step.VerifyBound, `ENI ${eniId} is ${eni.status} on ${instanceId}`);
       if (owner !== undefined && owner === sourceInstanceId) {
         const sent = op.state.detachSentAt;
-        if (sent !== undefined && now - sent < ReadLagGraceMs * ctx.timeScale) {
+        if (readMayLag(sent, now, ctx.timeScale)) {
           return wait(`ENI ${eniId} still reads InUse on ${owner} ${now - sent} ms after ECS accepted its detach (reads lag writes); looking again`);
         }
         const verdict = await ctx.beforeWrite({ kind: 'detach', instanceId: owner }, await sourceFacts(eni, owner), { detachRequestedAt: op.state.detachRequestedAt ?? now });

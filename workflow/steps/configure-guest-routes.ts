@@ -2,7 +2,7 @@ import { buildGuestCommand, parseGuestResult } from '../guest-command';
 import { powerHoldId } from '../ledger';
 import { EniStatus, InstanceStatus } from '../model';
 import { Reason } from '../rules';
-import { ReadLagGraceMs, fail, refused, wait, type Operation, type StepContext, type StepResult } from '../step';
+import { fail, readMayLag, refused, wait, type Operation, type StepContext, type StepResult } from '../step';
 import { guestSkipReason } from './verify-bound';
 
 /** The boot an instance is in, as a short token: its StartTime in epoch seconds (or 0 when unknown). */
@@ -49,7 +49,7 @@ export async function configureGuestRoutes(op: Operation, ctx: StepContext): Pro
   const instance = await ctx.ecs.describeInstance(instanceId);
   if (instance === undefined) return fail(Reason.InstanceNotFound, `instance ${instanceId} disappeared`);
   const boot = bootOf(instance.startTime);
-  const settled = op.state.boundSeenAt === undefined || now - op.state.boundSeenAt >= ReadLagGraceMs * ctx.timeScale;
+  const settled = !readMayLag(op.state.boundSeenAt, now, ctx.timeScale);
   if (instance.status === InstanceStatus.Stopped && settled && !op.state.startOwed && ((await ctx.ledger.getLease(powerHoldId(instanceId)))?.holders.length ?? 0) === 0) {
     // Stopped under the command (a fence, a human) and nobody of this workflow will start it: the command
     // cannot finish and waiting for a start would hold the ENI's lease until the deadline.
@@ -77,7 +77,7 @@ export async function configureGuestRoutes(op: Operation, ctx: StepContext): Pro
     const eni = await ctx.ecs.describeEni(eniId);
     if (eni === undefined) return fail(Reason.EniNotFound, `ENI ${eniId} disappeared`);
     const seen = op.state.boundSeenAt;
-    if ((eni.status !== EniStatus.InUse || eni.instanceId !== instanceId) && seen !== undefined && now - seen < ReadLagGraceMs * ctx.timeScale) {
+    if ((eni.status !== EniStatus.InUse || eni.instanceId !== instanceId) && readMayLag(seen, now, ctx.timeScale)) {
       // verify-bound saw it InUse on the target a moment ago: a read showing an older state lags (ecs-realism.md).
       return wait(`ENI ${eniId} reads ${eni.status} on ${eni.instanceId ?? 'nothing'} ${now - seen} ms after it was seen InUse on ${instanceId} (reads lag writes); looking again`);
     }

@@ -4,7 +4,7 @@ import { Step } from '../messages';
 import { EniStatus, InstanceStatus } from '../model';
 import { changePowerHold, joinPowerHold } from '../operation';
 import { Reason, needsRestartBeforeBind } from '../rules';
-import { ReadLagGraceMs, fail, next, refused, wait, writeOrLookAgain, type Operation, type StepContext, type StepResult } from '../step';
+import { fail, readMayLag, next, refused, wait, writeOrLookAgain, type Operation, type StepContext, type StepResult } from '../step';
 
 /**
  * Step 2: stop the target (a type that binds only while Stopped) or restart it (the 2018-04-01 rule), when
@@ -36,7 +36,7 @@ export async function stopIfRequired(op: Operation, ctx: StepContext): Promise<S
     return next(Step.Attach, `ENI ${eniId} is already ${current.status} on ${instanceId}: nothing to ${plan.instancePrep}`);
   }
   const last = (await ctx.ledger.getLease(eniLeaseId(eniId)))?.last;
-  if (last !== undefined && last.outcome === 'succeeded' && last.instanceId === instanceId && last.operationId !== op.operationId && now - last.at < ReadLagGraceMs * ctx.timeScale) {
+  if (last !== undefined && last.outcome === 'succeeded' && last.instanceId === instanceId && last.operationId !== op.operationId && readMayLag(last.at, now, ctx.timeScale)) {
     return wait(`operation ${last.operationId} bound ${eniId} to ${instanceId} ${now - last.at} ms ago (ledger) but it reads ${current?.status ?? 'missing'} on ${current?.instanceId ?? 'nothing'} (reads lag writes): looking again before any ${plan.instancePrep}`);
   }
   if (op.state.powerHold !== 'joined') {

@@ -1,19 +1,13 @@
-import { isCloudError } from '../errors';
+import { StartRefusalCodes, isCloudError } from '../errors';
 import { Step } from '../messages';
 import { EniStatus, InstanceStatus } from '../model';
 import { powerHoldId } from '../ledger';
 import { leavePowerHold, startRequested } from '../operation';
 import { Reason } from '../rules';
-import { ReadLagGraceMs, fail, next, refused, superseded, wait, writeOrLookAgain, type Operation, type StepContext, type StepResult } from '../step';
+import { fail, readMayLag, next, refused, superseded, wait, writeOrLookAgain, type Operation, type StepContext, type StepResult } from '../step';
 
 /** How long a start this operation asked for may take before it fails (scaled by timeScale). */
 export const StartGraceMs = 120_000;
-
-/**
- * StartInstance refusals that clear by themselves, in minutes (StartInstance API reference, ecs-realism.md):
- * no stock in the zone (likely after StopCharging released the instance's resources), instance not ready.
- */
-export const StartRefusalCodes: readonly string[] = ['OperationDenied.NoStock', 'InstanceNotReady'];
 
 /** What an operator can do about an instance ECS will not start (the outcome says it). */
 export function startRefusalAdvice(instanceId: string, code: string | undefined): string {
@@ -38,7 +32,7 @@ export async function verifyBound(op: Operation, ctx: StepContext): Promise<Step
 
   // ECS reads may lag the last write for a moment (DescribeNetworkInterfaces is eventually consistent): a
   // look right after this operation's attach is never taken as final.
-  const justAttached = op.state.attachRequestedAt !== undefined && ctx.clock.now() - op.state.attachRequestedAt < ReadLagGraceMs * ctx.timeScale;
+  const justAttached = readMayLag(op.state.attachRequestedAt, ctx.clock.now(), ctx.timeScale);
   if (eni.instanceId !== undefined && eni.instanceId !== instanceId) {
     if (justAttached && eni.instanceId === op.request.sourceInstanceId) return wait(`ENI ${eniId} still reads ${eni.status} on ${eni.instanceId} just after the attach; looking again`);
     return superseded(`ENI ${eniId} is ${eni.status} on ${eni.instanceId}, not on ${instanceId}; another operation took it`);
