@@ -15,6 +15,7 @@ import { validate } from '../workflow/steps/validate';
 import { reconcile } from '../workflow/entries/schedule';
 import { requestOrigin, type RequestEnvelopeInput } from '../workflow/entries/request';
 import { ConnectionHelp, ConnectionOptions, connect, type Connection } from './connection';
+import { colourWanted, makeStyle, type Style } from './style';
 import { ExitCode, UsageError } from './usage';
 
 /**
@@ -47,6 +48,10 @@ export interface CliContext {
   groups(): GroupsConfig;
   print(text: string): void;
   json(value: unknown): void;
+  /** Colour when stdout is a terminal and NO_COLOR is unset; plain otherwise (cli/style.ts). */
+  readonly style: Style;
+  /** With --verbose: a diagnostic line on stderr; otherwise nothing. */
+  verbose(text: string): void;
 }
 
 export interface CliCommand {
@@ -54,20 +59,31 @@ export interface CliCommand {
   readonly usage: string;
   readonly options: NonNullable<ParseArgsConfig['options']>;
   readonly allowPositionals?: boolean;
+  /**
+   * Which common options the command takes: 'all' (the default: output, groups and cloud selection) or
+   * 'help' (only -h, for commands that select no cloud, such as `local`): its --help lists only what works.
+   */
+  readonly common?: 'all' | 'help';
   run(ctx: CliContext): Promise<number>;
 }
 
+const HelpOnly = { help: { type: 'boolean', short: 'h' } } as const;
+
 const Common = {
-  help: { type: 'boolean', short: 'h' },
+  ...HelpOnly,
   json: { type: 'boolean' },
+  verbose: { type: 'boolean', short: 'v' },
   groups: { type: 'string' },
   ...ConnectionOptions,
 } as const;
 
 const CommonHelp = `Common options:
   --json                machine-readable output (one JSON document on stdout)
+  -v, --verbose         diagnostics on stderr: every ECS API attempt (API, result or error code, time)
+                        and what submit sends where
   --groups FILE         failover groups (default: the bundled config/groups.yaml)
   -h, --help            this help
+Output is coloured on a terminal only; NO_COLOR (non-empty) turns colour off.
 ${ConnectionHelp}`;
 
 const BindOptions = {
@@ -189,7 +205,7 @@ fail), 2 bad usage, 1 unexpected error (credentials, network).`,
       }
       return result.kind === 'end' ? ExitCode.Failed : ExitCode.Succeeded;
     }
-    const tty = ctx.io.stdout.isTTY === true && !ctx.values.json;
+    const { style } = ctx;
     const started = clock.now();
     if (!ctx.values.json) ctx.print(`bind ${request.eniId} -> ${request.instanceId}${request.sourceInstanceId ? ` (from ${request.sourceInstanceId})` : ''}  operation ${deriveOperationId(request)}`);
     const described = await ecs.describeEni(request.eniId);
@@ -207,13 +223,11 @@ fail), 2 bad usage, 1 unexpected error (credentials, network).`,
         const secs = ((clock.now() - started) / 1000).toFixed(1).padStart(6);
         const mark = { next: '->', requeued: '..', succeeded: 'ok', superseded: '~~', failed: '!!' }[String(line.outcome)] ?? '  ';
         const step = String(line.step).padEnd(22);
-        const text = `${secs}s ${mark} ${step} ${String(line.detail)}`;
-        // On a terminal, highlight the outcome mark; piped output stays plain text.
-        ctx.print(tty ? text.replace(` ${mark} `, ` \u001b[1m${mark}\u001b[0m `) : text);
+        ctx.print(`${secs}s ${style.bold(style.outcome(mark, mark))} ${step} ${String(line.detail)}`);
       },
     });
     if (ctx.values.json) ctx.json(event);
-    else ctx.print(`${event.outcome}${event.reason ? ` (${event.reason})` : ''} in ${(event.durationMs / 1000).toFixed(1)} s, ${event.apiCalls} API calls: ${event.message}`);
+    else ctx.print(`${style.outcome(event.outcome)}${event.reason ? ` (${event.reason})` : ''} in ${(event.durationMs / 1000).toFixed(1)} s, ${event.apiCalls} API calls: ${event.message}`);
     return exitFor(event);
   },
 };
@@ -282,10 +296,12 @@ Exit codes: 0 submitted (with --wait: succeeded), 3 superseded, 4 failed or reje
     if (via === 'mns') {
       const mns = await conn.mns();
       const { messageId } = await mns.send(`${prefix}requests`, JSON.stringify(envelope));
+      ctx.verbose(`  mns SendMessage ${prefix}requests ok: message ${messageId}`);
       submitted = { operationId, via, queue: `${prefix}requests`, messageId };
     } else {
       const event = [{ id: `cli-${operationId}`, source: 'eni-failover-cli', specversion: '1.0', type: 'mns:Queue:SendMessage', time: new Date(clock.now()).toISOString(), data: { messageId: `cli-${operationId}`, messageBody: JSON.stringify(envelope) } }];
       const res = await conn.fc().invoke(`${prefix}on-request`, JSON.stringify(event), { async: false });
+      ctx.verbose(`  fc InvokeFunction ${prefix}on-request: ${res.functionError ? `function error ${res.functionError}` : 'ok'}`);
       const text = res.body.toString('utf8');
       if (res.functionError) throw new Error(`on-request failed (${res.functionError}): ${text.slice(0, 500)}`);
       const answer = JSON.parse(text) as { rejected?: string }[];
@@ -304,7 +320,9 @@ Exit codes: 0 submitted (with --wait: succeeded), 3 superseded, 4 failed or reje
     }
     if (!ctx.values.json) ctx.print(`submitted operation ${operationId} via ${via}; waiting for its outcome on ${queues.events}`);
     const watch = via === 'mns' ? { deadLetterQueue: queues.deadLetter, messageId: String(submitted.messageId) } : undefined;
-    const event = await waitForOutcomeOrRejection(await conn.mns(), queues.events, operationId, clock.now() + timeoutS * 1000, clock, watch);
+    const ledger = conn.ledger();
+    const heartbeat = ctx.values.json ? undefined : heartbeatFor(ctx, operationId, clock, ledger);
+    const event = await waitForOutcomeOrRejection(await conn.mns(), queues.events, operationId, clock.now() + timeoutS * 1000, clock, watch, heartbeat);
     if (event !== undefined && 'rejected' in event) {
       // on-request refused the request (it names why): no operation was started, nothing will arrive.
       if (ctx.values.json) ctx.json({ ...submitted, rejected: event.rejected });
@@ -317,10 +335,38 @@ Exit codes: 0 submitted (with --wait: succeeded), 3 superseded, 4 failed or reje
       return ExitCode.Timeout;
     }
     if (ctx.values.json) ctx.json(event);
-    else ctx.print(`${event.outcome}${event.reason ? ` (${event.reason})` : ''}: ${event.message}`);
+    else ctx.print(`${ctx.style.outcome(event.outcome)}${event.reason ? ` (${event.reason})` : ''}: ${event.message}`);
     return exitFor(event);
   },
 };
+
+/** How often `submit --wait` says it is still waiting, and where the operation is (seconds). */
+export const HeartbeatSeconds = 5;
+
+/**
+ * The progress line `submit --wait` prints on stderr every {@link HeartbeatSeconds} while it waits: the
+ * operation's current step and its last report from the ledger when one is configured, else the time waited.
+ */
+function heartbeatFor(ctx: CliContext, operationId: string, clock: Clock, ledger: LedgerPort | undefined): () => Promise<void> {
+  const since = clock.now();
+  let last = since;
+  return async () => {
+    if (clock.now() - last < HeartbeatSeconds * 1000) return;
+    last = clock.now();
+    const waited = `${Math.round((last - since) / 1000)} s`;
+    let where = 'no ledger configured to say where it is (--ots-instance)';
+    if (ledger !== undefined) {
+      const record = await ledger.get(operationId).catch((err: Error) => err);
+      if (record instanceof Error) where = `the ledger could not be read (${record.message.split('\n')[0]})`;
+      else if (record === undefined) where = 'not started yet: the request is queued for on-request';
+      else {
+        const latest = record.timeline.at(-1);
+        where = `${record.status} at ${record.step}#${record.attempt}${latest ? `: ${latest.detail}` : ''}`;
+      }
+    }
+    ctx.io.stderr.write(`  ${ctx.style.dim(`waiting ${waited}:`)} ${where}\n`);
+  };
+}
 
 /** A request sent to the requests queue that on-request may refuse: its refusal lands on the dead-letter queue. */
 export interface RejectionWatch {
@@ -372,14 +418,18 @@ export async function waitForOutcomeOrRejection(
   deadlineMs: number,
   clock: Clock,
   rejection?: RejectionWatch,
+  heartbeat?: () => Promise<void>,
 ): Promise<(OperationEvent & { reason?: string }) | { rejected: string } | undefined> {
   while (clock.now() < deadlineMs) {
+    await heartbeat?.();
     if (rejection !== undefined) {
       const rejected = await findRejection(mns, rejection);
       if (rejected !== undefined) return { rejected };
     }
     // With a rejection to watch for, look at the dead-letter queue every few seconds.
-    const waitSeconds = Math.max(1, Math.min(rejection === undefined ? 30 : 3, Math.floor((deadlineMs - clock.now()) / 1000)));
+    // A heartbeat needs the loop back at least that often.
+    const longest = rejection !== undefined ? 3 : heartbeat !== undefined ? HeartbeatSeconds : 30;
+    const waitSeconds = Math.max(1, Math.min(longest, Math.floor((deadlineMs - clock.now()) / 1000)));
     const messages = await mns.receive(queue, { waitSeconds, max: 16 });
     let found: OperationEvent | undefined;
     for (const m of messages) {
@@ -467,9 +517,12 @@ usage, 1 error.`,
         ctx.print(`group ${g.group}`);
         for (const e of g.enis) ctx.print(`  ENI ${e.eniId}  ${e.status}${e.instanceId ? ` on ${e.instanceId}` : ''}  ${e.privateIps.join(', ')}`);
         for (const m of g.members) {
-          ctx.print(`  ${String(m.priority).padStart(2)}. ${m.instanceId.padEnd(22)} ${m.status.padEnd(9)} ${(m.zoneId ?? '').padEnd(16)} agent ${m.cloudAssistant.padEnd(7)} ${m.holds.length ? `holds ${m.holds.join(', ')}` : ''}`.trimEnd());
+          const st = ctx.style;
+          const holds = m.holds.length ? `${' '.repeat(Math.max(0, 7 - m.cloudAssistant.length))} holds ${m.holds.join(', ')}` : '';
+          ctx.print(`  ${String(m.priority).padStart(2)}. ${m.instanceId.padEnd(22)} ${st.outcome(m.status, m.status.padEnd(9))} ${(m.zoneId ?? '').padEnd(16)} agent ${st.outcome(m.cloudAssistant)}${holds}`);
         }
-        for (const v of g.verdict) ctx.print(`  ${v.verdict}: ${v.detail}`);
+        // (a healthy verdict's detail already starts with "healthy: ")
+        for (const v of g.verdict) ctx.print(`  ${ctx.style.outcome(v.verdict)}: ${v.detail.startsWith(`${v.verdict}: `) ? v.detail.slice(v.verdict.length + 2) : v.detail}`);
       }
     }
     return unhealthy ? ExitCode.Failed : ExitCode.Succeeded;
@@ -498,7 +551,7 @@ async function showOperation(ctx: CliContext, operationId: string): Promise<numb
     ctx.json(record);
   } else {
     const r = record.request;
-    ctx.print(`operation ${record.operationId}  ${record.status}${record.outcome?.reason ? ` (${record.outcome.reason})` : ''}${record.group ? `  group ${record.group}` : ''}`);
+    ctx.print(`operation ${record.operationId}  ${ctx.style.outcome(record.status)}${record.outcome?.reason ? ` (${record.outcome.reason})` : ''}${record.group ? `  group ${record.group}` : ''}`);
     ctx.print(`  bind ${r.eniId} -> ${r.instanceId}${r.sourceInstanceId ? ` from ${r.sourceInstanceId}` : ''}  origin ${r.origin.kind} ${r.origin.id}`);
     ctx.print(`  started ${new Date(record.startedAt).toISOString()}, deadline ${new Date(record.deadlineAt).toISOString()}, now at ${record.step}#${record.attempt}`);
     if (record.timelineDropped > 0) ctx.print(`  (${record.timelineDropped} earlier timeline entries not kept)`);
@@ -546,7 +599,7 @@ Exit codes: 0 listed, 2 bad usage, 1 error.`,
     for (const r of records) {
       const q = r.request;
       const took = r.outcome ? ago(r.outcome.durationMs) : `running at ${r.step}`;
-      ctx.print(`${new Date(r.startedAt).toISOString()}  ${r.operationId}  ${(r.status + (r.outcome?.reason ? `/${r.outcome.reason}` : '')).padEnd(28)} ${q.eniId} -> ${q.instanceId}${q.sourceInstanceId ? ` from ${q.sourceInstanceId}` : ''}  ${took}  ${q.origin.kind} ${q.origin.id}`);
+      ctx.print(`${new Date(r.startedAt).toISOString()}  ${r.operationId}  ${ctx.style.outcome(r.status, (r.status + (r.outcome?.reason ? `/${r.outcome.reason}` : '')).padEnd(28))} ${q.eniId} -> ${q.instanceId}${q.sourceInstanceId ? ` from ${q.sourceInstanceId}` : ''}  ${took}  ${q.origin.kind} ${q.origin.id}`);
     }
     return ExitCode.Succeeded;
   },
@@ -603,15 +656,18 @@ export async function runCli(argv: readonly string[], io: CliIo, defaults: CliDe
   }
   let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
   try {
-    parsed = parseArgs({ args: [...rest], options: { ...Common, ...command.options }, strict: true, allowPositionals: command.allowPositionals ?? false }) as typeof parsed;
+    const common = command.common === 'help' ? HelpOnly : Common;
+    parsed = parseArgs({ args: [...rest], options: { ...common, ...command.options }, strict: true, allowPositionals: command.allowPositionals ?? false }) as typeof parsed;
   } catch (err) {
     io.stderr.write(`eni-failover ${name}: ${(err as Error).message} (eni-failover ${name} --help)\n`);
     return ExitCode.Usage;
   }
   if (parsed.values.help) {
-    io.stdout.write(`Usage: ${command.usage}\n\n${CommonHelp}\n`);
+    io.stdout.write(command.common === 'help' ? `Usage: ${command.usage}\n` : `Usage: ${command.usage}\n\n${CommonHelp}\n`);
     return ExitCode.Succeeded;
   }
+  const verbose = parsed.values.verbose === true;
+  const say = (text: string) => void io.stderr.write(`${text}\n`);
   let connection: Connection | undefined;
   let groups: GroupsConfig | undefined;
   const ctx: CliContext = {
@@ -619,7 +675,8 @@ export async function runCli(argv: readonly string[], io: CliIo, defaults: CliDe
     defaults,
     values: parsed.values,
     positionals: parsed.positionals,
-    connection: () => (connection ??= connect(parsed.values, io.env, io.cwd)),
+    connection: () =>
+      (connection ??= connect(parsed.values, io.env, io.cwd, verbose ? { ecsCall: (e) => say(`  ecs ${e.api}${e.attempt > 1 ? ` (attempt ${e.attempt})` : ''} ${e.ok ? 'ok' : e.code ?? 'error'} ${e.ms} ms`) } : {})),
     groups: () => {
       if (groups) return groups;
       const file = parsed.values.groups;
@@ -636,6 +693,8 @@ export async function runCli(argv: readonly string[], io: CliIo, defaults: CliDe
     },
     print: (text) => void io.stdout.write(`${text}\n`),
     json: (value) => void io.stdout.write(`${JSON.stringify(value, null, 2)}\n`),
+    style: makeStyle(colourWanted(io.stdout.isTTY, io.env, parsed.values.json === true)),
+    verbose: (text) => (verbose ? say(text) : undefined),
   };
   try {
     return await command.run(ctx);

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { fromDefaultChain, type CredentialSource } from '../cloud/credentials';
-import { createEcsPort, type EcsPortWithStats } from '../cloud/ecs';
+import { fromCliProfile, fromDefaultChain, type CredentialSource } from '../cloud/credentials';
+import { createEcsPort, type EcsCallEvent, type EcsPortWithStats } from '../cloud/ecs';
 import { createFcInvoker, type FcInvoker } from '../cloud/fc';
 import { TablestoreLedger } from '../cloud/ledger';
 import { MnsQueues } from '../cloud/mns';
@@ -48,6 +48,7 @@ export const ConnectionOptions = {
   'local-file': { type: 'string' },
   'ots-instance': { type: 'string' },
   'ots-endpoint': { type: 'string' },
+  profile: { type: 'string' },
 } as const;
 
 export const ConnectionHelp = `Cloud selection (every command):
@@ -60,8 +61,10 @@ export const ConnectionHelp = `Cloud selection (every command):
   --local-file PATH     the local cloud's JSON file (implies --local)
   --ots-instance NAME   the operation ledger's Tablestore instance (default: $ENI_FAILOVER_OTS_INSTANCE)
   --ots-endpoint URL    its endpoint (default https://<instance>.<region>.ots.aliyuncs.com)
+  --profile NAME        credentials of the aliyun CLI profile NAME (~/.aliyun/config.json) only
 Credentials come from Alibaba Cloud's default chain: ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET
-(+ ALIBABA_CLOUD_SECURITY_TOKEN), the aliyun CLI profile, or the instance role.`;
+(+ ALIBABA_CLOUD_SECURITY_TOKEN), the aliyun CLI profile ($ALIBABA_CLOUD_PROFILE or the current one),
+or the instance role.`;
 
 export interface Connection {
   readonly regionId: string;
@@ -105,8 +108,17 @@ export function readLocalFile(path: string): LocalCloudFile {
   return parsed.data;
 }
 
+/** What `--verbose` shows: every ECS API attempt as the port makes it. */
+export interface ConnectionObserver {
+  ecsCall?(event: EcsCallEvent): void;
+}
+
 /** Builds the connection from the options and environment. Ports are built lazily, once. */
-export function connect(values: Values, env: NodeJS.ProcessEnv, cwd: string): Connection {
+export function connect(values: Values, env: NodeJS.ProcessEnv, cwd: string, observer: ConnectionObserver = {}): Connection {
+  if (values.profile !== undefined && (values.local || values['local-file'] !== undefined)) {
+    throw new UsageError('--profile and --local exclude each other: the local cloud has its own keys (in its --local file)');
+  }
+  if (values.profile !== undefined && !/^[\w.@-]{1,64}$/.test(values.profile)) throw new UsageError(`--profile must be an aliyun CLI profile name, not "${values.profile}"`);
   const localPath = values['local-file'] ?? (values.local ? (env.ENI_FAILOVER_LOCAL_FILE ?? DefaultLocalFile) : undefined);
   const local = localPath === undefined ? undefined : readLocalFile(resolve(cwd, localPath));
   const regionId = values.region ?? local?.regionId ?? env.ALIBABA_CLOUD_REGION_ID ?? env.ALIBABA_CLOUD_REGION;
@@ -114,7 +126,11 @@ export function connect(values: Values, env: NodeJS.ProcessEnv, cwd: string): Co
     throw new UsageError('no region: pass --region (e.g. --region cn-hangzhou), set ALIBABA_CLOUD_REGION_ID, or use --local');
   }
   const accountId = values['account-id'] ?? local?.accountId ?? env.ALIBABA_CLOUD_ACCOUNT_ID;
-  const credentials: CredentialSource = local ? { accessKeyId: local.accessKeyId, accessKeySecret: local.accessKeySecret } : fromDefaultChain();
+  const credentials: CredentialSource = local
+    ? { accessKeyId: local.accessKeyId, accessKeySecret: local.accessKeySecret }
+    : values.profile !== undefined
+      ? fromCliProfile(values.profile)
+      : fromDefaultChain();
   const ecsEndpoint = splitEndpoint(values.endpoint ?? local?.ecsEndpoint ?? `ecs.${regionId}.aliyuncs.com`, local ? 'HTTP' : 'HTTPS');
   let ecs: EcsPortWithStats | undefined;
   let mns: MnsQueues | undefined;
@@ -130,7 +146,7 @@ export function connect(values: Values, env: NodeJS.ProcessEnv, cwd: string): Co
     regionId,
     credentials,
     local: local !== undefined,
-    ecs: () => (ecs ??= createEcsPort({ regionId, endpoint: ecsEndpoint.host, protocol: ecsEndpoint.protocol, credentials })),
+    ecs: () => (ecs ??= createEcsPort({ regionId, endpoint: ecsEndpoint.host, protocol: ecsEndpoint.protocol, credentials, ...(observer.ecsCall ? { onCall: observer.ecsCall } : {}) })),
     mns: async () => {
       if (mns) return mns;
       const account = needAccount('MNS');

@@ -1,4 +1,4 @@
-import Credential from '@alicloud/credentials';
+import Credential, { CLIProfileCredentialsProvider } from '@alicloud/credentials';
 
 /** An access key pair, with the STS token when the key is temporary (Function Compute roles). */
 export interface EcsCredentials {
@@ -77,10 +77,33 @@ export function fromFcContext(context: FcContextLike | undefined): EcsCredential
  * source yields a key; secrets never appear in messages.
  */
 export function fromDefaultChain(): () => Promise<EcsCredentials> {
+  return chainGetter(
+    () => new Credential(),
+    (reason) =>
+      `No Alibaba Cloud credentials found (${reason}): set ALIBABA_CLOUD_ACCESS_KEY_ID and ` +
+      'ALIBABA_CLOUD_ACCESS_KEY_SECRET (plus ALIBABA_CLOUD_SECURITY_TOKEN for STS keys), or configure a profile with `aliyun configure`',
+  );
+}
+
+/**
+ * For the CLI's `--profile NAME`: the aliyun CLI profile NAME of ~/.aliyun/config.json, and nothing else
+ * (no fallback to the environment, so the operator gets the account they named). Every profile mode the
+ * aliyun CLI writes (AK, StsToken, RamRoleArn, EcsRamRole, ...) is resolved by @alicloud/credentials'
+ * CLIProfileCredentialsProvider (providers/cli_profile.js `getCredentialsProvider`).
+ */
+export function fromCliProfile(profileName: string): () => Promise<EcsCredentials> {
+  return chainGetter(
+    () => new Credential(null, CLIProfileCredentialsProvider.builder().withProfileName(profileName).build()),
+    (reason) => `aliyun CLI profile "${profileName}" gave no credentials (${reason}): list profiles with \`aliyun configure list\`, or create it with \`aliyun configure --profile ${profileName}\``,
+  );
+}
+
+/** A getter over one credentials client, rebuilt after a failure; errors carry the reason's first line only. */
+function chainGetter(build: () => Credential, explain: (reason: string) => string): () => Promise<EcsCredentials> {
   let credential: Credential | undefined;
   return async () => {
     try {
-      credential ??= new Credential();
+      credential ??= build();
       const model = await credential.getCredential();
       if (!model.accessKeyId || !model.accessKeySecret) throw new Error('the chain returned an empty key');
       return {
@@ -90,11 +113,17 @@ export function fromDefaultChain(): () => Promise<EcsCredentials> {
       };
     } catch (err) {
       credential = undefined;
-      const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
-      throw new Error(
-        `No Alibaba Cloud credentials found (${reason}): set ALIBABA_CLOUD_ACCESS_KEY_ID and ` +
-          'ALIBABA_CLOUD_ACCESS_KEY_SECRET (plus ALIBABA_CLOUD_SECURITY_TOKEN for STS keys), or configure a profile with `aliyun configure`',
-      );
+      throw new Error(explain(safeReason(err)));
     }
   };
+}
+
+/**
+ * The first line of a credentials error, without what must not be printed: the SDK's "parse aliyun cli
+ * config ... failed: <content>" quotes the whole config file, keys included (providers/cli_profile.js
+ * `getConfiguration`), so anything after "failed:" is dropped.
+ */
+export function safeReason(err: unknown): string {
+  const first = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
+  return first.replace(/\bfailed:.*$/, 'failed').slice(0, 200) || 'unknown';
 }

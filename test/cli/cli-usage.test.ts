@@ -22,11 +22,19 @@ describe('CLI usage', () => {
     expect([r.code, r.stdout(), r.stderr()]).toEqual([ExitCode.Succeeded, `eni-failover ${version}\n`, '']);
   });
 
-  it('local --help says "Usage:" once', async () => {
+  it('local --help says "Usage:" once and lists only what works for local (no cloud selection, no --groups)', async () => {
     const r = await cli(['local', '--help']);
     expect(r.code).toBe(ExitCode.Succeeded);
     expect(r.stdout()).toMatch(/^Usage: eni-failover local up /);
-    expect(r.stdout()).not.toMatch(/Usage: Usage:/);
+    expect(r.stdout()).toMatch(/^ {7}eni-failover local status /m);
+    expect(r.stdout()).toMatch(/^ {7}eni-failover local down /m);
+    expect(r.stdout()).not.toMatch(/Usage: Usage:|--region|--endpoint|--groups|--ots-instance|--profile/);
+  });
+
+  it('local refuses the options that do nothing there (exit 2), where other commands take them', async () => {
+    const r = await cli(['local', 'status', '--region', 'cn-hangzhou']);
+    expect([r.code, r.stdout()]).toEqual([ExitCode.Usage, '']);
+    expect(r.stderr()).toMatch(/Unknown option '--region'/);
   });
 
   it('an unknown command is exit 2 on stderr, naming the commands', async () => {
@@ -38,7 +46,10 @@ describe('CLI usage', () => {
   it.each([
     [['local', 'up', '--time-scale', 'abc'], /^eni-failover local: --time-scale must be a number in \(0, 1\], got abc/],
     [['local', 'up', '--scenario', '/nonexistent.yaml'], /^eni-failover local: Invalid \/nonexistent\.yaml/],
-    [['local', 'down'], /^eni-failover local: usage: eni-failover local up .*the only local command is 'up'/],
+    [['local'], /^eni-failover local: say what to do: local up, local status or local down; eni-failover local --help/],
+    [['local', 'start'], /^eni-failover local: say what to do: .* \(not "start"\)/],
+    [['local', 'down', '--scenario', 'x.yaml'], /^eni-failover local: --scenario is an option of local up, not of local down/],
+    [['local', 'status', 'extra'], /^eni-failover local: unexpected argument "extra" after local status/],
   ])('%j is bad usage: exit 2, on stderr, nothing started', async (args, message) => {
     const r = await cli(args);
     expect([r.code, r.stdout()]).toEqual([ExitCode.Usage, '']);
