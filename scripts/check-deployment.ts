@@ -113,6 +113,12 @@ export async function checkDeployment(root: string, env: NodeJS.ProcessEnv = {})
     if (token !== undefined && token !== '' && token.length < MinTokenLength) problems.push(`${name}: the alarm token is ${token.length} characters; use at least ${MinTokenLength} (openssl rand -base64 32)`);
   }
 
+  // 1c. Logs: every function's stdout (the journal: one JSON line per step delivery) goes to Log Service;
+  //     without logConfig FC keeps it nowhere.
+  for (const fn of model?.functions ?? []) {
+    if (fn.logConfig === undefined) problems.push(`s.yaml: ${fn.functionName} has no logConfig, so its journal lines are kept nowhere; add logConfig: \${vars.logConfig}`);
+  }
+
   // 2. Queues: every queue a function is triggered by, dead-letters to, or sends to is declared.
   const sentTo = new Set<string>();
   if (model !== undefined) {

@@ -134,6 +134,13 @@ export interface FunctionSpec {
   readonly instanceConcurrency: number;
   readonly environmentVariables: Readonly<Record<string, string>>;
   readonly initializer?: { readonly handler: string; readonly export: string; readonly timeout: number };
+  /**
+   * Where FC sends the function's stdout/stderr (Log Service): 'auto' (fc3 creates or reuses a default
+   * project and logstore) or a named project/logstore (FC 3.0 API struct LogConfig,
+   * https://help.aliyun.com/zh/functioncompute/api-fc-2023-03-30-struct-logconfig). The local runtime
+   * checks the shape and keeps no Log Service: it has none (invocation logs stay with the invocation).
+   */
+  readonly logConfig?: 'auto' | { readonly project: string; readonly logstore: string };
   readonly triggers: readonly TriggerSpec[];
   /** The resolved props, for checks this model does not cover. */
   readonly props: Readonly<Record<string, unknown>>;
@@ -289,6 +296,8 @@ function validateFunction(
     initializer = { handler: initHandler, export: ref!.export, timeout: initTimeout };
   }
 
+  const logConfig = validateLogConfig(props['logConfig'], fail);
+
   const rawTriggers = props['triggers'] ?? [];
   if (!Array.isArray(rawTriggers)) fail('triggers', 'must be a list');
   const triggers = (rawTriggers as unknown[]).map((t, i) => validateTrigger(file, `${at}.triggers[${i}]`, t, queues));
@@ -310,6 +319,7 @@ function validateFunction(
     memorySize,
     timeout,
     instanceConcurrency,
+    ...(logConfig !== undefined ? { logConfig } : {}),
     environmentVariables,
     initializer,
     triggers,
@@ -526,4 +536,23 @@ async function checkExports(file: string, fn: FunctionSpec, runtimeEnv: Readonly
   if (fn.initializer !== undefined && answer.types[1] !== 'function') {
     throw new SYamlError(file, `${at}.instanceLifecycleConfig.initializer.handler`, `${fn.handlerFile} does not export a function named "${fn.initializer.export}"`);
   }
+}
+
+/**
+ * fc3 `logConfig`: the string 'auto', or the LogConfig struct (project and logstore required together;
+ * enableRequestMetrics / enableInstanceMetrics booleans; logBeginRule DefaultRegex or None).
+ */
+function validateLogConfig(raw: unknown, fail: (field: string, problem: string) => never): FunctionSpec['logConfig'] {
+  if (raw === undefined || raw === null) return undefined;
+  if (raw === 'auto') return 'auto';
+  if (!isRecord(raw)) return fail('logConfig', `must be 'auto' or { project, logstore }, not ${JSON.stringify(raw)}`);
+  const project = raw['project'];
+  const logstore = raw['logstore'];
+  if (typeof project !== 'string' || !/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(project)) fail('logConfig.project', `must be a Log Service project name (3-63 lowercase letters, digits, -), not ${JSON.stringify(project)}`);
+  if (typeof logstore !== 'string' || !/^[a-z0-9_][a-z0-9_-]{1,61}[a-z0-9_]$/.test(logstore)) fail('logConfig.logstore', `must be a logstore name (3-63 lowercase letters, digits, _ and -), not ${JSON.stringify(logstore)}`);
+  for (const flag of ['enableRequestMetrics', 'enableInstanceMetrics'] as const) {
+    if (raw[flag] !== undefined && typeof raw[flag] !== 'boolean') fail(`logConfig.${flag}`, 'must be true or false');
+  }
+  if (raw['logBeginRule'] !== undefined && raw['logBeginRule'] !== 'DefaultRegex' && raw['logBeginRule'] !== 'None') fail('logConfig.logBeginRule', 'must be DefaultRegex or None');
+  return { project: project as string, logstore: logstore as string };
 }
