@@ -1,7 +1,8 @@
 #!/bin/sh
 # eni-failover guest script: make a secondary ENI usable with per-ENI policy routing.
 # Read guest/README.md. Inputs (the workflow prepends them as assignments): ENI_MAC, ENI_IPS,
-# ENI_PREFIX, ENI_GATEWAY, ENI_PERSIST, ENI_METADATA_URL, ENI_WAIT_SECONDS, ENI_ROOT.
+# ENI_PREFIX, ENI_GATEWAY, ENI_PERSIST, ENI_METADATA_URL, ENI_WAIT_SECONDS, ENI_ROOT, ENI_VERIFY_HOOK,
+# ENI_HOTPLUG (set by the hot-plug hook of guest/install-hook.sh).
 # POSIX sh (dash, bash, busybox ash); needs iproute2, sysctl/procfs, awk, sed, and curl or wget.
 # Last line: "eni-failover-result: {json}" (exit 0) or "eni-failover-error: <code> <message>".
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -70,6 +71,9 @@ R=${ENI_ROOT:-/}
 case $R in /*) ;; *) die 2 "bad-input: ENI_ROOT must be an absolute path" ;; esac
 case $R in *[!A-Za-z0-9._/-]* | *..*) die 2 "bad-input: ENI_ROOT has unsupported characters" ;; esac
 R=${R%/}
+HOOK=${ENI_VERIFY_HOOK:-}
+case $HOOK in *[!0-9a-f]*) die 2 "bad-input: ENI_VERIFY_HOOK must be 12 hex digits" ;; esac
+[ -z "$HOOK" ] || [ ${#HOOK} -eq 12 ] || die 2 "bad-input: ENI_VERIFY_HOOK must be 12 hex digits"
 have ip || die 14 "missing-tool: ip (iproute2) is required"
 
 # ---- 2. Where would the configuration persist? Decided before any change (exit 13 changes nothing). ----
@@ -152,7 +156,9 @@ _end=$(($(date +%s) + WAIT))
 while :; do
   if find_dev; then
     [ "$DEV $IFX" != "$_seen" ] || break
-    [ -n "$_seen" ] || ! have udevadm || udevadm settle -t 2 >/dev/null 2>&1
+    # Under the hot-plug hook udev has named the device already (RUN comes after NAME), and a settle
+    # there would wait for the very event that started the hook.
+    [ -n "$_seen" ] || [ "${ENI_HOTPLUG:-0}" = 1 ] || ! have udevadm || udevadm settle -t 2 >/dev/null 2>&1
     # Renamed over and over: go on with the latest name; refind follows later renames.
     _n=$((_n + 1)); [ $_n -lt 20 ] || break
     _seen="$DEV $IFX"
@@ -164,6 +170,38 @@ while :; do
   nap
 done
 say "device $DEV (ifindex $IFX) has MAC $MAC"
+
+# ---- 4b. A prepared standby: the hot-plug hook may have configured this NIC already; verify, do not redo. ----
+HOOK_WHY=
+if [ -n "$HOOK" ]; then
+  _sf=$R/var/lib/eni-failover/$(echo "$MAC" | tr -d :).state
+  # The hook starts when the NIC appears; this command can arrive while it runs: wait for its verdict (10 s).
+  _k=0
+  while [ $_k -lt 100 ] && grep -qx state=running "$_sf" 2>/dev/null; do _k=$((_k + 1)); nap; done
+  _l=$(sed -n 's/^result=//p' "$_sf" 2>/dev/null)
+  hv() { printf '%s\n' "$_l" | sed -n "s/.*\"$1\":\"\{0,1\}\([^\",]*\).*/\1/p"; }
+  if [ ! -f "$_sf" ]; then HOOK_WHY=no-record
+  elif grep -qx state=running "$_sf"; then HOOK_WHY=still-running
+  elif ! grep -qx exit=0 "$_sf" || [ -z "$_l" ]; then HOOK_WHY=hook-failed
+  else
+    # The record is believed only as far as the live state agrees: this device (name and ifindex), every
+    # IP on it with its source rule, and the table's default route.
+    _t=$(hv table)
+    [ "$(hv device)" = "$DEV" ] && [ "$_t" = $((1000 + IFX)) ] || HOOK_WHY=stale
+    _a=" $(ip -4 -o addr show dev "$DEV" | awk '{ sub("/.*", "", $4); printf "%s ", $4 }')"
+    _r=$(our_rules)
+    for _ip in $IN_IPS $(printf '%s\n' "$_l" | sed -n 's/.*"ips":\[\([^]]*\)\].*/\1/p' | tr '",' '  '); do
+      in_list "$_ip" "$_a" && printf '%s\n' "$_r" | grep -qx "$_t $_ip $_t" || HOOK_WHY=stale
+    done
+    ip -4 route show table "$_t" 2>/dev/null | grep -q "^default via $(hv gateway) dev $DEV " || HOOK_WHY=stale
+    if [ -z "$HOOK_WHY" ]; then
+      say "verified: the hot-plug hook (version $(sed -n 's/^version=//p' "$_sf")) configured $DEV at $(sed -n 's/^at=//p' "$_sf")"
+      echo "eni-failover-result: ${_l%\}},\"by\":\"hook\"}"
+      exit 0
+    fi
+  fi
+  say "hot-plug hook: $HOOK_WHY; configuring now"
+fi
 
 # ---- 5. Metadata (token mode first, then without), the workflow's values as the fallback. ----
 TOKEN=
@@ -446,5 +484,5 @@ fi
 _j=
 for _ip in $IPS; do _j="$_j,\"$_ip\""; done
 say "done: $CHANGES change(s)"
-echo "eni-failover-result: {\"device\":\"$DEV\",\"mac\":\"$MAC\",\"ips\":[${_j#,}],\"prefix\":$PREFIX,\"gateway\":\"$GW\",\"table\":$TABLE,\"priority\":$TABLE,\"persisted\":\"$PERSISTED\",\"changes\":$CHANGES}"
+echo "eni-failover-result: {\"device\":\"$DEV\",\"mac\":\"$MAC\",\"ips\":[${_j#,}],\"prefix\":$PREFIX,\"gateway\":\"$GW\",\"table\":$TABLE,\"priority\":$TABLE,\"persisted\":\"$PERSISTED\",\"changes\":$CHANGES${HOOK:+,\"by\":\"command\",\"hook\":\"$HOOK_WHY\"}}"
 exit 0

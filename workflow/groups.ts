@@ -44,6 +44,13 @@ export const FailoverGroup = z
       .min(1, 'must list at least one instance')
       .refine((m) => new Set(m).size === m.length, 'must not list an instance twice'),
     policy: Policy.default({}),
+    // ---- prepared standbys (workflow/prepare.ts) ----
+    /**
+     * Install on every standby member a hot-plug hook that configures a group ENI's NIC the moment it
+     * appears, so the IP answers before any RunCommand could; the failover's guest step then verifies.
+     */
+    prepare: z.boolean().default(false),
+    // ---- end prepared standbys ----
   })
   .strict();
 export type FailoverGroup = z.infer<typeof FailoverGroup>;

@@ -23,6 +23,12 @@ export interface GuestEniConfig {
   readonly metadataUrl?: string;
   /** How long the script waits for the hot-plugged NIC to appear (0..600 s; script default 30). */
   readonly waitSeconds?: number;
+  /**
+   * A prepared standby (group `prepare: true`): the hot-plug hook of this version (workflow/prepare.ts) may
+   * have configured the NIC already; the script then verifies the hook's record against the live state and
+   * configures only when the hook did not (its result says `by: hook` or `by: command`).
+   */
+  readonly verifyHook?: string;
 }
 
 /** What the script reports on success (its `eni-failover-result:` line). */
@@ -37,6 +43,10 @@ export interface GuestResult {
   readonly persisted: GuestPersisted;
   /** Changes the run made; 0 when everything was already in place (present since the first version). */
   readonly changes?: number;
+  /** With `verifyHook`: who configured the NIC - the hot-plug hook (verified here) or this command. */
+  readonly by?: 'hook' | 'command';
+  /** With `by: command`: why the hook's work was not taken (no-record, still-running, hook-failed, stale). */
+  readonly hook?: string;
 }
 
 export const GuestPersisted = {
@@ -81,6 +91,8 @@ export class GuestCommandInputError extends Error {
 
 const MAC = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+/** A hook version: the first 12 hex digits of the installed script's sha256 (workflow/prepare.ts). */
+export const HOOK_VERSION = /^[0-9a-f]{12}$/;
 const METADATA_URL = /^http:\/\/[A-Za-z0-9.:/_-]+$/;
 /** Characters a value may have once validated: nothing a single-quoted shell word cannot hold verbatim. */
 const SHELL_SAFE = /^[A-Za-z0-9.:,/_-]*$/;
@@ -125,6 +137,7 @@ export function buildGuestCommand(config: GuestEniConfig, scriptText: string): s
   if (config.waitSeconds !== undefined) {
     check(Number.isInteger(config.waitSeconds) && config.waitSeconds >= 0 && config.waitSeconds <= 600, 'waitSeconds', 'waitSeconds must be an integer 0..600');
   }
+  if (config.verifyHook !== undefined) check(HOOK_VERSION.test(config.verifyHook), 'verifyHook', 'verifyHook must be a hook version: 12 lowercase hex digits');
 
   const vars: Array<[string, string]> = [
     ['ENI_MAC', config.mac],
@@ -135,24 +148,31 @@ export function buildGuestCommand(config: GuestEniConfig, scriptText: string): s
   if (config.gateway !== undefined) vars.push(['ENI_GATEWAY', config.gateway]);
   if (config.metadataUrl !== undefined) vars.push(['ENI_METADATA_URL', config.metadataUrl]);
   if (config.waitSeconds !== undefined) vars.push(['ENI_WAIT_SECONDS', String(config.waitSeconds)]);
+  if (config.verifyHook !== undefined) vars.push(['ENI_VERIFY_HOOK', config.verifyHook]);
   // Defence in depth: the checks above already exclude anything that could end the single quotes.
   for (const [name, value] of vars) {
     if (!SHELL_SAFE.test(value)) throw new GuestCommandInputError('mac', `internal: ${name} is not shell-safe`);
   }
 
-  const body = scriptText
-    .replace(/^#![^\n]*\n/, '')
-    .split('\n')
-    // Comment-only lines go (the script keeps no '#' at the start of a line inside a string);
-    // trailing comments and blank lines stay, so line numbers in errors stay close to the source.
-    .filter((line) => !/^\s*#/.test(line))
-    .join('\n');
-  const command = ['#!/bin/sh', ...vars.map(([k, v]) => `${k}='${v}'`), body].join('\n');
+  const command = ['#!/bin/sh', ...vars.map(([k, v]) => `${k}='${v}'`), scriptBody(scriptText)].join('\n');
   const size = 4 * Math.ceil(new TextEncoder().encode(command).length / 3);
   if (size > MAX_COMMAND_BASE64_BYTES) {
     throw new Error(`guest command is ${size} bytes in base64, over Cloud Assistant's ${MAX_COMMAND_BASE64_BYTES}; shorten guest/configure-eni.sh`);
   }
   return command;
+}
+
+/**
+ * A guest script as it is sent: its shebang and comment-only lines dropped (the scripts keep no '#' at the
+ * start of a line inside a string); trailing comments and blank lines stay, so line numbers in errors stay
+ * close to the source.
+ */
+export function scriptBody(scriptText: string): string {
+  return scriptText
+    .replace(/^#![^\n]*\n/, '')
+    .split('\n')
+    .filter((line) => !/^\s*#/.test(line))
+    .join('\n');
 }
 
 /** The script's verdict read from a command output. */
@@ -205,5 +225,7 @@ function resultProblem(v: unknown): string | undefined {
   if (!isInt(r.priority) || r.priority < 1 || r.priority > 32765) return 'has no valid priority';
   if (typeof r.persisted !== 'string' || !PERSISTED.has(r.persisted)) return 'has no valid persisted';
   if (r.changes !== undefined && (!isInt(r.changes) || r.changes < 0)) return 'has an invalid changes count';
+  if (r.by !== undefined && r.by !== 'hook' && r.by !== 'command') return 'has an invalid by';
+  if (r.hook !== undefined && (typeof r.hook !== 'string' || !/^[a-z-]{0,20}$/.test(r.hook))) return 'has an invalid hook';
   return undefined;
 }

@@ -62,13 +62,32 @@ export const OperationRecord = z
 export type OperationRecord = z.infer<typeof OperationRecord>;
 
 /**
+ * What the prepare job knows of one standby's hot-plug hook: the hook it installed (version, ENIs, persist),
+ * what it found before (missing / outdated / current: drift is anything but current), and when.
+ */
+export const PreparedState = z
+  .object({
+    group: z.string(),
+    state: z.enum(['prepared', 'failed']),
+    version: z.string(),
+    enis: z.string(),
+    persist: z.boolean(),
+    found: z.enum(['missing', 'outdated', 'current']).optional(),
+    detail: z.string(),
+    invokeId: z.string().optional(),
+    at: z.number(),
+  })
+  .strict();
+export type PreparedState = z.infer<typeof PreparedState>;
+
+/**
  * A lease row. For an ENI (`eni/<id>`): which operation may move it now. For an instance
  * (`instance/<id>`): the operations that need it stopped (`holders`) and which of them stopped it; the last
  * holder out starts it again.
  */
 export const LeaseRecord = z
   .object({
-    resourceId: z.string().regex(/^(eni|instance|outcome)\/[a-z0-9-]{3,64}$/),
+    resourceId: z.string().regex(/^(eni|instance|outcome|prepared)\/[a-z0-9-]{3,64}$/),
     version: z.number().int().min(1),
     /** ENI lease: the live holder ('' when free) and until when (epoch ms). */
     operationId: z.string(),
@@ -83,6 +102,8 @@ export const LeaseRecord = z
     stoppedBy: z.string().optional(),
     /** Instance power hold: the last holder out, which owes the instance its start (until it asked for it). */
     startOwedBy: z.string().optional(),
+    /** Prepared standby (`prepared/<instance>`): what the prepare job last found and did (workflow/prepare.ts). */
+    prepared: PreparedState.optional(),
     updatedAt: z.number(),
   })
   .strict();
@@ -93,6 +114,8 @@ export const eniLeaseId = (eniId: string) => `eni/${eniId}`;
 export const powerHoldId = (instanceId: string) => `instance/${instanceId}`;
 /** The mark of an outcome published outside an operation record (an entry's failure before any operation). */
 export const outcomeMarkId = (operationId: string) => `outcome/${operationId}`;
+/** The prepare job's record of a standby's hot-plug hook. */
+export const preparedId = (instanceId: string) => `prepared/${instanceId}`;
 
 /** The ledger is unreachable or answered an error: the workflow must not act without it (no fencing otherwise). */
 export class LedgerUnavailable extends Error {

@@ -29,10 +29,13 @@ export class NetnsExecutor implements GuestExecutor {
   /**
    * `namespaceOf` maps an instance id to its namespace (e.g. `(id) => topology.namespaceOf(id)`); `shell` is
    * the guest's /bin/sh (dash on Debian/Ubuntu, bash on CentOS and Alibaba Cloud Linux), `sh` by default.
+   * `rootOf` gives an instance's sandbox root (NetnsTopology.guestRoot): a namespace shares the host's
+   * filesystem, so the scripts get it as ENI_ROOT in their environment and keep their files under it; a
+   * real instance's Cloud Assistant sets no ENI_ROOT (the scripts default to /).
    */
   constructor(
     private readonly namespaceOf: (instanceId: string) => string | undefined,
-    private readonly options: { readonly shell?: string } = {},
+    private readonly options: { readonly shell?: string; readonly rootOf?: (instanceId: string) => string | undefined } = {},
   ) {}
 
   run(args: { instanceId: string; commandType: string; script: string; timeoutSeconds: number }): Promise<{ exitCode: number; output: string }> {
@@ -43,7 +46,9 @@ export class NetnsExecutor implements GuestExecutor {
     }
     return new Promise((resolve, reject) => {
       // detached: the shell leads its own process group, so a timeout kills its children too.
-      const child = spawn('ip', ['netns', 'exec', ns, this.options.shell ?? 'sh', '-s'], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+      const root = this.options.rootOf?.(args.instanceId);
+      const env = root === undefined ? process.env : { ...process.env, ENI_ROOT: root };
+      const child = spawn('ip', ['netns', 'exec', ns, this.options.shell ?? 'sh', '-s'], { stdio: ['pipe', 'pipe', 'pipe'], detached: true, env });
       const chunks: Buffer[] = [];
       let size = 0;
       const keep = (d: Buffer): void => {

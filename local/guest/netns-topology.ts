@@ -18,7 +18,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -65,6 +65,14 @@ export interface MetadataMode {
   readonly hiddenMacs?: readonly string[];
   /** false: PUT /latest/api/token answers 404, as a service without the token API would. */
   readonly tokenApi?: boolean;
+}
+
+/** A NIC that just appeared inside an instance under its final name (what udev's `add` event reports). */
+export interface NicAdded {
+  readonly instanceId: string;
+  readonly namespace: string;
+  readonly device: string;
+  readonly mac: string;
 }
 
 /** How a hot-plugged NIC gets its name inside the instance. */
@@ -210,6 +218,7 @@ export class NetnsTopology {
   private readonly pendingRenames = new Map<string, { nic: NetnsNic; from: string; to: string }>();
   private readonly namespaces: string[] = [];
   private readonly services = new Set<ChildProcess>();
+  private readonly nicListeners: Array<(e: NicAdded) => void> = [];
   private ports = 0;
   private instanceCount = 0;
   private moves: Promise<unknown> = Promise.resolve();
@@ -239,6 +248,24 @@ export class NetnsTopology {
     // No IPv6 chatter (router solicitations, DAD) in the packet counters the tests read.
     await sysctl(ns, 'net.ipv6.conf.all.disable_ipv6', 1).catch(() => undefined);
     await sysctl(ns, 'net.ipv6.conf.default.disable_ipv6', 1).catch(() => undefined);
+  }
+
+  /**
+   * The instance's own filesystem root for eni-failover's files (hooks, rules, state): a namespace shares
+   * the host's filesystem, so each instance gets a sandbox directory instead, as the persist tests use
+   * ENI_ROOT. Created with the instance, removed by {@link destroy}.
+   */
+  guestRoot(instanceId: string): string {
+    return join(this.dir, `root-${this.instance(instanceId).namespace}`);
+  }
+
+  /** Calls `listener` whenever a NIC appears in an instance under its final name (after a late rename too). */
+  onNicAdded(listener: (e: NicAdded) => void): void {
+    this.nicListeners.push(listener);
+  }
+
+  private nicAdded(inst: NetnsInstance, nic: NetnsNic, device: string): void {
+    for (const l of this.nicListeners) l({ instanceId: inst.instanceId, namespace: inst.namespace, device, mac: nic.mac });
   }
 
   /** The namespace of an instance, for the guest executor. */
@@ -301,6 +328,7 @@ export class NetnsTopology {
     const primary = await this.createNic(`eni-primary-${opts.instanceId}`, opts.mac, opts.cidr, [opts.ip]);
     const inst: NetnsInstance = { instanceId: opts.instanceId, namespace: ns, primary };
     this.instances.set(opts.instanceId, inst);
+    mkdirSync(this.guestRoot(opts.instanceId), { recursive: true });
     await this.moveIn(primary, inst);
     await ip('-n', ns, 'addr', 'add', `${opts.ip}/${primary.prefix}`, 'dev', 'eth0');
     await ip('-n', ns, 'route', 'add', 'default', 'via', primary.gateway, 'dev', 'eth0');
@@ -344,6 +372,7 @@ export class NetnsTopology {
     }
     nic.instanceId = inst.instanceId;
     this.writeMetadataState(inst.instanceId);
+    if (!opts.renameOnMetadataRequest) this.nicAdded(inst, nic, device);
     return device;
   }
 
@@ -453,8 +482,10 @@ export class NetnsTopology {
     const [what, from, to] = line.split(' ');
     if (!p || p.from !== from || p.to !== to) return;
     this.pendingRenames.delete(instanceId);
-    if (what === 'renamed') p.nic.device = to;
-    else process.stderr.write(`netns topology ${this.tag}: late rename in ${instanceId}: ${line}\n`);
+    if (what === 'renamed') {
+      p.nic.device = to;
+      this.nicAdded(this.instance(instanceId), p.nic, to);
+    } else process.stderr.write(`netns topology ${this.tag}: late rename in ${instanceId}: ${line}\n`);
     this.writeMetadataState(instanceId);
   }
 
