@@ -15,6 +15,7 @@ import { normaliseEcsEvent } from '../../workflow/entries/ecs-event';
 import { DefaultFlapWindowSeconds, type EntryDecision, type EntryDeps, type EntryResult } from '../../workflow/entries/failover';
 import { normaliseRequest, parseRequestEnvelope } from '../../workflow/entries/request';
 import { normaliseSchedule, parseSchedulePayload, type TimerEventLike } from '../../workflow/entries/schedule';
+import { prepareStandbys, type PrepareReport } from '../../workflow/entries/prepare';
 import { loadConfig, type FunctionConfig } from './config';
 import { decodeQueueEvent } from './events';
 import type { StepFunctionContext } from './step-function';
@@ -46,6 +47,8 @@ export interface EntryFunctionDeps {
   /** Reconcile wakes running operations untouched this long (StalledAfterMs; scaled by the local cloud). */
   readonly staleAfterMs?: number;
   readonly log?: (line: Record<string, unknown>) => void;
+  /** on-schedule: the guest scripts the prepare pass installs (embedded by the bundle); no prepare pass without them. */
+  readonly prepareScripts?: { readonly guestScript: string; readonly installScript: string };
 }
 
 /** What an invocation did, in the order decided (also logged, one JSON line per item). */
@@ -277,13 +280,31 @@ export function createScheduleFunction(deps: EntryFunctionDeps) {
       log({ entry: 'on-schedule', decision: 'invalid', error: payload.error, triggerName: timer.triggerName, requestId: context.requestId });
       return { error: payload.error };
     }
-    const mode = Array.isArray(payload.value) ? 'switch-over' : 'reconcile';
+    const mode = Array.isArray(payload.value) ? 'switch-over' : payload.value.mode;
     const summary = await send(await normaliseSchedule(timer, payload.value, entryDeps), 'on-schedule');
     // Reconcile also repairs the ledger's side: operations whose wake-up was lost are woken again.
     const rewoken = mode === 'reconcile' ? await rewakeStalled({ ledger: ports.ledger, queue: ports.queue, queues: deps.queues, now: entryDeps.now(), ...(deps.staleAfterMs ? { staleAfterMs: deps.staleAfterMs } : {}) }) : [];
+    const prepared = mode === 'switch-over' ? [] : await prepare(timer, ports, deps, log, context.requestId);
     log({ entry: 'on-schedule', mode, triggerName: timer.triggerName, enqueued: summary.enqueued.length, failed: summary.failed.length, skipped: summary.skipped.length, rewoken, requestId: context.requestId });
-    return { mode, ...summary, ...(rewoken.length ? { rewoken } : {}) };
+    return { mode, ...summary, ...(rewoken.length ? { rewoken } : {}), ...(prepared.length ? { prepared } : {}) };
   };
+}
+
+/** The prepare pass of a reconcile (or prepare) fire: one journal line per standby, drift named. */
+async function prepare(timer: TimerEventLike, ports: EntryPorts, deps: EntryFunctionDeps, log: (line: Record<string, unknown>) => void, requestId: string | undefined): Promise<PrepareReport[]> {
+  if (deps.prepareScripts === undefined || !deps.groups.groups.some((g) => g.prepare)) return [];
+  const clock = deps.clock ?? systemClock;
+  const reports = await prepareStandbys({
+    ecs: ports.ecs,
+    groups: deps.groups,
+    ledger: ports.ledger,
+    now: () => clock.now(),
+    sleep: (ms) => clock.sleep(ms),
+    ...deps.prepareScripts,
+    passId: `${timer.triggerName ?? 'timer'}@${timer.triggerTime ?? new Date(clock.now()).toISOString()}`,
+  });
+  for (const r of reports) log({ entry: 'on-schedule', decision: 'prepare', ...r, drift: r.found !== undefined && r.found !== 'current' ? r.found : undefined, requestId });
+  return reports;
 }
 
 // ---- on-request: the requests queue ----------------------------------------------------------------------
@@ -341,7 +362,12 @@ export type EntryKind = (typeof EntryKind)[keyof typeof EntryKind];
  * 503 naming the variable and enqueues nothing - it never runs unprotected.
  * Clients are made once and sign with the credentials of the latest invocation (STS keys rotate).
  */
-export function entryHandlerFromEnvironment(kind: EntryKind, bundledGroupsYaml: string, env: NodeJS.ProcessEnv = process.env) {
+export function entryHandlerFromEnvironment(
+  kind: EntryKind,
+  bundledGroupsYaml: string,
+  env: NodeJS.ProcessEnv = process.env,
+  prepareScripts?: EntryFunctionDeps['prepareScripts'],
+) {
   const config: FunctionConfig = loadConfig(env, bundledGroupsYaml);
   const parsed = EntryEnv.safeParse(env);
   if (!parsed.success) throw new Error(`eni-failover: bad function environment: ${describeIssues(parsed.error)}`);
@@ -359,6 +385,7 @@ export function entryHandlerFromEnvironment(kind: EntryKind, bundledGroupsYaml: 
     allowUnmanaged: config.allowUnmanaged,
     staleAfterMs: StalledAfterMs * config.timeScale,
     windowSeconds: e.FLAP_WINDOW_SECONDS,
+    ...(prepareScripts ? { prepareScripts } : {}),
     ports(context) {
       credentials = fromFcContext(context);
       if (clients === undefined) {

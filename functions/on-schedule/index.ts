@@ -1,5 +1,10 @@
 import groupsYaml from '../../config/groups.yaml' with { type: 'text' };
+import guestScript from '../../guest/configure-eni.sh';
+import installScript from '../../guest/install-hook.sh';
 import { EntryKind, entryHandlerFromEnvironment } from '../_shared/entry-function';
 
-/** Function Compute entry for timer trigger (planned switch-overs, reconcile) (s.yaml: handler index.handler). */
-export const handler = entryHandlerFromEnvironment(EntryKind.Schedule, groupsYaml);
+/**
+ * Function Compute entry for timer trigger (planned switch-overs, reconcile, the prepare pass of prepared
+ * standbys) (s.yaml: handler index.handler).
+ */
+export const handler = entryHandlerFromEnvironment(EntryKind.Schedule, groupsYaml, process.env, { guestScript, installScript });

@@ -10,7 +10,9 @@ import { entryFailure, type EntryDecision, type EntryDeps, type EntryResult } fr
 /**
  * Timer-triggered jobs. The timer's payload (a string in s.yaml) is either
  *  - a JSON list of planned switch-overs: `[{"eniId": "eni-..", "instanceId": "i-..", "sourceInstanceId"?: "i-..", "policy"?: {...}}]`
- *  - `{"mode": "reconcile"}`: repair drift in every group (see reconcile).
+ *  - `{"mode": "reconcile"}`: repair drift in every group (see reconcile), then prepare the standbys of
+ *    the groups with `prepare: true` (entries/prepare.ts)
+ *  - `{"mode": "prepare"}`: only the prepare pass (e.g. invoked once right after a deploy changed a group)
  */
 
 const PlannedBind = z
@@ -24,7 +26,7 @@ const PlannedBind = z
   .strict();
 
 const SwitchOverList = z.array(PlannedBind).min(1, 'a switch-over list needs at least one bind');
-const ReconcileMode = z.object({ mode: z.literal('reconcile') }).strict();
+const ReconcileMode = z.object({ mode: z.enum(['reconcile', 'prepare']) }).strict();
 export const SchedulePayload = z.union([SwitchOverList, ReconcileMode]);
 export type SchedulePayload = z.infer<typeof SchedulePayload>;
 
@@ -40,7 +42,7 @@ export function parseSchedulePayload(payload: string): ParseResult<SchedulePaylo
   try {
     data = JSON.parse(payload);
   } catch (err) {
-    return { ok: false, error: `payload is not JSON (expected a list of binds or {"mode":"reconcile"}): ${(err as Error).message}` };
+    return { ok: false, error: `payload is not JSON (expected a list of binds, {"mode":"reconcile"} or {"mode":"prepare"}): ${(err as Error).message}` };
   }
   const parsed = SchedulePayload.safeParse(data);
   if (parsed.success) return { ok: true, value: parsed.data };
@@ -59,7 +61,11 @@ function originOf(timer: TimerEventLike, now: number, what: string): Origin {
 
 /** Runs a parsed payload: planned switch-overs or a reconcile pass. */
 export async function normaliseSchedule(timer: TimerEventLike, payload: SchedulePayload, deps: EntryDeps): Promise<EntryResult> {
-  if (!Array.isArray(payload)) return { kind: 'decided', decisions: await reconcile(originOf(timer, deps.now(), 'reconcile'), deps) };
+  if (!Array.isArray(payload)) {
+    // The prepare pass binds nothing; the adapter runs it (it waits for Cloud Assistant).
+    if (payload.mode === 'prepare') return { kind: 'decided', decisions: [] };
+    return { kind: 'decided', decisions: await reconcile(originOf(timer, deps.now(), 'reconcile'), deps) };
+  }
   const origin = originOf(timer, deps.now(), 'switch-over');
   const decisions: EntryDecision[] = [];
   for (const bind of payload) {

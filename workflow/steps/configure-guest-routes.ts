@@ -1,4 +1,6 @@
-import { buildGuestCommand, parseGuestResult } from '../guest-command';
+import { buildGuestCommand, parseGuestResult, type GuestResult } from '../guest-command';
+import { groupOfEni } from '../groups';
+import { hookVersion } from '../prepare';
 import { powerHoldId } from '../ledger';
 import { EniStatus, InstanceStatus } from '../model';
 import { Reason } from '../rules';
@@ -83,7 +85,13 @@ export async function configureGuestRoutes(op: Operation, ctx: StepContext): Pro
     }
     const verdict = await ctx.beforeWrite({ kind: 'run-command', instanceId }, { eni }, { guestRuns: op.state.guestRuns + 1 });
     if (!verdict.ok) return refused(verdict);
-    const command = buildGuestCommand({ mac: plan.eni.macAddress, ips: plan.eni.privateIps, persist: policy.persistGuest }, ctx.guestScript);
+    // A prepared target (its group's `prepare: true`): the hot-plug hook has likely configured the NIC
+    // already; the command verifies that, and configures only when the hook did not.
+    const prepared = groupOfEni(ctx.authority.groups, eni)?.prepare === true;
+    const command = buildGuestCommand(
+      { mac: plan.eni.macAddress, ips: plan.eni.privateIps, persist: policy.persistGuest, ...(prepared ? { verifyHook: hookVersion(ctx.guestScript) } : {}) },
+      ctx.guestScript,
+    );
     const runs = op.state.guestRuns + 1;
     // The token names the operation, the run and the boot: a repeated delivery gets the same invocation,
     // a restarted instance gets a new one (an old invocation says nothing of the new boot).
@@ -108,7 +116,7 @@ export async function configureGuestRoutes(op: Operation, ctx: StepContext): Pro
     return {
       kind: 'end',
       outcome: 'succeeded',
-      detail: `guest configured: ${r.device} up with ${r.ips.join(', ')}/${r.prefix}, table ${r.table}, rule priority ${r.priority}, persisted by ${r.persisted}`,
+      detail: `${guestVerdict(r)}: ${r.device} up with ${r.ips.join(', ')}/${r.prefix}, table ${r.table}, rule priority ${r.priority}, persisted by ${r.persisted}`,
       guest: r,
     };
   }
@@ -129,4 +137,11 @@ export async function configureGuestRoutes(op: Operation, ctx: StepContext): Pro
     return wait(`guest script ${op.state.invokeId} ended ${why}; running it again (run ${op.state.guestRuns + 1} of ${MaxGuestRuns})`, { invokeId: undefined, guestBoot: undefined });
   }
   return fail(Reason.GuestConfigFailed, `ENI ${eniId} is bound but the guest script failed on ${instanceId}${op.state.guestRuns > 1 ? ` (${op.state.guestRuns} runs)` : ''}: ${why}`);
+}
+
+/** Who configured the guest, as the outcome says it: the hot-plug hook (verified) or the command. */
+function guestVerdict(r: GuestResult): string {
+  if (r.by === 'hook') return 'guest verified (configured by the hot-plug hook when the NIC appeared)';
+  if (r.by === 'command') return `guest configured by the command (the hot-plug hook had not: ${r.hook ?? 'unknown'})`;
+  return 'guest configured';
 }
