@@ -14,6 +14,11 @@ import { systemClock, type Clock } from '../workflow/ports';
 import { validate } from '../workflow/steps/validate';
 import { reconcile } from '../workflow/entries/schedule';
 import { requestOrigin, type RequestEnvelopeInput } from '../workflow/entries/request';
+import { preparedVerdict } from '../workflow/entries/prepare';
+import { preparedId } from '../workflow/ledger';
+import type { FailoverGroup } from '../workflow/groups';
+import type { Eni } from '../workflow/model';
+import { hookSpec, type HookSpec } from '../workflow/prepare';
 import { ConnectionHelp, ConnectionOptions, connect, type Connection } from './connection';
 import { colourWanted, makeStyle, type Style } from './style';
 import { ExitCode, UsageError } from './usage';
@@ -462,7 +467,9 @@ With --operation: that operation as the ledger records it (request, plan, state,
 API calls, outcome); exit code as for bind, 5 while it is still running.
 Otherwise reads ECS only. For each group: its ENIs and who holds them, its members in priority order with their
 state, zone, ENIs and Cloud Assistant status, and the verdict a reconcile pass would reach (healthy,
-repair, skip, or no healthy standby). Exit codes: 0 every ENI healthy, 4 something needs repair, 2 bad
+repair, skip, or no healthy standby). For a group with prepare: true, also each member's hot-plug hook as
+the prepare job last recorded it in the ledger: prepared, drift (missing, outdated, install failed), or not
+applicable (serving, not Running). Exit codes: 0 every ENI healthy, 4 something needs repair, 2 bad
 usage, 1 error.`,
   options: { group: { type: 'string' }, operation: { type: 'string' } },
   async run(ctx) {
@@ -493,6 +500,7 @@ usage, 1 error.`,
           holds: enis.filter((e) => e.instanceId === id).map((e) => e.eniId),
         });
       }
+      const prepared = group.prepare ? await preparedStates(conn.ledger(), group, enis, members, ctx.defaults.guestScript) : undefined;
       const verdicts = await reconcile({ kind: 'cli', id: 'status', time: new Date(clock.now()).toISOString() }, { ecs, groups: { version: 1, groups: [group] }, regionId: conn.regionId, now: () => clock.now() });
       const verdict = verdicts.map((d) =>
         d.kind === 'bind'
@@ -506,7 +514,7 @@ usage, 1 error.`,
         group: group.name,
         policy: group.policy,
         enis: enis.map((e) => ({ eniId: e.eniId, status: e.status, instanceId: e.instanceId ?? null, privateIps: e.privateIps, zoneId: e.zoneId })),
-        members,
+        members: members.map((m) => (prepared ? { ...m, prepared: prepared.get(m.instanceId) } : m)),
         verdict,
       });
     }
@@ -520,6 +528,7 @@ usage, 1 error.`,
           const st = ctx.style;
           const holds = m.holds.length ? `${' '.repeat(Math.max(0, 7 - m.cloudAssistant.length))} holds ${m.holds.join(', ')}` : '';
           ctx.print(`  ${String(m.priority).padStart(2)}. ${m.instanceId.padEnd(22)} ${st.outcome(m.status, m.status.padEnd(9))} ${(m.zoneId ?? '').padEnd(16)} agent ${st.outcome(m.cloudAssistant)}${holds}`);
+          if ('prepared' in m && m.prepared !== undefined) ctx.print(`      hot-plug hook: ${m.prepared}`);
         }
         // (a healthy verdict's detail already starts with "healthy: ")
         for (const v of g.verdict) ctx.print(`  ${ctx.style.outcome(v.verdict)}: ${v.detail.startsWith(`${v.verdict}: `) ? v.detail.slice(v.verdict.length + 2) : v.detail}`);
@@ -528,6 +537,35 @@ usage, 1 error.`,
     return unhealthy ? ExitCode.Failed : ExitCode.Succeeded;
   },
 };
+
+/**
+ * A prepared group's members as the prepare job last recorded them (ledger rows `prepared/<instance>`),
+ * compared with the hook this CLI's guest script and the group's ENIs call for.
+ */
+async function preparedStates(
+  ledger: LedgerPort | undefined,
+  group: FailoverGroup,
+  enis: readonly Eni[],
+  members: readonly { instanceId: string; status: string; holds: readonly string[] }[],
+  guestScript: string,
+): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  let wanted: HookSpec | undefined;
+  try {
+    wanted = enis.length === 0 ? undefined : hookSpec(enis.map((e) => ({ mac: e.macAddress, ips: e.privateIps })), group.policy.persistGuest, guestScript);
+  } catch {
+    wanted = undefined;
+  }
+  for (const m of members) {
+    if (ledger === undefined) {
+      out.set(m.instanceId, 'unknown (no operation ledger configured: --ots-instance or --local)');
+      continue;
+    }
+    const row = await ledger.getLease(preparedId(m.instanceId));
+    out.set(m.instanceId, preparedVerdict({ prepared: row?.prepared, wanted, serving: m.holds.length > 0, status: m.status }));
+  }
+  return out;
+}
 
 // ---- the operation ledger: status --operation, history -----------------------------------------------------
 
