@@ -12,6 +12,8 @@ import { loadScenario, parseScenario, type Scenario } from '../local/ecs';
 import { ManualClock } from '../local/fc';
 import { NetnsExecutor } from '../local/guest/netns-executor';
 import { NetnsTopology } from '../local/guest/netns-topology';
+import { EmulatedUdev } from '../local/guest/udev';
+import { spawn, type ChildProcess } from 'node:child_process';
 
 /**
  * `npm start`: a real failover on the local cloud, started the way production starts one. The primary
@@ -63,11 +65,19 @@ function castOf(scenario: Scenario): Cast {
   return { primary: primary.instanceId, standby: standby.instanceId, eniId: eni.eniId };
 }
 
-/** The failover group on-alarm uses (s.yaml vars.failoverGroups): the scenario's ENI, primary first. */
-function groupsFor(cast: Cast): string {
+/**
+ * The failover group on-alarm uses (s.yaml vars.failoverGroups): the scenario's ENI, primary first. With
+ * `preparedEniId` (--real-guests), a second group of the same members whose standby is prepared.
+ */
+function groupsFor(cast: Cast, preparedEniId?: string): string {
+  const policy = { fenceSource: true, configureGuest: true, deadlineSeconds: 600 };
+  const members = [cast.primary, cast.standby];
   const text = JSON.stringify({
     version: 1,
-    groups: [{ name: 'demo', enis: [cast.eniId], members: [cast.primary, cast.standby], policy: { fenceSource: true, configureGuest: true, deadlineSeconds: 600 } }],
+    groups: [
+      { name: 'demo', enis: [cast.eniId], members, policy },
+      ...(preparedEniId ? [{ name: 'demo-prepared', enis: [preparedEniId], members, policy, prepare: true }] : []),
+    ],
   });
   try {
     parseGroups(text, 'the demo group');
@@ -127,12 +137,15 @@ async function run(values: ReturnType<typeof parseDemoArgs>['values'], timeScale
     throw new UsageError((err as Error).message);
   }
   const cast = castOf(scenario);
+  // --real-guests measures a prepared standby beside a plain one in the same failover: a second ENI on the
+  // primary, in a group with prepare: true.
+  if (values['real-guests']) scenario = withPreparedEni(scenario, cast);
 
   const guests = values['real-guests'] ? await RealGuests.create() : undefined;
   const cloud = await startLocalCloud({
     scenario,
     timeScale,
-    failoverGroups: groupsFor(cast),
+    failoverGroups: groupsFor(cast, guests ? PreparedEniId : undefined),
     // The demo shows the alarm path alone: no reconcile pass at a 5-minute boundary, and no ECS event
     // starting a second failover of its own (both would race the alarm's operation for the same ENI).
     timerClock: new ManualClock(),
@@ -142,7 +155,7 @@ async function run(values: ReturnType<typeof parseDemoArgs>['values'], timeScale
   try {
     if (guests) await guests.setUp(cloud);
     const code = await failover(cloud, cast, values.failure as 'stopped' | 'unresponsive', timeScale, guests);
-    if (guests) guests.report();
+    if (guests) await guests.report(cloud);
     return code;
   } finally {
     await cloud.close();
@@ -224,6 +237,7 @@ async function failover(cloud: LocalCloud, cast: Cast, failure: 'stopped' | 'unr
     return 1;
   }
   operationId = answer.operationIds[0];
+  guests?.follow(answer.operationIds);
   console.log(`${stamp()}  ${'on-alarm'.padEnd(22)} ${'enqueued'.padEnd(10)} HTTP ${res.status}: ${answer.enqueued?.[0]?.note ?? ''} (operation ${operationId})  [${onAlarmMs ?? '?'} ms]`);
   for (const entry of early.splice(0)) if (entry.operationId === operationId) printStep(entry);
 
@@ -282,28 +296,75 @@ function summarise(actions: string[]): string {
 
 class UsageError extends Error {}
 
+/** The second ENI of --real-guests, in the group with prepare: true. */
+const PreparedEniId = 'eni-prepared';
+
+/** The scenario with a second secondary ENI on the primary (first free IPs of the same vSwitch). */
+function withPreparedEni(scenario: Scenario, cast: Cast): Scenario {
+  const service = scenario.enis.find((e) => e.eniId === cast.eniId)!;
+  if (scenario.enis.some((e) => e.eniId === PreparedEniId)) return scenario;
+  const { privateIps: _ips, macAddress: _mac, ...rest } = service;
+  const prepared = { ...rest, eniId: PreparedEniId, name: 'prepared-eni', macAddress: '00:16:3e:12:34:57', status: EniStatus.InUse, instanceId: cast.primary };
+  return parseScenario({ ...scenario, enis: [...scenario.enis, prepared] }, 'the scenario with the prepared ENI');
+}
+
+// The client's prober, run inside the client namespace: every 10 ms one HTTP GET per target URL (each on
+// its own connection, 250 ms timeout), one JSON line per answer or failure with the time it was sent.
+const PROBER = String.raw`
+const http = require('node:http');
+const targets = process.argv.slice(1);
+const out = (i, sent, body) => process.stdout.write(JSON.stringify({ i, sent, body }) + '\n');
+setInterval(() => {
+  targets.forEach((url, i) => {
+    const sent = Date.now();
+    const req = http.get(url, { timeout: 250, agent: false }, (res) => {
+      let body = ''; res.on('data', (d) => (body += d)); res.on('end', () => out(i, sent, body));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => out(i, sent, null));
+  });
+}, 10);
+process.on('SIGTERM', () => process.exit(0));
+`;
+
+/** One service IP the client probes: an ENI, and when it went InUse on the standby. */
+interface ProbedEni {
+  readonly eniId: string;
+  readonly mac: string;
+  readonly ip: string;
+  readonly prepared: boolean;
+  inUseAt?: number;
+}
+
 /**
- * `--real-guests` (root): every instance is a network namespace, the ENI a veth that moves between them
+ * `--real-guests` (root): every instance is a network namespace, each ENI a veth that moves between them
  * when the local ECS says it attached, Cloud Assistant runs guest/configure-eni.sh for real inside the
- * namespace, and a client on another subnet keeps asking the service IP, so the downtime is measured from
- * the client's side.
+ * namespace, and a client on another subnet probes both service IPs every 10 ms, so the downtime is
+ * measured from the client's side - for the plain ENI (configured by the RunCommand of
+ * configure-guest-routes) and the prepared one (configured by the standby's hot-plug hook, installed by
+ * the prepare pass, when the NIC appears; udev emulated: local/guest/udev.ts) - side by side.
  */
 class RealGuests {
-  private probes: { at: number; body: string | undefined }[] = [];
-  private stopProbe = false;
-  private probing: Promise<void> | undefined;
+  private probes: { i: number; sent: number; body: string | null }[] = [];
+  private prober: ChildProcess | undefined;
   private failedAt = 0;
   private primaryService: { close(): Promise<void> } | undefined;
-  private serviceUrl = '';
+  private enis: ProbedEni[] = [];
+  private standby = '';
+  private operationIds: readonly string[] = [];
+  private readonly guestLines = new Map<string, string>();
   private constructor(
     private readonly topo: NetnsTopology,
     readonly executor: NetnsExecutor,
+    private readonly udev: EmulatedUdev,
   ) {}
 
   static async create(): Promise<RealGuests> {
     if (process.getuid?.() !== 0) throw new UsageError('--real-guests builds network namespaces and needs root');
     const topo = await NetnsTopology.create();
-    return new RealGuests(topo, new NetnsExecutor((id) => topo.namespaceOf(id)));
+    // Each instance's files (the hook, its rules and state) live in its own sandbox root (ENI_ROOT).
+    const executor = new NetnsExecutor((id) => topo.namespaceOf(id), { rootOf: (id) => (topo.namespaceOf(id) ? topo.guestRoot(id) : undefined) });
+    return new RealGuests(topo, executor, new EmulatedUdev(topo, (id) => topo.guestRoot(id)));
   }
 
   async setUp(cloud: LocalCloud): Promise<void> {
@@ -318,29 +379,76 @@ class RealGuests {
       await this.topo.startMetadata(inst.instanceId);
     }
     await this.topo.addInstance({ instanceId: 'client', cidr: '192.168.77.0/24', ip: '192.168.77.10', mac: '00:16:3e:77:00:10' });
-    const eni = state.enis.find((e) => e.type === 'Secondary' && e.status === 'InUse');
-    if (!eni?.instanceId) throw new UsageError('the scenario needs a secondary ENI InUse');
-    await this.topo.createEni({ eniId: eni.eniId, mac: eni.macAddress, cidr, ips: eni.privateIps });
-    await this.topo.attachEni(eni.macAddress, eni.instanceId);
-    // The primary is already serving: configure its guest as an earlier bind would have.
+    const secondaries = state.enis.filter((e) => e.type === 'Secondary' && e.status === 'InUse' && e.instanceId !== undefined);
+    const holder = secondaries[0]?.instanceId;
+    if (!holder || !secondaries.some((e) => e.eniId === PreparedEniId)) throw new UsageError('the scenario needs a secondary ENI InUse');
+    this.standby = state.instances.find((i) => i.instanceId !== holder)?.instanceId ?? '';
     const { buildGuestCommand } = await import('../workflow/guest-command');
-    const script = buildGuestCommand({ mac: eni.macAddress, ips: eni.privateIps, persist: false }, guestScript);
-    const r = await this.executor.run({ instanceId: eni.instanceId, commandType: 'RunShellScript', script, timeoutSeconds: 60 });
-    if (r.exitCode !== 0) throw new Error(`configuring the primary guest failed: ${r.output}`);
-    this.serviceUrl = `http://${eni.privateIps[0]}:8080/`;
-    this.primaryService = await this.topo.startService(eni.instanceId, '0.0.0.0', 8080, `served by ${eni.instanceId}`);
-    for (const inst of state.instances) {
-      if (inst.instanceId !== eni.instanceId) await this.topo.startService(inst.instanceId, '0.0.0.0', 8080, `served by ${inst.instanceId}`);
+    for (const eni of secondaries) {
+      await this.topo.createEni({ eniId: eni.eniId, mac: eni.macAddress, cidr, ips: eni.privateIps });
+      await this.topo.attachEni(eni.macAddress, holder);
+      // The primary is already serving: configure its guest as an earlier bind would have.
+      const script = buildGuestCommand({ mac: eni.macAddress, ips: eni.privateIps, persist: false }, guestScript);
+      const r = await this.executor.run({ instanceId: holder, commandType: 'RunShellScript', script, timeoutSeconds: 60 });
+      if (r.exitCode !== 0) throw new Error(`configuring the primary guest failed: ${r.output}`);
+      this.enis.push({ eniId: eni.eniId, mac: eni.macAddress, ip: eni.privateIps[0]!, prepared: eni.eniId === PreparedEniId });
     }
-    // The ENI follows the API: it leaves a namespace when the detach completes, enters when InUse.
+    this.primaryService = await this.topo.startService(holder, '0.0.0.0', 8080, `served by ${holder}`);
+    for (const inst of state.instances) {
+      if (inst.instanceId !== holder) await this.topo.startService(inst.instanceId, '0.0.0.0', 8080, `served by ${inst.instanceId}`);
+    }
+    // Each ENI follows the API: it leaves a namespace when the detach completes, enters when InUse.
     cloud.ecs.model.subscribe((e) => {
-      if (e.type !== 'eni' || e.eniId !== eni.eniId) return;
-      if (e.to === 'Available') void this.topo.detachEni(eni.macAddress);
-      if (e.to === 'InUse' && e.instanceId) void this.topo.attachEni(eni.macAddress, e.instanceId);
+      const eni = e.type === 'eni' ? this.enis.find((x) => x.eniId === e.eniId) : undefined;
+      if (e.type !== 'eni' || eni === undefined) return;
+      if (e.to === 'Available') void this.topo.detachEni(eni.mac);
+      if (e.to === 'InUse' && e.instanceId) {
+        if (e.instanceId === this.standby) eni.inUseAt = Date.now();
+        void this.topo.attachEni(eni.mac, e.instanceId);
+      }
     });
-    this.probing = this.probe();
-    await new Promise((r) => setTimeout(r, 500));
-    console.log(`real guests: namespaces up, ${this.serviceUrl} answers "${this.probes.at(-1)?.body ?? 'nothing'}" to a client on 192.168.77.0/24`);
+    cloud.fc?.events.on('log', ({ line }: { line: string }) => this.keepGuestLine(line));
+    await this.prepareStandby(cloud);
+    this.startProber();
+    await this.untilAnswered();
+    console.log(`real guests: namespaces up; ${this.enis.map((e) => `http://${e.ip}:8080/`).join(' and ')} answer "served by ${holder}" to a client on 192.168.77.0/24`);
+  }
+
+  /** The prepare pass, as on-schedule runs it ({"mode":"prepare"}): the standby gets the hot-plug hook. */
+  private async prepareStandby(cloud: LocalCloud): Promise<void> {
+    const fn = cloud.fc?.functions.find((f) => f.endsWith('on-schedule'));
+    if (!cloud.fc || !fn) throw new Error('the local cloud runs no on-schedule function (s.yaml)');
+    const t = Date.now();
+    const r = await cloud.fc.invoke(fn, { triggerTime: new Date().toISOString(), triggerName: 'prepare', payload: '{"mode":"prepare"}' });
+    const out = JSON.parse(r.body.toString() || '{}') as { prepared?: { instanceId: string; action: string; detail: string }[] };
+    const mine = out.prepared?.find((p) => p.instanceId === this.standby);
+    if (!r.ok || mine === undefined || (mine.action !== 'installed' && mine.action !== 'current')) {
+      throw new Error(`the prepare pass did not prepare ${this.standby}: ${r.body.toString() || r.error?.errorMessage}`);
+    }
+    console.log(`prepare pass (on-schedule {"mode":"prepare"}, ${((Date.now() - t) / 1000).toFixed(2)} s): ${this.standby} ${mine.detail}`);
+  }
+
+  private startProber(): void {
+    const urls = this.enis.map((e) => `http://${e.ip}:8080/`);
+    const child = spawn('ip', ['netns', 'exec', this.topo.instance('client').namespace, process.execPath, '-e', PROBER, ...urls], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let buf = '';
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        this.probes.push(JSON.parse(buf.slice(0, nl)) as { i: number; sent: number; body: string | null });
+        buf = buf.slice(nl + 1);
+      }
+    });
+    this.prober = child;
+  }
+
+  private async untilAnswered(): Promise<void> {
+    for (const until = Date.now() + 10_000; Date.now() < until; ) {
+      if (this.enis.every((_, i) => this.probes.some((p) => p.i === i && p.body !== null))) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error('the client gets no answer from the service IPs before the failure');
   }
 
   /** The primary dies: its service stops answering. */
@@ -349,27 +457,61 @@ class RealGuests {
     await this.primaryService?.close();
   }
 
-  private async probe(): Promise<void> {
-    while (!this.stopProbe) {
-      const at = Date.now();
-      this.probes.push({ at, body: await this.topo.httpGet('client', this.serviceUrl, 300) });
-      await new Promise((r) => setTimeout(r, 50));
-    }
+  /** The operations on-alarm started (one per ENI, in group order: the plain one, then the prepared one). */
+  follow(operationIds: readonly string[]): void {
+    this.operationIds = operationIds;
   }
 
-  report(): void {
-    const back = this.probes.find((p) => p.at > this.failedAt && p.body !== undefined);
-    const failed = this.probes.filter((p) => p.at > this.failedAt && p.body === undefined).length;
-    console.log(
-      back
-        ? `client-side downtime: ${((back.at - this.failedAt) / 1000).toFixed(2)} s (${failed} failed requests), then "${back.body}"`
-        : `client-side: the service IP did not answer again (${failed} failed requests)`,
-    );
+  private keepGuestLine(line: string): void {
+    const entry = parseJournal(line);
+    if (entry?.step === Step.ConfigureGuestRoutes && entry.operationId && entry.outcome !== 'wait' && entry.outcome !== 'next') this.guestLines.set(entry.operationId, `${entry.outcome}: ${entry.detail ?? ''}`);
+  }
+
+  /** Waits for the prepared operation's end too, then prints both downtimes side by side. */
+  async report(cloud: LocalCloud): Promise<void> {
+    for (const until = Date.now() + 60_000; Date.now() < until && this.operationIds.some((id) => !this.guestLines.has(id)); ) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // A last answer from each IP after its operation ended, so "first answer" is never cut short.
+    await new Promise((r) => setTimeout(r, 300));
+    const rows = this.enis.map((eni, i) => this.downtimeOf(eni, i));
+    const col = (s: string) => s.padEnd(44);
+    const line = (label: string, f: (r: (typeof rows)[number]) => string) => console.log(`  ${label.padEnd(26)}${rows.map((r) => col(f(r))).join('')}`);
+    console.log('');
+    console.log(`client-side downtime of the service IPs (a client on 192.168.77.0/24 probes each every 10 ms; from the failure, when the primary stops answering, to the standby's first answer):`);
+    line('', (r) => (r.eni.prepared ? 'with preparation (prepare: true)' : 'without preparation'));
+    line('ENI, IP probed', (r) => `${r.eni.eniId}, ${r.eni.ip}`);
+    line('downtime', (r) => (r.back === undefined ? 'did not answer again' : `${(r.downtimeMs / 1000).toFixed(2)} s`));
+    line('InUse on the standby at', (r) => (r.eni.inUseAt === undefined ? '-' : `+${((r.eni.inUseAt - this.failedAt) / 1000).toFixed(2)} s`));
+    line('answering after InUse', (r) => (r.back === undefined || r.eni.inUseAt === undefined ? '-' : `+${((r.back - r.eni.inUseAt) / 1000).toFixed(2)} s`));
+    line('failed probes', (r) => String(r.failed));
+    line('configured by', (r) => r.by);
+    console.log(`  (the emulated guest command takes ${cloud.ecs.model.scenario.latency.commandSeconds} s per RunCommand, scaled; the prepared IP answers before configure-guest-routes runs, which only verifies)`);
+  }
+
+  private downtimeOf(eni: ProbedEni, i: number) {
+    const mine = this.probes.filter((p) => p.i === i);
+    const from = this.failedAt;
+    const back = mine.find((p) => p.sent > from && p.body === `served by ${this.standby}`)?.sent;
+    const failed = mine.filter((p) => p.sent > from && (back === undefined || p.sent < back) && p.body !== `served by ${this.standby}`).length;
+    const opId = this.operationIds[i];
+    const guest = opId === undefined ? undefined : this.guestLines.get(opId);
+    const by =
+      guest === undefined
+        ? 'unknown (no outcome yet)'
+        : /hot-plug hook when the NIC appeared/.test(guest)
+          ? 'the hook (udev); the command verified'
+          : /configured by the command/.test(guest)
+            ? 'the RunCommand (the hook had not)'
+            : /guest configured/.test(guest)
+              ? 'the RunCommand'
+              : guest.slice(0, 42);
+    return { eni, back, downtimeMs: back === undefined ? 0 : back - from, failed, by };
   }
 
   async destroy(): Promise<void> {
-    this.stopProbe = true;
-    await this.probing;
+    this.prober?.kill('SIGTERM');
+    await this.udev.settle();
     await this.topo.destroy();
   }
 }
