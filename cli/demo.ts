@@ -479,7 +479,7 @@ class RealGuests {
     const line = (label: string, f: (r: (typeof rows)[number]) => string) => console.log(`  ${label.padEnd(26)}${rows.map((r) => col(f(r))).join('')}`);
     console.log('');
     console.log(`client-side downtime of the service IPs (a client on 192.168.77.0/24 probes each every 10 ms; from the failure, when the primary stops answering, to the standby's first answer):`);
-    line('', (r) => (r.eni.prepared ? 'with preparation (prepare: true)' : 'without preparation'));
+    line('standby', (r) => (r.eni.prepared ? 'prepared (group prepare: true)' : 'not prepared'));
     line('ENI, IP probed', (r) => `${r.eni.eniId}, ${r.eni.ip}`);
     line('downtime', (r) => (r.back === undefined ? 'did not answer again' : `${(r.downtimeMs / 1000).toFixed(2)} s`));
     line('InUse on the standby at', (r) => (r.eni.inUseAt === undefined ? '-' : `+${((r.eni.inUseAt - this.failedAt) / 1000).toFixed(2)} s`));
