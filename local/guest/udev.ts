@@ -4,20 +4,25 @@
  * instance's rules files and runs the RUN programs of the rules that match, as systemd-udevd does on the
  * kernel's `add` uevent of a net device.
  *
- * Semantics followed (udev(7), systemd 252 man page "udev - Dynamic device management"):
- *  - rules files are read from /etc/udev/rules.d, /run/udev/rules.d and /usr/lib/udev/rules.d, together in
- *    lexical order of their file names; a line is a comma-separated list of keys, `#` lines and empty lines
- *    are skipped; values are double-quoted.
+ * Semantics followed (udev(7) of systemd 252, Debian 12's udev 252.39 `man 7 udev`):
+ *  - rules files are read from /etc/udev/rules.d, /run/udev/rules.d, /lib/udev/rules.d and
+ *    /usr/local/lib/udev/rules.d, all sorted together in lexical order of their file names; a file name in
+ *    /etc replaces the same name in /run, and /run the system directories. A line is a comma-separated
+ *    list of keys, `#` lines and empty lines are skipped; values are double-quoted.
  *  - match keys (`==`, `!=`): ACTION, SUBSYSTEM, and ATTR{address} - the sysfs attribute, a net device's MAC.
  *    All match keys of a rule must match for its assignments to apply.
- *  - `RUN+=` adds a program to the list run after all rules were processed (`RUN=` replaces the list); the
+ *  - `RUN+=` adds a program to the list run after all rules were processed (`RUN=`/`:=` replace the list),
+ *    the program and its arguments separated by spaces; the
  *    program gets the event's properties in its environment: ACTION, SUBSYSTEM, DEVPATH, SEQNUM, INTERFACE
  *    and IFINDEX for a net device (as `udevadm monitor --property` shows them). Programs run one after the
  *    other, in the foreground of the event.
  * Guessed or left out: any other key (NAME, ENV, TAG, PROGRAM, IMPORT, GOTO/LABEL, glob patterns in values)
  * is not emulated - a rule carrying one is not applied and is reported in {@link EmulatedUdev.skipped};
- * udevd's sandbox and its kill of leftover processes when the event ends are not emulated either (the
- * program runs in the instance's namespace as root, with the host's filesystem).
+ * single-quoted arguments in RUN, udevd's sandbox (systemd-udevd.service: IPAddressDeny=any; udev(7): "running
+ * programs that access the network ... is not allowed inside of udev rules") and its kill of leftover
+ * processes when the event ends are not emulated either: the program runs in the instance's namespace as
+ * root, with the host's filesystem. guest/install-hook.sh's hook therefore hands the work to systemd-run on
+ * a real instance and runs inline only where no systemd is (as here).
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -36,7 +41,8 @@ export interface UdevRun {
   readonly endedAt: number;
 }
 
-const RULE_DIRS = ['etc/udev/rules.d', 'run/udev/rules.d', 'usr/lib/udev/rules.d'];
+/** In order of precedence for files of the same name (udev(7)). */
+const RULE_DIRS = ['etc/udev/rules.d', 'run/udev/rules.d', 'lib/udev/rules.d', 'usr/local/lib/udev/rules.d'];
 const KEY = /^\s*([A-Z_]+(?:\{[^}]*\})?)\s*(==|!=|\+=|:=|=)\s*"([^"]*)"\s*$/;
 /** Each RUN program gets this long, then SIGKILL (udevd's event timeout is 180 s by default; far shorter here). */
 const RUN_TIMEOUT_MS = 60_000;
