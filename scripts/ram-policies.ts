@@ -35,7 +35,7 @@ export const FunctionSources: Readonly<Record<string, { kind: 'step' | 'entry'; 
   'configure-guest-routes': { kind: 'step', files: ['workflow/steps/configure-guest-routes.ts'] },
   'on-alarm': { kind: 'entry', files: ['workflow/entries/alarm.ts'] },
   'on-ecs-event': { kind: 'entry', files: ['workflow/entries/ecs-event.ts'] },
-  'on-schedule': { kind: 'entry', files: ['workflow/entries/schedule.ts'] },
+  'on-schedule': { kind: 'entry', files: ['workflow/entries/schedule.ts', 'workflow/entries/prepare.ts'] },
   'on-request': { kind: 'entry', files: ['workflow/entries/request.ts'] },
 };
 /** What every step shares (the runner: restore, rescue) and every entry shares (failover, standby choice). */
