@@ -2,12 +2,13 @@
 // Assistant; an attach makes the NIC appear, the emulated udev runs the hook, and the IP answers with no
 // RunCommand; the failover's command then only verifies. Drift (hook removed, script changed) is found and
 // repaired by the next pass.
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { assertCanBuildNamespaces, inNamespace } from '../../local/guest/netns-topology';
 import { hookVersion } from '../../workflow/prepare';
 import { preparedId } from '../../workflow/ledger';
 import { SCRIPT } from './helpers';
-import { CLIENT, ENI, PreparedWorld } from './prepared-world';
+import { CLIENT, ENI, INSTALL_SCRIPT, PreparedWorld } from './prepared-world';
 
 const RULES = 'etc/udev/rules.d/99-eni-failover.rules';
 
@@ -185,4 +186,41 @@ describe('Prepared standby: drift found and repaired by the prepare pass', () =>
     expect(reports.find((r) => r.instanceId === 'i-standby')).toMatchObject({ action: 'installed', found: 'outdated' });
     expect(readFileSync(copy, 'utf8')).not.toContain('echo tampered');
   }, 60_000);
+});
+
+describe('install-hook.sh trusts nobody: it checks its own inputs', () => {
+  let world: PreparedWorld | undefined;
+  beforeAll(async () => {
+    assertCanBuildNamespaces();
+    world = await PreparedWorld.create();
+  }, 60_000);
+  afterAll(async () => {
+    await world?.destroy();
+  });
+
+  it.each([
+    ['a MAC with a shell word', { HOOK_ENIS: '00:16:3e:12:34:56;touch /tmp/x/10.0.1.5' }, /bad-input: HOOK_ENIS/],
+    ['an ENI without IPs', { HOOK_ENIS: '00:16:3e:12:34:56/' }, /bad-input: the IPs of/],
+    ['a version that is not hex', { HOOK_VERSION: 'zzzzzzzzzzzz' }, /bad-input: HOOK_VERSION/],
+    ['a script that is not base64', { HOOK_SCRIPT: 'not base64!' }, /bad-input: HOOK_SCRIPT must be base64/],
+    ['a script that is not gzip', { HOOK_SCRIPT: Buffer.from('x').toString('base64') }, /bad-input: HOOK_SCRIPT is not gzip/],
+    ['a script of another version', { HOOK_SCRIPT: gzipSync('echo another script\n').toString('base64') }, /bad-input: HOOK_SCRIPT has version [0-9a-f]{12}, not /],
+  ])('refuses %s with exit 2 and writes no rule', async (_name, override, message) => {
+    // Prepare
+    const vars: Record<string, string> = { HOOK_VERSION: hookVersion(SCRIPT), HOOK_ENIS: `${ENI.mac}/${ENI.ips.join(',')}`, HOOK_PERSIST: '0', HOOK_SCRIPT: 'H4sIAAAAAAAAAwMAAAAAAAAAAAA=', ...override };
+    const script = [...Object.entries(vars).map(([k, v]) => `${k}='${v.replace(/'/g, `'\\''`)}'`), INSTALL_SCRIPT].join('\n');
+
+    // Act
+    const r = await w().executor.run({ instanceId: 'i-standby', commandType: 'RunShellScript', script, timeoutSeconds: 20 });
+
+    // Assess
+    expect(r.exitCode).toBe(2);
+    expect(r.output.trim().split('\n').at(-1)).toMatch(message);
+    expect(existsSync(w().guestFile('i-standby', RULES))).toBe(false);
+  }, 30_000);
+
+  function w(): PreparedWorld {
+    if (!world) throw new Error('no world');
+    return world;
+  }
 });
