@@ -83,7 +83,8 @@ export type PreparedState = z.infer<typeof PreparedState>;
 /**
  * A lease row. For an ENI (`eni/<id>`): which operation may move it now. For an instance
  * (`instance/<id>`): the operations that need it stopped (`holders`) and which of them stopped it; the last
- * holder out starts it again.
+ * holder out starts it again. For a prepared standby (`prepared/<id>`): only `prepared`, written by the
+ * prepare pass (entries/prepare.ts) with the same compare-and-set.
  */
 export const LeaseRecord = z
   .object({

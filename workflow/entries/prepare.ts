@@ -66,6 +66,7 @@ async function prepareGroup(group: FailoverGroup, deps: PrepareDeps): Promise<Pr
     group.policy.persistGuest,
     deps.guestScript,
   );
+  const command = Buffer.from(buildPrepareCommand(spec, deps.guestScript, deps.installScript), 'utf8').toString('base64');
   const instances = new Map((await deps.ecs.describeInstances(group.members)).map((i) => [i.instanceId, i]));
   const sent: Array<{ instanceId: string; invokeId: string }> = [];
   const reports: PrepareReport[] = [];
@@ -75,10 +76,9 @@ async function prepareGroup(group: FailoverGroup, deps: PrepareDeps): Promise<Pr
       reports.push(skip(member, why));
       continue;
     }
-    const command = buildPrepareCommand(spec, deps.guestScript, deps.installScript);
     const { invokeId } = await deps.ecs.runShellScript({
       instanceId: member,
-      scriptBase64: Buffer.from(command, 'utf8').toString('base64'),
+      scriptBase64: command,
       timeoutSeconds: PrepareCommandTimeoutSeconds,
       clientToken: `prep-${createHash('sha256').update(`${deps.passId}|${member}|${spec.version}|${spec.enis}`).digest('hex').slice(0, 40)}`,
       name: `eni-failover-prepare-${group.name}`,
