@@ -474,6 +474,7 @@ class RealGuests {
     }
     // A last answer from each IP after its operation ended, so "first answer" is never cut short.
     await new Promise((r) => setTimeout(r, 300));
+    await this.udev.settle();
     const rows = this.enis.map((eni, i) => this.downtimeOf(eni, i));
     const col = (s: string) => s.padEnd(44);
     const line = (label: string, f: (r: (typeof rows)[number]) => string) => console.log(`  ${label.padEnd(26)}${rows.map((r) => col(f(r))).join('')}`);
@@ -484,6 +485,7 @@ class RealGuests {
     line('downtime', (r) => (r.back === undefined ? 'did not answer again' : `${(r.downtimeMs / 1000).toFixed(2)} s`));
     line('InUse on the standby at', (r) => (r.eni.inUseAt === undefined ? '-' : `+${((r.eni.inUseAt - this.failedAt) / 1000).toFixed(2)} s`));
     line('answering after InUse', (r) => (r.back === undefined || r.eni.inUseAt === undefined ? '-' : `+${((r.back - r.eni.inUseAt) / 1000).toFixed(2)} s`));
+    line('hot-plug hook ran for', (r) => (r.hookMs === undefined ? '-' : `${(r.hookMs / 1000).toFixed(2)} s (udev RUN, from the NIC's add)`));
     line('failed probes', (r) => String(r.failed));
     line('configured by', (r) => r.by);
     console.log(`  (the emulated guest command takes ${cloud.ecs.model.scenario.latency.commandSeconds} s per RunCommand, scaled; the prepared IP answers before configure-guest-routes runs, which only verifies)`);
@@ -506,7 +508,8 @@ class RealGuests {
             : /guest configured/.test(guest)
               ? 'the RunCommand'
               : guest.slice(0, 42);
-    return { eni, back, downtimeMs: back === undefined ? 0 : back - from, failed, by };
+    const hook = this.udev.runs.find((u) => u.mac === eni.mac && u.instanceId === this.standby);
+    return { eni, back, downtimeMs: back === undefined ? 0 : back - from, failed, by, hookMs: hook === undefined ? undefined : hook.endedAt - hook.startedAt };
   }
 
   async destroy(): Promise<void> {
