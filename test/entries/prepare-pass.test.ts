@@ -7,6 +7,7 @@ import { preparedId } from '../../workflow/ledger';
 import { MemoryLedger } from '../../workflow/memory-ledger';
 import { defaultQueueNames } from '../../workflow/pipeline';
 import { hookVersion } from '../../workflow/prepare';
+import { prepareStandbys } from '../../workflow/entries/prepare';
 import { world } from './helpers';
 
 const GUEST = readFileSync(join(__dirname, '..', '..', 'guest', 'configure-eni.sh'), 'utf8');
@@ -102,5 +103,17 @@ describe('Function: on-schedule prepare pass', () => {
     // Assess
     expect(out.prepared).toBeUndefined();
     expect(ecs.writes).toEqual([]);
+  });
+
+  it('an install still running when the wait budget of the pass ends is reported, and nothing is recorded', async () => {
+    // Prepare
+    const { ecs, ledger, groups, clock } = setUp(true);
+
+    // Act: no wait at all - the command is Running on its first look.
+    const reports = await prepareStandbys({ ecs, groups, ledger, now: () => clock.now(), sleep: (ms) => clock.sleep(ms), guestScript: GUEST, installScript: INSTALL, passId: 'p', waitMs: 0 });
+
+    // Assess
+    expect(reports.find((r) => r.instanceId === 'i-standby')).toMatchObject({ action: 'failed', detail: expect.stringMatching(/is still Running; the next pass looks again/) });
+    expect(await ledger.getLease(preparedId('i-standby'))).toBeUndefined();
   });
 });

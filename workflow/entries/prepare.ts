@@ -29,7 +29,7 @@ export interface PrepareDeps {
   readonly installScript: string;
   /** The pass's identity (the timer fire): one invocation per standby and pass, however often it is retried. */
   readonly passId: string;
-  /** How long the pass waits for the install commands (default 40 s; the function's timeout is 60 s). */
+  /** How long the whole pass waits for the install commands (default 40 s; the function's timeout is 60 s). */
   readonly waitMs?: number;
 }
 
@@ -51,13 +51,15 @@ const FinalStates = new Set(['Success', 'Failed', 'Error', 'Timeout', 'Cancelled
 /** Runs the pass over every prepared group. Guarantees: one report per member of each prepared group. */
 export async function prepareStandbys(deps: PrepareDeps): Promise<PrepareReport[]> {
   const reports: PrepareReport[] = [];
+  // One wait budget for the whole pass, so many standbys never hold the function past its timeout.
+  const deadline = deps.now() + (deps.waitMs ?? 40_000);
   for (const group of deps.groups.groups) {
-    if (group.prepare) reports.push(...(await prepareGroup(group, deps)));
+    if (group.prepare) reports.push(...(await prepareGroup(group, deps, deadline)));
   }
   return reports;
 }
 
-async function prepareGroup(group: FailoverGroup, deps: PrepareDeps): Promise<PrepareReport[]> {
+async function prepareGroup(group: FailoverGroup, deps: PrepareDeps, deadline: number): Promise<PrepareReport[]> {
   const enis = await describeGroupEnis(deps.ecs, group);
   const skip = (instanceId: string, detail: string): PrepareReport => ({ group: group.name, instanceId, action: 'skipped', detail });
   if (enis.length === 0) return group.members.map((m) => skip(m, `group ${group.name} has no ENI in ECS (check its ids or tag)`));
@@ -85,7 +87,7 @@ async function prepareGroup(group: FailoverGroup, deps: PrepareDeps): Promise<Pr
     });
     sent.push({ instanceId: member, invokeId });
   }
-  for (const s of sent) reports.push(await recordOutcome(group, spec, s, deps));
+  for (const s of sent) reports.push(await recordOutcome(group, spec, s, deps, deadline));
   return reports;
 }
 
@@ -100,8 +102,7 @@ async function notPreparable(instance: Instance | undefined, enis: readonly { in
   return undefined;
 }
 
-async function recordOutcome(group: FailoverGroup, spec: HookSpec, sent: { instanceId: string; invokeId: string }, deps: PrepareDeps): Promise<PrepareReport> {
-  const deadline = deps.now() + (deps.waitMs ?? 40_000);
+async function recordOutcome(group: FailoverGroup, spec: HookSpec, sent: { instanceId: string; invokeId: string }, deps: PrepareDeps, deadline: number): Promise<PrepareReport> {
   let result = await deps.ecs.describeInvocation(sent);
   while ((result === undefined || !FinalStates.has(result.status)) && deps.now() < deadline) {
     await deps.sleep(PollMs);
