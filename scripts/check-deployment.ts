@@ -42,9 +42,12 @@ export function ecsActionsCalled(ecsSource: string): string[] {
  * method to method, to every `this.call('<Operation>', ...)`.
  */
 export function mnsActionsCalled(mnsSource: string, portsSource: string): string[] {
-  const port = /export interface QueuePort \{([\s\S]*?)\n\}/.exec(portsSource);
-  if (port === null) throw new Error('workflow/ports.ts: no QueuePort interface');
-  const entry = [...port[1]!.matchAll(/^\s*(\w+)\(/gm)].map((m) => m[1]!);
+  // The ports the functions reach MNS through: sending to queues and publishing on topics.
+  const entry = ['QueuePort', 'TopicPort'].flatMap((name) => {
+    const port = new RegExp(`export interface ${name} \\{([\\s\\S]*?)\\n\\}`).exec(portsSource);
+    if (port === null) throw new Error(`workflow/ports.ts: no ${name} interface`);
+    return [...port[1]!.matchAll(/^\s*(\w+)\(/gm)].map((m) => m[1]!);
+  });
   const cls = /export class MnsQueues[^{]*\{([\s\S]*)$/.exec(mnsSource);
   if (cls === null) throw new Error('cloud/mns.ts: no MnsQueues class');
   // Methods are declared at two-space indent; a body runs to the next declaration.
@@ -202,7 +205,7 @@ export async function checkDeployment(root: string, env: NodeJS.ProcessEnv = {})
     // Whatever the ports call is granted to some function; nothing is granted that no code calls.
     const called = [
       ...ecsActionsCalled(ecsSource).map((a) => [`ecs:${a}`, Sources.ecsPort] as const),
-      ...mnsActionsCalled(mnsSource, portsSource).map((a) => [`mns:${a}`, `${Sources.mnsPort} (through QueuePort)`] as const),
+      ...mnsActionsCalled(mnsSource, portsSource).map((a) => [`mns:${a}`, `${Sources.mnsPort} (through QueuePort/TopicPort)`] as const),
       ...otsActionsCalled(ledgerSource).map((a) => [`ots:${a}`, `${Sources.ledger} (the operation ledger)`] as const),
     ];
     for (const [action, where] of called) if (!granted.has(action)) problems.push(`${Sources.policies}: no policy grants ${action}, which ${where} calls`);

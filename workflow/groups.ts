@@ -1,6 +1,7 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { Policy } from './messages';
+import { MaxTargetsPerGroup, NotifyTarget } from './notify';
 import type { Eni, Tags } from './model';
 import type { EcsPort } from './ports';
 
@@ -44,6 +45,9 @@ export const FailoverGroup = z
       .min(1, 'must list at least one instance')
       .refine((m) => new Set(m).size === m.length, 'must not list an instance twice'),
     policy: Policy.default({}),
+    // --- notifications (workflow/notify.ts): where this group's outcomes are sent; URLs and secrets come
+    //     from the environment variables each target names, never from this file.
+    notify: z.array(NotifyTarget).max(MaxTargetsPerGroup, `must list at most ${MaxTargetsPerGroup} targets`).default([]),
   })
   .strict();
 export type FailoverGroup = z.infer<typeof FailoverGroup>;

@@ -66,6 +66,14 @@ export function topicDeliveringTo(queue: QueuePort, queueName: string): TopicPor
   return { publish: (_topic, body) => queue.send(queueName, body) };
 }
 
+/**
+ * One HTTP POST (the notifier's sends). Resolves with any status; rejects only when no answer came
+ * (connection refused, reset, timeout). URLs and headers may hold secrets: implementations never log them.
+ */
+export interface HttpPort {
+  post(url: string, headers: Readonly<Record<string, string>>, body: string, options: { timeoutMs: number }): Promise<{ status: number; body: string }>;
+}
+
 /** Time, injected so tests skip it instead of sleeping through it. */
 export interface Clock {
   now(): number;
