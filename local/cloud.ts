@@ -56,6 +56,11 @@ export interface LocalCloudOptions {
   readonly failoverGroups?: string;
   /** More s.yaml `vars` overrides (key by key), e.g. `plannedSwitchOver`. */
   readonly vars?: Record<string, unknown>;
+  /**
+   * Added to every function's environment (wins over s.yaml's): what a deployer sets from outside, such
+   * as the notifier's robot URLs and secrets (s.yaml vars.notifierEnvironment reads them from env()).
+   */
+  readonly functionEnv?: Record<string, string>;
 }
 
 /** Everything a client needs to talk to the local cloud; what `eni-failover local up` prints. */
@@ -296,6 +301,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
               TABLESTORE_ENDPOINT: tablestore.endpoint,
               TABLESTORE_INSTANCE: ledger.instanceName,
               TIME_SCALE: String(Math.min(1, timeScale)),
+              ...(options.functionEnv ?? {}),
             },
             timeScale,
             ...(options.timerClock ? { clock: options.timerClock } : {}),

@@ -4,7 +4,7 @@ import { MnsQueues } from '../../cloud/mns';
 import { fetchHttp } from '../../cloud/webhook';
 import type { LedgerPort } from '../../workflow/ledger';
 import { deliverNotice, type NoticeReport, type NotifierDeps } from '../../workflow/notifier';
-import type { NotifyTarget } from '../../workflow/notify';
+import { DefaultNotifyRetryPolicy, type NotifyRetryPolicy, type NotifyTarget } from '../../workflow/notify';
 import { systemClock, type Clock, type HttpPort, type QueuePort } from '../../workflow/ports';
 import groupsYaml from '../../config/groups.yaml' with { type: 'text' };
 import { loadConfig, type FunctionConfig } from './config';
@@ -56,6 +56,12 @@ export function resolveTarget(env: Readonly<Record<string, string | undefined>>,
   return { ok: true, url, secret };
 }
 
+/** The default retry policy with its waits scaled (TIME_SCALE: only the local cloud sets it below 1). */
+function scaledPolicy(timeScale: number): NotifyRetryPolicy {
+  const p = DefaultNotifyRetryPolicy;
+  return { ...p, initialMs: p.initialMs * timeScale, maxMs: p.maxMs * timeScale };
+}
+
 export function createNotifierFunction(deps: NotifierFunctionDeps) {
   const clock = deps.clock ?? systemClock;
   const log = deps.log ?? ((line) => console.log(JSON.stringify(line)));
@@ -70,7 +76,7 @@ export function createNotifierFunction(deps: NotifierFunctionDeps) {
       resolve: (t) => resolveTarget(deps.env, t),
       deadLetter: async (b) => void (await queue.send(deps.config.queues.deadLetter, b)),
       holder: `${messageId}/${context.requestId ?? 'local'}`,
-      ...(deps.policy ? { policy: deps.policy } : {}),
+      policy: deps.policy ?? scaledPolicy(deps.config.timeScale),
       log: (line) => log({ ...line, requestId: context.requestId, messageId }),
     });
     if (report.kind === 'delivered') {
