@@ -59,6 +59,8 @@ export const OutcomeNotice = z
     durationMs: z.number().optional(),
     restored: z.string().optional(),
     rescue: z.string().optional(),
+    /** An entry failure's standbys and why each was passed over (workflow/standby.ts PassedOver). */
+    passedOver: z.array(z.object({ instanceId: z.string(), code: z.string(), detail: z.string() }).passthrough()).optional(),
   })
   .passthrough();
 export type OutcomeNotice = z.infer<typeof OutcomeNotice>;
@@ -116,6 +118,7 @@ export function describeNotice(n: OutcomeNotice): NoticeText {
     `Move: ${move}`,
     ...(took ? [`Took: ${took} (${new Date(n.startedAt ?? n.finishedAt - (n.durationMs ?? 0)).toISOString()} to ${new Date(n.finishedAt).toISOString()})`] : [`At: ${new Date(n.finishedAt).toISOString()}`]),
     ...(n.outcome === 'succeeded' ? [`Detail: ${n.message}`] : [`Reason: ${n.reason ?? n.outcome} at ${n.step}: ${n.message}`]),
+    ...(n.passedOver?.length ? [`Passed over: ${n.passedOver.map((p) => `${p.instanceId} (${p.code}: ${p.detail})`).join('; ')}`] : []),
     ...(n.rescue ? [`ENI: ${n.rescue}`] : []),
     ...(n.restored ? [`Instance: ${n.restored}`] : []),
     ...(n.outcome === 'failed' ? [`What to do: ${n.rescue ? 'follow the rescue operation above; ' : ''}see eni-failover status --operation ${n.operationId} for every step and wait, fix the cause named above, then submit the move again (or let reconcile do it)`] : []),

@@ -108,6 +108,31 @@ describe('Notifier: delivery to a local receiver of every service', () => {
     expect(dingtalk).toContain('eni-failover status --operation op-0123456789abcdef');
   });
 
+  it('an entry failure (no standby) names the members passed over and why', async () => {
+    // Prepare: the shape of workflow/entries/failover.ts EntryFailureEvent
+    const entryFailure = {
+      kind: 'eni-failover.outcome',
+      operationId: 'op-2222222222222222',
+      outcome: 'failed',
+      reason: 'NoHealthyStandby',
+      step: 'select-standby',
+      message: 'no member of web can take eni-service',
+      group: 'web',
+      eniId: 'eni-service',
+      sourceInstanceId: 'i-primary',
+      origin: { kind: 'alarm', id: 'service-down/i-primary/2026-01-01T00:00:00.000Z', time: '2026-01-01T00:00:00.000Z' },
+      passedOver: [{ instanceId: 'i-standby', code: 'NotRunning', detail: 'i-standby is Stopped' }],
+      finishedAt: Date.now(),
+    };
+    // Act
+    await deliverNotice(JSON.stringify(entryFailure), deps({ groups: groupsWith([FourTargets[2]]) }));
+    // Assess
+    const text = receiver.accepted[0]!.body.content.text as string;
+    expect(text).toContain('FAILED to move eni-service (NoHealthyStandby)');
+    expect(text).toContain('Move: eni-service from i-primary');
+    expect(text).toContain('Passed over: i-standby (NotRunning: i-standby is Stopped)');
+  });
+
   it('a duplicate outcome sends nothing twice: again later, and twice at once from two deliveries sharing the ledger', async () => {
     // Prepare
     const ledger = new MemoryLedger();
