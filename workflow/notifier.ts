@@ -1,5 +1,5 @@
 import type { GroupsConfig } from './groups';
-import { LedgerUnavailable, noticeMarkId, type LeaseRecord, type LedgerPort } from './ledger';
+import { noticeMarkId, type LeaseRecord, type LedgerPort } from './ledger';
 import {
   buildRequest,
   DefaultNotifyRetryPolicy,
@@ -164,13 +164,14 @@ async function sendWithRetries(notice: OutcomeNotice, target: NotifyTarget, deps
       const answer = await deps.http.post(request.url, request.headers, request.body, { timeoutMs: deps.timeoutMs ?? DefaultNoticeTimeoutMs });
       verdict = judgeAnswer(target.type, answer.status, answer.body);
     } catch (err) {
-      if (err instanceof LedgerUnavailable) throw err;
-      verdict = { kind: 'retry', why: `no answer from ${maskedUrl}: ${scrub((err as Error).message, secrets)}` };
+      verdict = { kind: 'retry', why: `no answer from ${maskedUrl}: ${(err as Error).message}` };
     }
     if (verdict.kind !== 'retry') break;
     deps.log?.({ notifier: 'retrying', operationId: notice.operationId, target: `${target.type}`, attempt, why: verdict.why });
     if (attempt < policy.attempts) await deps.clock.sleep(retryDelayMs(policy, attempt));
   }
-  if (verdict.kind === 'retry') verdict = { kind: 'refused', why: `gave up after ${attempt} attempts: ${verdict.why}` };
-  return { verdict: { ...verdict, ...(verdict.kind === 'delivered' ? {} : { why: scrub(verdict.why, secrets) }) } as SendVerdict, attempts: attempt, maskedUrl };
+  if (verdict.kind === 'delivered') return { verdict, attempts: attempt, maskedUrl };
+  // Whatever a service or the network said may quote the URL, its token or the secret: scrubbed here, once.
+  const why = scrub(verdict.kind === 'retry' ? `gave up after ${attempt} attempts: ${verdict.why}` : verdict.why, secrets);
+  return { verdict: { kind: 'refused', why }, attempts: attempt, maskedUrl };
 }

@@ -49,7 +49,7 @@ export function decodeTopicEvent(event: Buffer | string): { messageId: string; b
 export function resolveTarget(env: Readonly<Record<string, string | undefined>>, target: NotifyTarget): ReturnType<NotifierDeps['resolve']> {
   const url = env[target.urlEnv] ?? '';
   if (url.trim() === '') return { ok: false, error: `${target.urlEnv} is not set in the notifier's environment: set it to the ${target.type} webhook URL (s.yaml notifier environmentVariables)` };
-  if (!/^https?:\/\//.test(url)) return { ok: false, error: `${target.urlEnv} does not hold an http(s) URL: set it to the ${target.type} webhook URL` };
+  if (!/^https?:\/\//.test(url) || !URL.canParse(url)) return { ok: false, error: `${target.urlEnv} does not hold an http(s) URL: set it to the ${target.type} webhook URL` };
   if (target.secretEnv === undefined) return { ok: true, url };
   const secret = env[target.secretEnv] ?? '';
   if (secret === '') return { ok: false, error: `${target.secretEnv} is not set in the notifier's environment: set it to the ${target.type} signing secret` };

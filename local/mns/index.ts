@@ -207,6 +207,7 @@ function targetOf(req: IncomingMessage, bodyText: string): RequestTarget {
     return {};
   }
   const { segments, query, method } = parsed;
+  if (segments[0] === 'topics') return topicTargetOf(segments, method);
   if (segments[0] !== 'queues') return {};
   const queue = segments[1];
   if (queue === undefined) return method === 'GET' ? { operation: MnsOperation.ListQueue } : {};
@@ -232,6 +233,17 @@ function targetOf(req: IncomingMessage, bodyText: string): RequestTarget {
     default:
       return { queue };
   }
+}
+
+/** A topic request's operation, for fault rules (the topic's name in the `queue` scope). */
+function topicTargetOf(segments: string[], method: string): RequestTarget {
+  const queue = segments[1];
+  if (queue === undefined) return {};
+  const op = (operation: MnsOperation): RequestTarget => ({ operation, queue });
+  if (segments.length === 2) return method === 'PUT' ? op(MnsOperation.CreateTopic) : method === 'GET' ? op(MnsOperation.GetTopicAttributes) : { queue };
+  if (segments[2] === 'messages' && method === 'POST') return op(MnsOperation.PublishMessage);
+  if (segments[2] === 'subscriptions') return method === 'PUT' ? op(MnsOperation.Subscribe) : method === 'DELETE' ? op(MnsOperation.Unsubscribe) : { queue };
+  return { queue };
 }
 
 function intParam(value: string | undefined, name: string): number | undefined {
