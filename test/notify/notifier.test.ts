@@ -5,7 +5,8 @@ import { MemoryLedger } from '../../workflow/memory-ledger';
 import { deliverNotice, type NotifierDeps } from '../../workflow/notifier';
 import { dingTalkSign, larkSign, webhookSignature } from '../../workflow/notify';
 import type { Clock } from '../../workflow/ports';
-import { resolveTarget } from '../../functions/_shared/notifier-function';
+import { createNotifierFunction, decodeTopicEvent, resolveTarget } from '../../functions/_shared/notifier-function';
+import { loadConfig } from '../../functions/_shared/config';
 import { FourTargets, randomSecrets, receiverEnv, startNotifyReceiver, type NotifyReceiver, type ReceiverSecrets } from '../helpers/notify-receiver';
 
 /** A clock whose sleeps return at once and are recorded (the retry schedule is asserted, not waited out). */
@@ -260,5 +261,37 @@ describe('Failover groups: notify targets', () => {
   });
   it('defaults to no targets', () => {
     expect(parse(undefined)().groups[0]!.notify).toEqual([]);
+  });
+});
+
+describe('Notifier function (functions/_shared/notifier-function.ts)', () => {
+  const config = (groups: GroupsConfig) => ({ ...loadConfig({}, ''), groups });
+  const context = { requestId: 'req-1', credentials: { accessKeyId: 'a', accessKeySecret: 'b', securityToken: 'c' } };
+
+  it('reads the outcome from a JSON notification (Message) or a STREAM body, base64 or not', () => {
+    const outcome = JSON.stringify(succeeded());
+    expect(decodeTopicEvent(Buffer.from(JSON.stringify({ MessageId: 'M1', Message: Buffer.from(outcome).toString('base64') })))).toEqual({ messageId: 'M1', body: Buffer.from(outcome).toString('base64') });
+    expect(decodeTopicEvent(Buffer.from(Buffer.from(outcome).toString('base64')))).toEqual({ messageId: 'stream', body: Buffer.from(outcome).toString('base64') });
+    expect(decodeTopicEvent(outcome)).toEqual({ messageId: 'stream', body: outcome });
+  });
+
+  it('fails the invocation (so the trigger pushes again) when another delivery is sending a target, and sends nothing', async () => {
+    // Prepare: a live claim on the only target
+    const ledger = new MemoryLedger();
+    await ledger.putLease({ resourceId: noticeMarkId('op-0123456789abcdef', 0), version: 1, operationId: 'other', until: Date.now() + 60_000, holders: [], updatedAt: Date.now(), notice: { state: 'sending', target: 'webhook#0', attempts: 0 } });
+    const posts: string[] = [];
+    const sent: string[] = [];
+    const handler = createNotifierFunction({
+      config: config(groupsWith([FourTargets[3]])),
+      env: { NOTIFY_WEBHOOK_URL: 'http://127.0.0.1:9/webhook', NOTIFY_WEBHOOK_SECRET: 'whsec_c2VjcmV0c2VjcmV0c2VjcmV0' },
+      ports: () => ({ queue: { send: async (_q, b) => (sent.push(b), { messageId: 'd' }) }, ledger, http: { post: async (url) => (posts.push(url), { status: 204, body: '' }) } }),
+      log: () => {},
+    });
+    // Act
+    const run = handler(Buffer.from(JSON.stringify({ MessageId: 'M2', Message: JSON.stringify(succeeded()) })), context);
+    // Assess
+    await expect(run).rejects.toThrow(/op-0123456789abcdef: webhook#0 being sent by another delivery/);
+    expect(posts).toEqual([]);
+    expect(sent).toEqual([]);
   });
 });
