@@ -154,7 +154,9 @@ async function sendWithRetries(notice: OutcomeNotice, target: NotifyTarget, deps
   if (!resolved.ok) return { verdict: { kind: 'refused', why: resolved.error }, attempts: 0, maskedUrl: '(not configured)' };
   const policy = deps.policy ?? DefaultNotifyRetryPolicy;
   const maskedUrl = maskUrl(resolved.url);
-  const secrets = [resolved.url, resolved.secret, new URL(resolved.url).search.slice(1) || undefined];
+  // The URL, its query (DingTalk's access_token, WeCom's key) and any long path segment (Lark's hook token).
+  const parts = new URL(resolved.url);
+  const secrets = [resolved.url, resolved.secret, parts.search.slice(1) || undefined, ...parts.pathname.split('/').filter((p) => p.length >= 16)];
   let verdict: SendVerdict = { kind: 'retry', why: 'not tried' };
   let attempt = 0;
   while (attempt < policy.attempts) {

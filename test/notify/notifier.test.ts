@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fetchHttp } from '../../cloud/webhook';
 import { parseGroups, type GroupsConfig } from '../../workflow/groups';
 import { noticeMarkId } from '../../workflow/ledger';
@@ -185,6 +187,21 @@ describe('Notifier: delivery to a local receiver of every service', () => {
     const written = d.dead.join('\n') + JSON.stringify(d.lines);
     for (const secret of [secrets.dingtalk.token, secrets.dingtalk.secret]) expect(written).not.toContain(secret);
     expect((await ledger.getLease(noticeMarkId('op-0123456789abcdef', 0)))?.notice).toMatchObject({ state: 'dead-lettered', attempts: 5 });
+  });
+
+  it('a Lark bot that cannot be reached is dead-lettered without its path token anywhere', async () => {
+    // Prepare: the URL points at a port nobody listens on any more, with the real token in the path
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((r) => closed.close(r));
+    env.NOTIFY_LARK_URL = `http://127.0.0.1:${port}/open-apis/bot/v2/hook/${secrets.lark.token}${secrets.lark.token}`;
+    const d = deps({ groups: groupsWith([FourTargets[2]]) });
+    // Act
+    const report = await deliverNotice(JSON.stringify(succeeded()), d);
+    // Assess
+    expect(report).toMatchObject({ targets: [{ kind: 'dead-lettered', attempts: 5, why: `gave up after 5 attempts: no answer from http://127.0.0.1:${port}/…: POST failed: ECONNREFUSED` }] });
+    expect(d.dead.join('\n') + JSON.stringify(d.lines)).not.toContain(secrets.lark.token);
   });
 
   it('a refusal the service answers inside HTTP 200 (a wrong secret) is not retried: dead-lettered with the service\'s code', async () => {
