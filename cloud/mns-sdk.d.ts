@@ -33,6 +33,11 @@ declare module '@alicloud/mns' {
 
   class MNSClient {
     constructor(accountId: string, options: MnsClientOptions);
+    createTopic(name: string, params?: Record<string, XmlValue>): Promise<MnsResponse<Fields | undefined>>;
+    getTopicAttributes(name: string): Promise<MnsResponse<Fields | undefined>>;
+    publishMessage(topic: string, params: Record<string, XmlValue>): Promise<MnsResponse<Fields | undefined>>;
+    /** The signed request every API method goes through (1.2.0's subscribe() is an empty stub; Subscribe is sent with this). */
+    put(resource: string, type: string, body: Buffer, attentions?: string[]): Promise<MnsResponse<Fields | undefined>>;
     createQueue(name: string, params?: Record<string, XmlValue>): Promise<MnsResponse<Fields | undefined>>;
     deleteQueue(name: string): Promise<MnsResponse<undefined>>;
     listQueue(start?: string, limit?: number, prefix?: string): Promise<MnsResponse<Array<{ QueueURL?: string }> | undefined>>;

@@ -1,6 +1,6 @@
 import MNSClient from '@alicloud/mns';
 import { CloudError, CloudErrorKind } from '../workflow/errors';
-import type { QueuePort } from '../workflow/ports';
+import type { QueuePort, TopicPort } from '../workflow/ports';
 import { classifyError } from './errors';
 import { backoffDelayMs, type RetryPolicy } from './retry';
 
@@ -196,13 +196,26 @@ function localArgumentError(api: string, message: string): CloudError {
 const DEFAULT_READ_TIMEOUT_MS = 10_000;
 const LONG_POLL_MARGIN_MS = 5_000;
 
-/** The queues of one MNS account, through the real SDK. */
-export class MnsQueues implements QueuePort {
+/** A subscription of an MNS topic (MNS Subscription reference; shared/reference notes in local/mns/topics.ts). */
+export interface TopicSubscriptionSpec {
+  readonly name: string;
+  /** A queue of this account (pushed as `acs:mns:{region}:{account}:queues/{queue}`) or an `http(s)://` URL. */
+  readonly endpoint: { readonly queue: string } | { readonly url: string };
+  /** SIMPLIFIED (the body as published), XML or JSON (the notification document). Default SIMPLIFIED here. */
+  readonly notifyContentFormat?: 'SIMPLIFIED' | 'XML' | 'JSON';
+  readonly notifyStrategy?: 'BACKOFF_RETRY' | 'EXPONENTIAL_DECAY_RETRY';
+  readonly filterTag?: string;
+}
+
+const xmlText = (text: string): string => text.replace(/[<>&"']/g, (c) => `&${{ '<': 'lt', '>': 'gt', '&': 'amp', '"': 'quot', "'": 'apos' }[c]};`);
+
+/** The queues (and topics) of one MNS account, through the real SDK. */
+export class MnsQueues implements QueuePort, TopicPort {
   private readonly policy: RetryPolicy;
   private clients = new Map<string, MNSClient>();
   private clientsFor = '';
 
-  constructor(private readonly options: MnsOptions) {
+  constructor(private readonly options: MnsOptions & { regionId?: string }) {
     const attempts = options.retry?.attempts ?? 3;
     const base = options.retry?.baseDelayMs ?? 200;
     this.policy = { maxAttempts: attempts, baseDelayMs: base, maxDelayMs: 5_000, throttlingBaseDelayMs: Math.max(base, 500) };
@@ -426,6 +439,55 @@ export class MnsQueues implements QueuePort {
       result.deadLetter = { queueName: dlq.DeadLetterTargetQueue, maxReceiveCount: toInt(dlq.MaxReceiveCount) };
     }
     return result;
+  }
+
+  /**
+   * Publishes `body` to a topic, base64-encoded UTF-8 like {@link send} (the SDK does not escape XML), so
+   * a queue subscribed with SIMPLIFIED format holds exactly what {@link send} would have put there.
+   * A retried publish may deliver twice: subscribers deduplicate (the outcome's operationId).
+   */
+  async publish(topicName: string, body: string, options?: { tag?: string }): Promise<{ messageId: string }> {
+    const params: Record<string, string> = { MessageBody: Buffer.from(body, 'utf8').toString('base64') };
+    if (options?.tag !== undefined) params.MessageTag = xmlText(options.tag);
+    const { body: answer } = await this.call('PublishMessage', (c) => c.publishMessage(topicName, params));
+    const messageId = answer?.MessageId;
+    if (messageId === undefined) throw malformed('PublishMessage', 'MessageId');
+    return { messageId };
+  }
+
+  /** Creates a topic; an existing one with the same attributes is a success. */
+  async createTopic(topicName: string, attributes: { maximumMessageSize?: number } = {}): Promise<void> {
+    const params: Record<string, number> = attributes.maximumMessageSize === undefined ? {} : { MaximumMessageSize: attributes.maximumMessageSize };
+    await this.call('CreateTopic', (c) => c.createTopic(topicName, params));
+  }
+
+  /**
+   * Subscribes an endpoint to a topic (Subscribe: PUT /topics/T/subscriptions/S, an XML `<Subscription>`).
+   * A queue endpoint needs the region (options.regionId). Succeeds when it exists with the same attributes.
+   */
+  async subscribe(topicName: string, spec: TopicSubscriptionSpec): Promise<void> {
+    let endpoint: string;
+    if ('queue' in spec.endpoint) {
+      if (this.options.regionId === undefined) throw localArgumentError('Subscribe', `a queue endpoint needs the region: construct MnsQueues with regionId`);
+      endpoint = `acs:mns:${this.options.regionId}:${this.options.accountId}:queues/${spec.endpoint.queue}`;
+    } else endpoint = spec.endpoint.url;
+    const fields: Array<[string, string | undefined]> = [
+      ['Endpoint', endpoint],
+      ['NotifyStrategy', spec.notifyStrategy],
+      ['NotifyContentFormat', spec.notifyContentFormat ?? 'SIMPLIFIED'],
+      ['FilterTag', spec.filterTag],
+    ];
+    const inner = fields.filter((f): f is [string, string] => f[1] !== undefined).map(([k, v]) => `<${k}>${xmlText(v)}</${k}>`).join('');
+    const xml = `<?xml version="1.0" encoding="UTF-8"?><Subscription xmlns="http://mns.aliyuncs.com/doc/v1/">${inner}</Subscription>`;
+    await this.call('Subscribe', (c) => c.put(`/topics/${topicName}/subscriptions/${spec.name}`, 'Subscription', Buffer.from(xml, 'utf8'), ['location']));
+  }
+
+  /** Makes each topic exist with its subscriptions (the queues they name must exist first). */
+  async ensureTopics(specs: readonly { name: string; maximumMessageSize?: number; subscriptions?: readonly TopicSubscriptionSpec[] }[]): Promise<void> {
+    for (const t of specs) {
+      await this.createTopic(t.name, t.maximumMessageSize === undefined ? {} : { maximumMessageSize: t.maximumMessageSize });
+      for (const sub of t.subscriptions ?? []) await this.subscribe(t.name, sub);
+    }
   }
 
   /** Deletes a queue; an absent queue counts as deleted. */

@@ -56,6 +56,11 @@ export interface LocalCloudOptions {
   readonly failoverGroups?: string;
   /** More s.yaml `vars` overrides (key by key), e.g. `plannedSwitchOver`. */
   readonly vars?: Record<string, unknown>;
+  /**
+   * Added to every function's environment (wins over s.yaml's): what a deployer sets from outside, such
+   * as the notifier's robot URLs and secrets (s.yaml vars.notifierEnvironment reads them from env()).
+   */
+  readonly functionEnv?: Record<string, string>;
 }
 
 /** Everything a client needs to talk to the local cloud; what `eni-failover local up` prints. */
@@ -109,6 +114,8 @@ export interface LocalCloud {
 export type LocalQueueNames = Readonly<Record<'validate' | 'stop-if-required' | 'attach' | 'verify-bound' | 'configure-guest-routes', string>> & {
   readonly events: string;
   readonly deadLetter: string;
+  /** The outcomes topic (s.yaml vars.topics): the events queue is subscribed to it. */
+  readonly outcomes: string;
 };
 
 /** Reads the queue prefix from s.yaml (the emulator knows the deployment, not the workflow's code). */
@@ -123,6 +130,7 @@ export function queueNamesOf(sYamlPath: string): LocalQueueNames {
     'configure-guest-routes': `${p}configure-guest-routes`,
     events: `${p}events`,
     deadLetter: `${p}dead-letter`,
+    outcomes: `${p}outcomes`,
   };
 }
 
@@ -141,6 +149,38 @@ export function declaredQueues(sYamlPath: string): DeclaredQueue[] {
     }
     return q as DeclaredQueue;
   });
+}
+
+/** A topic of s.yaml `vars.topics`, with the subscriptions deploy and the local cloud make (queue endpoints). */
+export interface DeclaredTopic {
+  readonly name: string;
+  readonly maximumMessageSize?: number;
+  readonly subscriptions: ReadonlyArray<{ readonly name: string; readonly queue: string; readonly notifyContentFormat?: 'SIMPLIFIED' | 'XML' | 'JSON'; readonly filterTag?: string }>;
+}
+
+/** The topics s.yaml declares in `vars.topics` (none when absent). */
+export function declaredTopics(sYamlPath: string): DeclaredTopic[] {
+  const doc = parse(readFileSync(sYamlPath, 'utf8')) as { vars?: { topics?: unknown } };
+  const list = doc.vars?.topics ?? [];
+  if (!Array.isArray(list)) throw new Error(`${sYamlPath}: vars.topics must list the MNS topics the deployment uses`);
+  return list.map((t, i) => {
+    const topic = t as Partial<DeclaredTopic> | null;
+    if (topic === null || typeof topic !== 'object' || typeof topic.name !== 'string') throw new Error(`${sYamlPath}: vars.topics[${i}] needs a name`);
+    const subs = topic.subscriptions ?? [];
+    if (!Array.isArray(subs) || subs.some((s) => typeof s?.name !== 'string' || typeof s?.queue !== 'string')) {
+      throw new Error(`${sYamlPath}: vars.topics[${i}].subscriptions: each needs a name and the queue it delivers to`);
+    }
+    return { name: topic.name, ...(topic.maximumMessageSize === undefined ? {} : { maximumMessageSize: topic.maximumMessageSize }), subscriptions: subs };
+  });
+}
+
+/** The SDK port's subscription specs for a declared topic. */
+export function topicSpecs(topics: readonly DeclaredTopic[]) {
+  return topics.map((t) => ({
+    name: t.name,
+    ...(t.maximumMessageSize === undefined ? {} : { maximumMessageSize: t.maximumMessageSize }),
+    subscriptions: t.subscriptions.map((s) => ({ name: s.name, endpoint: { queue: s.queue }, ...(s.notifyContentFormat ? { notifyContentFormat: s.notifyContentFormat } : {}), ...(s.filterTag ? { filterTag: s.filterTag } : {}) })),
+  }));
 }
 
 /** A table of s.yaml `vars.ledger.tables`. */
@@ -211,9 +251,10 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     const regionId = ecs.regionId;
     const mns = await startLocalMns({ keyring, accountId, regionId, ...(options.dataDir ? { dataDir: options.dataDir } : {}), ...(options.scaleMnsTimes ? { messageTimeScale: timeScale } : {}) });
     started.push(mns);
-    const mnsQueues = () => new MnsQueues({ endpoint: mns.endpoint, accountId, credentials: root });
+    const mnsQueues = () => new MnsQueues({ endpoint: mns.endpoint, accountId, regionId, credentials: root });
     const declared = declaredQueues(sYamlPath);
     await mnsQueues().ensureQueues(declared.map(({ name, ...attributes }) => ({ name, attributes })));
+    await mnsQueues().ensureTopics(topicSpecs(declaredTopics(sYamlPath)));
 
     const ledger = declaredLedger(sYamlPath, options.vars);
     const tablestore = await startLocalTablestore({ keyring, instanceName: ledger.instanceName });
@@ -260,6 +301,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
               TABLESTORE_ENDPOINT: tablestore.endpoint,
               TABLESTORE_INSTANCE: ledger.instanceName,
               TIME_SCALE: String(Math.min(1, timeScale)),
+              ...(options.functionEnv ?? {}),
             },
             timeScale,
             ...(options.timerClock ? { clock: options.timerClock } : {}),

@@ -42,9 +42,12 @@ export function ecsActionsCalled(ecsSource: string): string[] {
  * method to method, to every `this.call('<Operation>', ...)`.
  */
 export function mnsActionsCalled(mnsSource: string, portsSource: string): string[] {
-  const port = /export interface QueuePort \{([\s\S]*?)\n\}/.exec(portsSource);
-  if (port === null) throw new Error('workflow/ports.ts: no QueuePort interface');
-  const entry = [...port[1]!.matchAll(/^\s*(\w+)\(/gm)].map((m) => m[1]!);
+  // The ports the functions reach MNS through: sending to queues and publishing on topics.
+  const entry = ['QueuePort', 'TopicPort'].flatMap((name) => {
+    const port = new RegExp(`export interface ${name} \\{([\\s\\S]*?)\\n\\}`).exec(portsSource);
+    if (port === null) throw new Error(`workflow/ports.ts: no ${name} interface`);
+    return [...port[1]!.matchAll(/^\s*(\w+)\(/gm)].map((m) => m[1]!);
+  });
   const cls = /export class MnsQueues[^{]*\{([\s\S]*)$/.exec(mnsSource);
   if (cls === null) throw new Error('cloud/mns.ts: no MnsQueues class');
   // Methods are declared at two-space indent; a body runs to the next declaration.
@@ -128,14 +131,28 @@ export async function checkDeployment(root: string, env: NodeJS.ProcessEnv = {})
     const need = (queue: string, why: string) => {
       if (!declared.has(queue)) problems.push(`s.yaml vars.queues: does not declare "${queue}", which ${why}`);
     };
+    const rawTopics = model.vars['topics'];
+    const topics = Array.isArray(rawTopics) ? (rawTopics as { name?: unknown; subscriptions?: { queue?: unknown }[] }[]) : [];
+    const needTopic = (topic: string, why: string) => {
+      if (!topics.some((t) => t.name === topic)) problems.push(`s.yaml vars.topics: does not declare "${topic}", which ${why}`);
+    };
+    for (const t of topics) for (const s of t.subscriptions ?? []) need(String(s.queue), `topic ${String(t.name)} delivers to`);
     for (const fn of model.functions) {
       const prefix = fn.environmentVariables['QUEUE_PREFIX'];
       if (prefix !== undefined) {
-        // Steps send to any step queue, events and dead-letter (workflow/pipeline.ts); entries to a subset.
-        for (const q of Object.values(defaultQueueNames(prefix))) {
+        // Steps send to any step queue, events and dead-letter (workflow/pipeline.ts); entries to a subset;
+        // every outcome is published on the outcomes topic, whose subscription fills the events queue.
+        const { outcomes, ...queues } = defaultQueueNames(prefix);
+        for (const q of Object.values(queues)) {
           sentTo.add(q);
           need(q, `${fn.functionName} may send to (QUEUE_PREFIX ${prefix})`);
         }
+        needTopic(outcomes, `${fn.functionName} publishes outcomes on (QUEUE_PREFIX ${prefix})`);
+        const events = topics.find((t) => t.name === outcomes)?.subscriptions?.some((s) => s.queue === queues.events);
+        if (events === false) problems.push(`s.yaml vars.topics: ${outcomes} has no subscription delivering to ${queues.events}: the CLI and every reader of the events queue would see no outcome`);
+      }
+      for (const t of fn.triggers) {
+        if (t.triggerType === 'mns_topic') needTopic(t.topicName, `triggers ${fn.functionName} (${t.triggerName})`);
       }
       for (const t of fn.triggers) {
         if (t.triggerType !== 'eventbridge') continue;
@@ -188,7 +205,7 @@ export async function checkDeployment(root: string, env: NodeJS.ProcessEnv = {})
     // Whatever the ports call is granted to some function; nothing is granted that no code calls.
     const called = [
       ...ecsActionsCalled(ecsSource).map((a) => [`ecs:${a}`, Sources.ecsPort] as const),
-      ...mnsActionsCalled(mnsSource, portsSource).map((a) => [`mns:${a}`, `${Sources.mnsPort} (through QueuePort)`] as const),
+      ...mnsActionsCalled(mnsSource, portsSource).map((a) => [`mns:${a}`, `${Sources.mnsPort} (through QueuePort/TopicPort)`] as const),
       ...otsActionsCalled(ledgerSource).map((a) => [`ots:${a}`, `${Sources.ledger} (the operation ledger)`] as const),
     ];
     for (const [action, where] of called) if (!granted.has(action)) problems.push(`${Sources.policies}: no policy grants ${action}, which ${where} calls`);

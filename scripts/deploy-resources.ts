@@ -9,7 +9,7 @@ import { fromDefaultChain, resolveCredentials, type CredentialSource } from '../
 import { ensureLedgerTables } from '../cloud/ledger';
 import { MnsQueues } from '../cloud/mns';
 // s.yaml is read with the same loader the local cloud uses, so deploy and `npm start` create the same things.
-import { declaredLedger, declaredQueues } from '../local/cloud';
+import { declaredLedger, declaredQueues, declaredTopics, topicSpecs } from '../local/cloud';
 
 export interface DeployResourcesOptions {
   readonly sYamlPath: string;
@@ -31,9 +31,13 @@ export async function deployResources(o: DeployResourcesOptions): Promise<string
   const queues = declaredQueues(o.sYamlPath);
   // The MNS SDK signs with fixed keys: ask the chain once for this run.
   const keys = await resolveCredentials(o.credentials);
-  const mns = new MnsQueues({ endpoint: o.mnsEndpoint ?? `https://${o.accountId}.mns.${o.regionId}.aliyuncs.com`, accountId: o.accountId, credentials: keys });
+  const mns = new MnsQueues({ endpoint: o.mnsEndpoint ?? `https://${o.accountId}.mns.${o.regionId}.aliyuncs.com`, accountId: o.accountId, regionId: o.regionId, credentials: keys });
   await mns.ensureQueues(queues.map(({ name, ...attributes }) => ({ name, attributes })));
   for (const q of queues) say(`queue ${q.name}: ensured`);
+  // After the queues: a subscription names a queue that must exist.
+  const topics = declaredTopics(o.sYamlPath);
+  await mns.ensureTopics(topicSpecs(topics));
+  for (const t of topics) say(`topic ${t.name}: ensured, subscribed ${t.subscriptions.map((s) => `${s.name} -> queue ${s.queue}`).join(', ') || 'nothing'}`);
   const ledger = declaredLedger(o.sYamlPath);
   const endpoint = o.otsEndpoint ?? `https://${ledger.instanceName}.${o.regionId}.ots.aliyuncs.com`;
   for (const r of await ensureLedgerTables({ endpoint, instanceName: ledger.instanceName, credentials: o.credentials }, ledger.tables)) {
@@ -64,6 +68,7 @@ export function deployPlan(sYamlPath: string, regionId: string, accountId: strin
   const ledger = declaredLedger(sYamlPath);
   return [
     ...declaredQueues(sYamlPath).map((q) => `queue ${q.name} (MNS ${accountId}.mns.${regionId}): create if missing`),
+    ...declaredTopics(sYamlPath).map((t) => `topic ${t.name} (MNS ${accountId}.mns.${regionId}): create if missing, subscribe ${t.subscriptions.map((s) => `queue ${s.queue} (${s.notifyContentFormat ?? 'SIMPLIFIED'})`).join(', ')}`),
     ...ledger.tables.map((t) => `table ${ledger.instanceName}/${t.name} (Tablestore, key ${t.primaryKey.map((k) => k.name).join(', ')}, TTL ${t.timeToLive === -1 ? 'none' : `${t.timeToLive} s`}): create if missing`),
   ];
 }

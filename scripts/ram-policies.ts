@@ -13,6 +13,8 @@ export interface PolicyVars {
   readonly queuePrefix: string;
   readonly otsInstance: string;
   readonly tables: readonly string[];
+  /** The lease table (keyed by resource_id): the only one the notifier touches (its notice rows). */
+  readonly leaseTable: string;
 }
 
 interface Statement {
@@ -27,7 +29,7 @@ export interface Policy {
 }
 
 /** Where each function's code is (what it can call is what these files call). */
-export const FunctionSources: Readonly<Record<string, { kind: 'step' | 'entry'; files: readonly string[] }>> = {
+export const FunctionSources: Readonly<Record<string, { kind: 'step' | 'entry' | 'notifier'; files: readonly string[] }>> = {
   validate: { kind: 'step', files: ['workflow/steps/validate.ts'] },
   'stop-if-required': { kind: 'step', files: ['workflow/steps/stop-if-required.ts'] },
   attach: { kind: 'step', files: ['workflow/steps/attach.ts'] },
@@ -37,11 +39,13 @@ export const FunctionSources: Readonly<Record<string, { kind: 'step' | 'entry'; 
   'on-ecs-event': { kind: 'entry', files: ['workflow/entries/ecs-event.ts'] },
   'on-schedule': { kind: 'entry', files: ['workflow/entries/schedule.ts', 'workflow/entries/prepare.ts'] },
   'on-request': { kind: 'entry', files: ['workflow/entries/request.ts'] },
+  notifier: { kind: 'notifier', files: ['workflow/notifier.ts'] },
 };
 /** What every step shares (the runner: restore, rescue) and every entry shares (failover, standby choice). */
 const Shared = {
   step: ['workflow/runner.ts', 'workflow/operation.ts', 'workflow/standby.ts', 'workflow/groups.ts'],
   entry: ['functions/_shared/entry-function.ts', 'workflow/entries/failover.ts', 'workflow/operation.ts', 'workflow/standby.ts', 'workflow/groups.ts'],
+  notifier: ['functions/_shared/notifier-function.ts'],
 } as const;
 
 const read = (root: string, rel: string) => readFileSync(join(root, rel), 'utf8');
@@ -91,11 +95,16 @@ export function ecsActionsOf(root: string, fn: string): string[] {
   return [...apis].sort();
 }
 
-/** The queues a function sends to: its successors (workflow/pipeline.ts), its own queue, outcomes, and validate for a rescue. */
+/**
+ * The queues a function sends to: its successors (workflow/pipeline.ts), its own queue, the dead-letter
+ * queue, and validate for a rescue. Outcomes go to the topic (topicsOf), not to the events queue; the
+ * notifier sends only dead letters.
+ */
 export function queuesOf(root: string, fn: string, prefix: string): string[] {
   const q = defaultQueueNames(prefix);
   const src = FunctionSources[fn]!;
-  const out = new Set<string>([q.events, q.deadLetter]);
+  const out = new Set<string>([q.deadLetter]);
+  if (src.kind === 'notifier') return [...out];
   if (src.kind === 'step') {
     const pipeline = read(root, 'workflow/pipeline.ts');
     const key = fn.replace(/(^|-)(\w)/g, (_m, _d, c: string) => c.toUpperCase());
@@ -110,6 +119,13 @@ export function queuesOf(root: string, fn: string, prefix: string): string[] {
     if (fn === 'on-schedule' && /rewakeStalled\(/.test(read(root, 'functions/_shared/entry-function.ts'))) for (const s of ['stop-if-required', 'attach', 'verify-bound', 'configure-guest-routes']) out.add(`${prefix}${s}`);
   }
   return [...out].sort();
+}
+
+/** The topics a function publishes on: the outcomes topic, when its code (or its kind's shared code) publishes. */
+export function topicsOf(root: string, fn: string, prefix: string): string[] {
+  const src = FunctionSources[fn]!;
+  const text = [...src.files, ...Shared[src.kind]].map((f) => read(root, f)).join('\n');
+  return /\.topic\.publish\(/.test(text) ? [defaultQueueNames(prefix).outcomes] : [];
 }
 
 /** The Tablestore operations a function's kind makes through the ledger port (cloud/ledger.ts maps methods to operations). */
@@ -130,6 +146,8 @@ export function otsActionsOf(root: string, fn: string): string[] {
 
 const ecsArn = (v: PolicyVars, what: string) => `acs:ecs:${v.region}:${v.accountId}:${what}`;
 const queueArn = (v: PolicyVars, q: string) => `acs:mns:${v.region}:${v.accountId}:/queues/${q}/messages`;
+// mns:PublishMessage's resource (MNS API authorization table, help.aliyun.com/zh/mns/b3asrm).
+const topicArn = (v: PolicyVars, t: string) => `acs:mns:${v.region}:${v.accountId}:/topics/${t}/messages`;
 const tableArn = (v: PolicyVars, t: string) => `acs:ots:${v.region}:${v.accountId}:instance/${v.otsInstance.toLowerCase()}/table/${t}`;
 const Managed = { StringEquals: { 'acs:ResourceTag/eni-failover': 'managed' } };
 
@@ -148,8 +166,11 @@ export function functionPolicy(root: string, fn: string, v: PolicyVars): Policy 
     if (writes.includes('ecs:RunCommand')) statements.push({ Effect: 'Allow', Action: ['ecs:RunCommand'], Resource: ecsArn(v, 'command/*') });
   }
   statements.push({ Effect: 'Allow', Action: ['mns:SendMessage'], Resource: queuesOf(root, fn, v.queuePrefix).map((q) => queueArn(v, q)) });
+  const topics = topicsOf(root, fn, v.queuePrefix);
+  if (topics.length) statements.push({ Effect: 'Allow', Action: ['mns:PublishMessage'], Resource: topics.map((t) => topicArn(v, t)) });
   const ots = otsActionsOf(root, fn).map((a) => `ots:${a}`);
-  if (ots.length) statements.push({ Effect: 'Allow', Action: ots, Resource: v.tables.map((t) => tableArn(v, t)) });
+  const tables = FunctionSources[fn]!.kind === 'notifier' ? [v.leaseTable] : v.tables;
+  if (ots.length) statements.push({ Effect: 'Allow', Action: ots, Resource: tables.map((t) => tableArn(v, t)) });
   return { Version: '1', Statement: statements };
 }
 
@@ -192,13 +213,14 @@ export function allPolicies(root: string, v: PolicyVars): Record<string, Policy>
 export function defaultVars(root: string): PolicyVars {
   const doc = parse(read(root, 's.yaml')) as { vars: Record<string, unknown> };
   const envDefault = (value: unknown) => String(value).replace(/^\$\{env\('[^']*',\s*'([^']*)'\)\}$/, '$1');
-  const ledger = doc.vars['ledger'] as { instanceName: string; tables: { name: string }[] };
+  const ledger = doc.vars['ledger'] as { instanceName: string; tables: { name: string; primaryKey?: { name: string }[] }[] };
   return {
     region: envDefault(doc.vars['region']),
     accountId: envDefault(doc.vars['accountId']),
     queuePrefix: String(doc.vars['queuePrefix']),
     otsInstance: envDefault(ledger.instanceName),
     tables: ledger.tables.map((t) => t.name),
+    leaseTable: ledger.tables.find((t) => t.primaryKey?.[0]?.name === 'resource_id')?.name ?? 'eni_failover_leases',
   };
 }
 

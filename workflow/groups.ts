@@ -1,6 +1,7 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { Policy } from './messages';
+import { MaxTargetsPerGroup, NotifyTarget } from './notify';
 import type { Eni, Tags } from './model';
 import type { EcsPort } from './ports';
 
@@ -51,6 +52,9 @@ export const FailoverGroup = z
      */
     prepare: z.boolean().default(false),
     // ---- end prepared standbys ----
+    // --- notifications (workflow/notify.ts): where this group's outcomes are sent; URLs and secrets come
+    //     from the environment variables each target names, never from this file.
+    notify: z.array(NotifyTarget).max(MaxTargetsPerGroup, `must list at most ${MaxTargetsPerGroup} targets`).default([]),
   })
   .strict();
 export type FailoverGroup = z.infer<typeof FailoverGroup>;

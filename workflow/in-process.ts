@@ -4,7 +4,7 @@ import { MemoryLedger } from './memory-ledger';
 import type { BindRequest, OperationEvent } from './messages';
 import { parseWake, startOperation } from './operation';
 import { defaultQueueNames } from './pipeline';
-import type { Clock, EcsPort, QueuePort } from './ports';
+import { topicDeliveringTo, type Clock, type EcsPort, type QueuePort } from './ports';
 import { runDelivery, type RunReport, type RunnerDeps } from './runner';
 import type { StepContext } from './step';
 
@@ -17,7 +17,7 @@ import type { StepContext } from './step';
  */
 export async function runInProcess(
   request: BindRequest,
-  deps: Omit<RunnerDeps, 'queue' | 'queues' | 'ledger'> & { ledger?: LedgerPort; group?: string; onReport?: (report: RunReport, step: string) => void },
+  deps: Omit<RunnerDeps, 'queue' | 'topic' | 'queues' | 'ledger'> & { ledger?: LedgerPort; group?: string; onReport?: (report: RunReport, step: string) => void },
 ): Promise<OperationEvent> {
   const ledger = deps.ledger ?? new MemoryLedger();
   const queues = defaultQueueNames('mem-');
@@ -28,7 +28,7 @@ export async function runInProcess(
       return { messageId: `mem-${pending.length}` };
     },
   };
-  const runner: RunnerDeps = { ...deps, ledger, queue, queues };
+  const runner: RunnerDeps = { ...deps, ledger, queue, topic: topicDeliveringTo(queue, queues.events), queues };
   const started = await startOperation(request, { ledger, queue, queues, now: deps.clock.now(), ...(deps.group ? { group: deps.group } : {}) });
   if (started.record.outcome !== undefined) return started.record.outcome;
   for (;;) {

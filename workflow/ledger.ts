@@ -88,7 +88,7 @@ export type PreparedState = z.infer<typeof PreparedState>;
  */
 export const LeaseRecord = z
   .object({
-    resourceId: z.string().regex(/^(eni|instance|outcome|prepared)\/[a-z0-9-]{3,64}$/),
+    resourceId: z.string().regex(/^(eni|instance|outcome|prepared|notice)\/[a-z0-9-]{3,64}$/),
     version: z.number().int().min(1),
     /** ENI lease: the live holder ('' when free) and until when (epoch ms). */
     operationId: z.string(),
@@ -106,6 +106,14 @@ export const LeaseRecord = z
     /** Prepared standby (`prepared/<instance>`): what the prepare job last found and did (workflow/prepare.ts). */
     prepared: PreparedState.optional(),
     updatedAt: z.number(),
+    /**
+     * A notice row (`notice/<operationId>-<target index>`, workflow/notifier.ts): one notification of one
+     * outcome to one target. `operationId` and `until` are then the notifier delivery that is sending it.
+     */
+    notice: z
+      .object({ state: z.enum(['sending', 'sent', 'dead-lettered']), target: z.string().max(64), attempts: z.number().int().min(0), why: z.string().max(512).optional() })
+      .strict()
+      .optional(),
   })
   .strict();
 export type LeaseRecord = z.infer<typeof LeaseRecord>;
@@ -113,6 +121,8 @@ export type LeaseInput = z.input<typeof LeaseRecord>;
 
 export const eniLeaseId = (eniId: string) => `eni/${eniId}`;
 export const powerHoldId = (instanceId: string) => `instance/${instanceId}`;
+/** The row that makes one outcome's notification to one target happen once (workflow/notifier.ts). */
+export const noticeMarkId = (operationId: string, targetIndex: number) => `notice/${operationId}-${targetIndex}`;
 /** The mark of an outcome published outside an operation record (an entry's failure before any operation). */
 export const outcomeMarkId = (operationId: string) => `outcome/${operationId}`;
 /** The prepare job's record of a standby's hot-plug hook. */

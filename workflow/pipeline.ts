@@ -19,8 +19,11 @@ export const Pipeline: Readonly<Record<Step, { run: StepFn; mayGoTo: readonly St
   [Step.ConfigureGuestRoutes]: { run: configureGuestRoutes, mayGoTo: [] },
 };
 
-/** Deployed queue names: one per step, plus where outcomes and dead letters go. */
-export type QueueNames = Readonly<Record<Step, string>> & { readonly events: string; readonly deadLetter: string };
+/**
+ * Deployed names: a queue per step, the events and dead-letter queues, and the outcomes topic every
+ * outcome is published on (the events queue is one of its subscribers; s.yaml vars.topics).
+ */
+export type QueueNames = Readonly<Record<Step, string>> & { readonly events: string; readonly deadLetter: string; readonly outcomes: string };
 
 /** The queue names s.yaml declares, with a prefix (`eni-failover-` by default). */
 export function defaultQueueNames(prefix = 'eni-failover-'): QueueNames {
@@ -32,5 +35,6 @@ export function defaultQueueNames(prefix = 'eni-failover-'): QueueNames {
     [Step.ConfigureGuestRoutes]: `${prefix}configure-guest-routes`,
     events: `${prefix}events`,
     deadLetter: `${prefix}dead-letter`,
+    outcomes: `${prefix}outcomes`,
   };
 }

@@ -50,6 +50,30 @@ export interface QueuePort {
   send(queueName: string, body: string, options?: { delaySeconds?: number }): Promise<{ messageId: string }>;
 }
 
+/**
+ * Publishing to a topic (MNS topic: every subscription gets a copy; DESIGN.md, "Outcomes on an MNS topic").
+ * Bodies are UTF-8 text (encoded by the port as the queue port encodes them).
+ */
+export interface TopicPort {
+  publish(topicName: string, body: string, options?: { tag?: string }): Promise<{ messageId: string }>;
+}
+
+/**
+ * A topic with one queue subscribed with SIMPLIFIED format: what MNS does for the events queue, in
+ * memory (in-process runs and tests that hold their own queue port).
+ */
+export function topicDeliveringTo(queue: QueuePort, queueName: string): TopicPort {
+  return { publish: (_topic, body) => queue.send(queueName, body) };
+}
+
+/**
+ * One HTTP POST (the notifier's sends). Resolves with any status; rejects only when no answer came
+ * (connection refused, reset, timeout). URLs and headers may hold secrets: implementations never log them.
+ */
+export interface HttpPort {
+  post(url: string, headers: Readonly<Record<string, string>>, body: string, options: { timeoutMs: number }): Promise<{ status: number; body: string }>;
+}
+
 /** Time, injected so tests skip it instead of sleeping through it. */
 export interface Clock {
   now(): number;

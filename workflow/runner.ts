@@ -8,7 +8,7 @@ import { EniStatus, InstanceStatus } from './model';
 import { holdsEniLease, leavePowerHold, releaseEniLease, startOperation, startRequested, wakeBody, type WakeMessage } from './operation';
 import { selectStandby } from './standby';
 import { Pipeline, type QueueNames } from './pipeline';
-import type { Clock, EcsPort, QueuePort } from './ports';
+import type { Clock, EcsPort, QueuePort, TopicPort } from './ports';
 import { Reason } from './rules';
 import { LostClaim, type Operation, type StepContext, type StepResult } from './step';
 import { startRefusalAdvice } from './steps/verify-bound';
@@ -47,6 +47,8 @@ export const MaxInvalidStateStreak = 12;
 export interface RunnerDeps {
   readonly ecs: EcsPort;
   readonly queue: QueuePort;
+  /** Where outcomes are published (queues.outcomes); the events queue and the notifier subscribe to it. */
+  readonly topic: TopicPort;
   readonly clock: Clock;
   readonly queues: QueueNames;
   readonly guestScript: string;
@@ -263,11 +265,14 @@ export async function runDelivery(wake: WakeMessage, deps: RunnerDeps): Promise<
     return { kind: 'ended', event };
   }
 
-  /** Frees the ENI's lease, sends the outcome (failures to the dead-letter queue too), then records that it did. */
+  /**
+   * Frees the ENI's lease, publishes the outcome on the outcomes topic (tagged with the outcome, for
+   * subscriptions that filter; failures also go to the dead-letter queue), then records that it did.
+   */
   async function publish(event: OperationEvent): Promise<void> {
     await releaseEniLease(ledger, rec.request.eniId, rec.operationId, { outcome: event.outcome, instanceId: rec.request.instanceId, ...(event.reason ? { reason: event.reason } : {}), step: event.step }, clock.now());
     const body = JSON.stringify(event);
-    await deps.queue.send(queues.events, body);
+    await deps.topic.publish(queues.outcomes, body, { tag: event.outcome });
     if (event.outcome === Outcome.Failed) await deps.queue.send(queues.deadLetter, body);
     // Best effort: if this write is lost, a later copy publishes the same event again (same operationId).
     const done = changed({ published: true });

@@ -9,7 +9,7 @@ import type { LedgerPort } from '../../workflow/ledger';
 import { describeIssues } from '../../workflow/messages';
 import { StalledAfterMs, publishOnce, rewakeStalled, startOperation } from '../../workflow/operation';
 import type { QueueNames } from '../../workflow/pipeline';
-import { systemClock, type Clock, type EcsPort, type QueuePort } from '../../workflow/ports';
+import { systemClock, type Clock, type EcsPort, type QueuePort, type TopicPort } from '../../workflow/ports';
 import { normaliseAlarm, parseAlarmCallback } from '../../workflow/entries/alarm';
 import { normaliseEcsEvent } from '../../workflow/entries/ecs-event';
 import { DefaultFlapWindowSeconds, type EntryDecision, type EntryDeps, type EntryResult } from '../../workflow/entries/failover';
@@ -24,13 +24,15 @@ import type { StepFunctionContext } from './step-function';
  * The adapters of the four entry points: CloudMonitor alarm (HTTP trigger), ECS event (EventBridge),
  * timer (scheduled jobs) and the requests queue (EventBridge MNS trigger). Each decodes its trigger's
  * event, runs a normaliser of workflow/entries, and sends `newOperation(request)` to the validate queue
- * for every bind (failures before an operation exists go to the events and dead-letter queues). No
+ * for every bind (failures before an operation exists go to the outcomes topic and the dead-letter queue). No
  * business rule lives here. A factory per entry point for tests, `entryHandlerFromEnvironment` for FC.
  */
 
 export interface EntryPorts {
   readonly ecs: EcsPort;
   readonly queue: QueuePort;
+  /** Where entry-level failures are published (the outcomes topic, as the workflow's outcomes). */
+  readonly topic: TopicPort;
   readonly ledger: LedgerPort;
   /** The region this deployment operates in (FC context `region`). */
   readonly regionId: string;
@@ -62,13 +64,13 @@ export interface DispatchSummary {
 /**
  * Sends what the decisions call for. Guarantees: one ledger record and one validate wake-up per bind (its
  * operationId derived from the request, so a repeated trigger is the same operation, recorded and woken
- * once); one events-queue and one dead-letter message per failure, however many triggers decide it (the
+ * once); one outcomes-topic and one dead-letter message per failure, however many triggers decide it (the
  * ledger marks it published); nothing for skips. A send that fails throws (the trigger retries; repeats
  * converge on the same operationIds).
  */
 export async function dispatch(
   decisions: readonly EntryDecision[],
-  ports: { queue: QueuePort; ledger: LedgerPort; queues: QueueNames; now: number; log: (line: Record<string, unknown>) => void; entry: string },
+  ports: { queue: QueuePort; topic: TopicPort; ledger: LedgerPort; queues: QueueNames; now: number; log: (line: Record<string, unknown>) => void; entry: string },
 ): Promise<DispatchSummary> {
   const summary: DispatchSummary = { enqueued: [], failed: [], skipped: [] };
   for (const d of decisions) {
@@ -81,7 +83,7 @@ export async function dispatch(
     } else if (d.kind === 'fail') {
       const body = JSON.stringify(d.event);
       const first = await publishOnce(ports.ledger, d.event.operationId, ports.now, async () => {
-        await ports.queue.send(ports.queues.events, body);
+        await ports.topic.publish(ports.queues.outcomes, body, { tag: d.event.outcome });
         await ports.queue.send(ports.queues.deadLetter, body);
       });
       if (!first) {
@@ -115,7 +117,7 @@ function setup(deps: EntryFunctionDeps, context: StepFunctionContext) {
   const send = (result: EntryResult, entry: string) =>
     result.kind === 'ignored'
       ? Promise.resolve<DispatchSummary>({ enqueued: [], failed: [], skipped: [] })
-      : dispatch(result.decisions, { queue: ports.queue, ledger: ports.ledger, queues: deps.queues, now: clock.now(), log: (l) => log({ ...l, requestId: context.requestId }), entry });
+      : dispatch(result.decisions, { queue: ports.queue, topic: ports.topic, ledger: ports.ledger, queues: deps.queues, now: clock.now(), log: (l) => log({ ...l, requestId: context.requestId }), entry });
   return { clock, log, ports, entryDeps, send };
 }
 
@@ -392,10 +394,12 @@ export function entryHandlerFromEnvironment(
         const regionId = context.region ?? env.FC_REGION ?? '';
         const accountId = context.accountId ?? env.FC_ACCOUNT_ID ?? '';
         if (regionId === '' || accountId === '') throw new Error('FC context has no region or accountId');
+        const mns = new MnsQueues({ endpoint: config.mnsEndpoint(accountId, regionId), accountId, credentials: current });
         clients = {
           regionId,
           ecs: createEcsPort({ regionId, endpoint: config.ecsEndpoint(regionId), protocol: config.ecsProtocol, credentials: current }),
-          queue: new MnsQueues({ endpoint: config.mnsEndpoint(accountId, regionId), accountId, credentials: current }),
+          queue: mns,
+          topic: mns,
           ledger: new TablestoreLedger({ endpoint: config.ledger.endpoint(regionId), instanceName: config.ledger.instanceName, credentials: current }),
         };
       }

@@ -5,7 +5,7 @@ import { MnsQueues } from '../../cloud/mns';
 import type { LedgerPort } from '../../workflow/ledger';
 import type { Step } from '../../workflow/messages';
 import { parseWake } from '../../workflow/operation';
-import { systemClock, type Clock, type QueuePort } from '../../workflow/ports';
+import { systemClock, type Clock, type QueuePort, type TopicPort } from '../../workflow/ports';
 import { DefaultWaitPolicy, runDelivery, type RunReport } from '../../workflow/runner';
 import guestScript from '../../guest/configure-eni.sh';
 import groupsYaml from '../../config/groups.yaml' with { type: 'text' };
@@ -22,7 +22,7 @@ export interface StepFunctionContext extends FcContextLike {
 export interface StepFunctionDeps {
   readonly step: Step;
   readonly config: FunctionConfig;
-  readonly ports: (context: StepFunctionContext) => { ecs: EcsPortWithStats; queue: QueuePort; ledger: LedgerPort };
+  readonly ports: (context: StepFunctionContext) => { ecs: EcsPortWithStats; queue: QueuePort; topic: TopicPort; ledger: LedgerPort };
   readonly clock?: Clock;
   readonly guestScript?: string;
   readonly log?: (line: Record<string, unknown>) => void;
@@ -42,7 +42,7 @@ export function createStepFunction(deps: StepFunctionDeps) {
   const clock = deps.clock ?? systemClock;
   const log = deps.log ?? ((line) => console.log(JSON.stringify(line)));
   return async function handler(event: Buffer | string, context: StepFunctionContext): Promise<MessageReport[]> {
-    const { ecs, queue, ledger } = deps.ports(context);
+    const { ecs, queue, topic, ledger } = deps.ports(context);
     const reject = async (messageId: string, error: string, body: string): Promise<MessageReport> => {
       await queue.send(
         deps.config.queues.deadLetter,
@@ -69,6 +69,7 @@ export function createStepFunction(deps: StepFunctionDeps) {
       const report = await runDelivery(parsed.value, {
         ecs: ecs.withDeadline(clock.now() + deps.config.stepBudgetMs),
         queue,
+        topic,
         clock,
         ledger,
         authority: { groups: deps.config.groups, allowUnmanaged: deps.config.allowUnmanaged },
@@ -97,7 +98,7 @@ export function createStepFunction(deps: StepFunctionDeps) {
 export function stepHandlerFromEnvironment(step: Step) {
   const config = loadConfig(process.env, groupsYaml);
   let credentials: EcsCredentials | undefined;
-  let clients: { ecs: EcsPortWithStats; queue: QueuePort; ledger: LedgerPort } | undefined;
+  let clients: { ecs: EcsPortWithStats; queue: QueuePort; topic: TopicPort; ledger: LedgerPort } | undefined;
   const current = (): EcsCredentials => {
     if (credentials === undefined) throw new Error('no invocation context yet');
     return credentials;
@@ -111,9 +112,11 @@ export function stepHandlerFromEnvironment(step: Step) {
         const regionId = context.region ?? process.env.FC_REGION ?? '';
         const accountId = context.accountId ?? process.env.FC_ACCOUNT_ID ?? '';
         if (regionId === '' || accountId === '') throw new Error('FC context has no region or accountId');
+        const mns = new MnsQueues({ endpoint: config.mnsEndpoint(accountId, regionId), accountId, credentials: current });
         clients = {
           ecs: createEcsPort({ regionId, endpoint: config.ecsEndpoint(regionId), protocol: config.ecsProtocol, credentials: current }),
-          queue: new MnsQueues({ endpoint: config.mnsEndpoint(accountId, regionId), accountId, credentials: current }),
+          queue: mns,
+          topic: mns,
           ledger: new TablestoreLedger({ endpoint: config.ledger.endpoint(regionId), instanceName: config.ledger.instanceName, credentials: current }),
         };
       }

@@ -5,6 +5,7 @@ import type { Keyring } from '../credentials';
 import { FcApiError, FcErrorType, type FcApiErrorName } from './errors';
 import { newRequestId, type InvocationResult } from './function-runtime';
 import type { HttpTrigger } from './syaml';
+import { TopicPushPath } from './topic-trigger';
 
 /**
  * One loopback HTTP server for the FC 3.0 invoke API and every function's HTTP trigger:
@@ -18,6 +19,8 @@ export interface HttpServerDeps {
   /** Runs a function; undefined when there is no such function. */
   readonly invoke: (name: string, event: Buffer, how: { trigger: string; triggerType: string; requestId: string; async: boolean }) => Promise<InvocationResult> | undefined;
   readonly httpTrigger: (functionName: string) => HttpTrigger | undefined;
+  /** Serves MNS topic pushes (`/_mns-topic/...`, topic-trigger.ts); answers the HTTP status MNS gets. */
+  readonly topicPush?: (req: IncomingMessage, path: string, body: Buffer) => Promise<number>;
 }
 
 /** The FC 3.0 HTTP trigger event (function-compute.md, "HTTP trigger (FC 3.0)"). */
@@ -61,6 +64,12 @@ export async function startHttpServer(deps: HttpServerDeps, port = 0): Promise<{
     const invokeMatch = INVOKE_PATH.exec(url.pathname);
     if (invokeMatch?.[1] !== undefined) return invokeApi(req, res, url, body, decodeURIComponent(invokeMatch[1]), requestId);
     if (url.pathname.startsWith('/2023-03-30/')) return sendApiError(res, 'PathNotFound', `the local FC runtime serves only InvokeFunction, not ${req.method} ${url.pathname}`, requestId);
+    if (url.pathname.startsWith(TopicPushPath) && deps.topicPush !== undefined) {
+      const status = await deps.topicPush(req, rawPath(req.url ?? '/'), body);
+      res.writeHead(status, { 'x-fc-request-id': requestId, 'content-length': '0' });
+      res.end();
+      return;
+    }
     return httpTrigger(req, res, url, body, requestId);
   }
 

@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, type KeyObject } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { EventEmitter } from 'node:events';
 import { MnsQueues } from '../../cloud/mns';
 import type { Keyring } from '../credentials';
@@ -9,6 +10,7 @@ import { FunctionRuntime, newRequestId, type InvocationResult } from './function
 import { startHttpServer } from './http-server';
 import { busCloudEvent, EventBusRule, type BusDelivery, type BusEventInput, type EventBusReport } from './event-bus';
 import { MnsTriggerConsumer, type MnsQueueClient, type MnsTriggerReport } from './mns-trigger';
+import { topicEventFromPush, topicSubscriptionOf, TopicPushPath, verifyMnsPush } from './topic-trigger';
 import { loadSYaml, type FunctionSpec, type HttpTrigger, type MnsTopicTrigger, type SYamlModel, type TimerTrigger } from './syaml';
 import { TimerSchedule, timerEvent } from './timer-trigger';
 
@@ -220,9 +222,38 @@ export async function startLocalFc(options: StartLocalFcOptions): Promise<LocalF
       accountId: options.accountId,
       httpTrigger: httpTriggerOf,
       invoke: (name, event, how) => (runtimes.has(name) ? run(name, event, how) : undefined),
+      topicPush: (req, path, body) => receiveTopicPush(req, path, body),
     },
     options.port ?? 0,
   );
+
+  // --- MNS topic triggers: subscribe this runtime's push receiver to each topic (topic-trigger.ts)
+  const pushTrust = { mnsEndpoint: options.mns.endpoint, keys: new Map<string, KeyObject>() };
+  const receiveTopicPush = async (req: IncomingMessage, path: string, body: Buffer): Promise<number> => {
+    const [fnName = '', triggerName = ''] = path.slice(TopicPushPath.length).split('?')[0]!.split('/').map(decodeURIComponent);
+    const t = runtimes.get(fnName)?.spec.triggers.find((x): x is MnsTopicTrigger => x.triggerType === 'mns_topic' && x.triggerName === triggerName);
+    if (t === undefined) return 404;
+    const check = await verifyMnsPush({ method: req.method ?? 'POST', path, headers: req.headers, body }, pushTrust);
+    if (!check.ok) {
+      sink(JSON.stringify({ level: 'ERROR', time: new Date().toISOString(), function: fnName, trigger: triggerName, triggerType: 'mns_topic', kind: 'pushRefused', why: check.why }));
+      return check.status;
+    }
+    const result = await run(fnName, topicEventFromPush(t, body), { trigger: t.triggerName, triggerType: 'mns_topic' });
+    // HttpEndpoint: 204 is "handled"; anything else makes MNS push again by the subscription's NotifyStrategy.
+    return result.ok ? 204 : 500;
+  };
+  const topicTriggers = model.functions.flatMap((spec) => spec.triggers.filter((t): t is MnsTopicTrigger => t.triggerType === 'mns_topic').map((t) => ({ spec, t })));
+  if (topicTriggers.length > 0) {
+    const mnsApi = new MnsQueues({ endpoint: options.mns.endpoint, accountId: options.accountId, regionId: options.regionId, credentials: { ...options.mns.credentials } });
+    for (const { spec, t } of topicTriggers) {
+      try {
+        await mnsApi.subscribe(t.topicName, topicSubscriptionOf(spec.functionName, t, http.endpoint));
+      } catch (err) {
+        await http.close();
+        throw new LocalFcError(`${spec.functionName}/${t.triggerName}: cannot subscribe to MNS topic ${t.topicName} (${(err as Error).message}); create the topic first (s.yaml vars.topics), as the cloud needs it before fc3 deploys the trigger`);
+      }
+    }
+  }
 
   // --- timers
   const schedules: TimerSchedule[] = [];

@@ -78,6 +78,8 @@ export interface MnsTopicTrigger {
   readonly triggerName: string;
   readonly topicName: string;
   readonly notifyContentFormat: 'STREAM' | 'JSON';
+  /** How MNS retries a push the function failed (fc3 triggerConfig.notifyStrategy; default BACKOFF_RETRY). */
+  readonly notifyStrategy: 'BACKOFF_RETRY' | 'EXPONENTIAL_DECAY_RETRY';
   readonly filterTag?: string;
 }
 
@@ -383,8 +385,11 @@ function validateTrigger(file: string, at: string, raw: unknown, queues: readonl
       if (topicName === undefined) return fail('sourceArn', `"${arn}" is not an MNS topic ARN (acs:mns:<region>:<account>:/topics/<name>)`);
       const format = config['notifyContentFormat'] ?? 'STREAM';
       if (format !== 'STREAM' && format !== 'JSON') return fail('triggerConfig.notifyContentFormat', `"${String(format)}" is not STREAM or JSON`);
+      const strategy = config['notifyStrategy'] ?? 'BACKOFF_RETRY';
+      if (strategy !== 'BACKOFF_RETRY' && strategy !== 'EXPONENTIAL_DECAY_RETRY') return fail('triggerConfig.notifyStrategy', `"${String(strategy)}" is not BACKOFF_RETRY or EXPONENTIAL_DECAY_RETRY`);
       const filterTag = config['filterTag'];
-      return { triggerType: 'mns_topic', triggerName, topicName, notifyContentFormat: format, filterTag: typeof filterTag === 'string' && filterTag !== '' ? filterTag : undefined };
+      if (typeof filterTag === 'string' && filterTag.length > 16) return fail('triggerConfig.filterTag', 'may hold at most 16 characters');
+      return { triggerType: 'mns_topic', triggerName, topicName, notifyContentFormat: format, notifyStrategy: strategy, filterTag: typeof filterTag === 'string' && filterTag !== '' ? filterTag : undefined };
     }
     default: {
       // eventbridge

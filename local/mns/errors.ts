@@ -41,6 +41,12 @@ export const MnsErrorTable = {
   ReceiptHandleError: { status: 400, message: 'The receipt handle you provide is not valid.' },
   TimeExpired: { status: 408, message: 'The http request you sent is expired.' },
   QpsLimitExceeded: { status: 400, message: 'The qps limit of the queue is exceeded.' },
+  // Topic codes are the names MNS's error table (help/en/mns/error-codes) lists; the statuses follow their
+  // queue counterparts (404 not exist, 409 already exist) and the messages are this emulator's.
+  TopicNotExist: { status: 404, message: 'The topic name you provided is not exist.' },
+  TopicAlreadyExist: { status: 409, message: 'The topic you want to create is already exist.' },
+  SubscriptionNotExist: { status: 404, message: 'The subscription name you provided is not exist.' },
+  SubscriptionAlreadyExist: { status: 409, message: 'The subscription you want to create is already exist.' },
 } as const;
 
 export type MnsErrorCode = keyof typeof MnsErrorTable;

@@ -5,7 +5,7 @@
  * network or a real MNS front end does (see local/mns/README.md, "Control hooks").
  */
 
-/** The MNS queue API operations, as the MNS API reference names them. */
+/** The MNS queue API operations (and the topic ones), as the MNS API reference names them. */
 export const MnsOperation = {
   CreateQueue: 'CreateQueue',
   SetQueueAttributes: 'SetQueueAttributes',
@@ -21,6 +21,12 @@ export const MnsOperation = {
   DeleteMessage: 'DeleteMessage',
   BatchDeleteMessage: 'BatchDeleteMessage',
   ChangeMessageVisibility: 'ChangeMessageVisibility',
+  CreateTopic: 'CreateTopic',
+  GetTopicAttributes: 'GetTopicAttributes',
+  Subscribe: 'Subscribe',
+  Unsubscribe: 'Unsubscribe',
+  /** A rule's `queue` scope matches the topic's name for topic operations. */
+  PublishMessage: 'PublishMessage',
 } as const;
 export type MnsOperation = (typeof MnsOperation)[keyof typeof MnsOperation];
 

@@ -14,10 +14,12 @@ import {
   type StoredMessage,
 } from './model';
 import { SnapshotFile } from './persist';
+import { TopicModel, type NotificationRecord, type TopicState } from './topics';
 import { child, elements, mnsDocument, parseXml, XmlSyntaxError, type XmlElement } from './xml';
 
 export { MnsErrorTable, MnsFault } from './errors';
 export { DlqLimits, MessageLimits, QueueAttributeLimits } from './model';
+export { NotifyContentFormat, NotifyStrategy, TopicLimits, type NotificationRecord } from './topics';
 export {
   MnsOperation,
   MnsServerErrorCodes,
@@ -112,6 +114,17 @@ export interface LocalMnsQueues {
   peekBodies(name: string): string[];
 }
 
+/** In-process read access to topics and the pushes their messages caused. */
+export interface LocalMnsTopics {
+  list(): string[];
+  /** Subscriptions of a topic (name, endpoint, format, strategy, filter tag); [] when there is no such topic. */
+  subscriptions(topic: string): { name: string; endpoint: string; notifyContentFormat: string; notifyStrategy: string; filterTag?: string }[];
+  /** Every push to a subscription (queue sends and HTTP attempts), oldest first. */
+  notifications(): readonly NotificationRecord[];
+  /** Where x-mns-signing-cert-url points: the PEM public key the HTTP pushes are signed with. */
+  readonly signingCertUrl: string;
+}
+
 /** A running local MNS. */
 export interface LocalMns {
   /** `http://127.0.0.1:PORT`, what `new MNS(accountId, { endpoint })` takes. */
@@ -124,6 +137,8 @@ export interface LocalMns {
   failNext(count: number, fault: FaultSpec): void;
   /** Fault rules, redelivery and duplicates for fault campaigns. */
   readonly control: LocalMnsControl;
+  /** In-process read access to topics (memory only: topics are not in the snapshot). */
+  readonly topics: LocalMnsTopics;
   /** Requests answered so far (faults included), for tests that count round trips. */
   readonly requestCount: number;
   /** Ends pending long polls (they answer MessageNotExist), closes every connection, flushes state. */
@@ -135,6 +150,8 @@ export interface LocalMns {
  * not publish the window; 15 minutes is what Alibaba's other HMAC APIs (OSS) allow.
  */
 const DATE_SKEW_MS = 15 * 60_000;
+/** Where the local MNS serves the key its HTTP pushes are signed with (see handle()). */
+const SIGNING_CERT_PATH = '/_local/mns/signing-cert.pem';
 const MAX_REQUEST_BYTES = 2 * 1024 * 1024;
 
 type Query = Map<string, string>;
@@ -190,6 +207,7 @@ function targetOf(req: IncomingMessage, bodyText: string): RequestTarget {
     return {};
   }
   const { segments, query, method } = parsed;
+  if (segments[0] === 'topics') return topicTargetOf(segments, method);
   if (segments[0] !== 'queues') return {};
   const queue = segments[1];
   if (queue === undefined) return method === 'GET' ? { operation: MnsOperation.ListQueue } : {};
@@ -215,6 +233,17 @@ function targetOf(req: IncomingMessage, bodyText: string): RequestTarget {
     default:
       return { queue };
   }
+}
+
+/** A topic request's operation, for fault rules (the topic's name in the `queue` scope). */
+function topicTargetOf(segments: string[], method: string): RequestTarget {
+  const queue = segments[1];
+  if (queue === undefined) return {};
+  const op = (operation: MnsOperation): RequestTarget => ({ operation, queue });
+  if (segments.length === 2) return method === 'PUT' ? op(MnsOperation.CreateTopic) : method === 'GET' ? op(MnsOperation.GetTopicAttributes) : { queue };
+  if (segments[2] === 'messages' && method === 'POST') return op(MnsOperation.PublishMessage);
+  if (segments[2] === 'subscriptions') return method === 'PUT' ? op(MnsOperation.Subscribe) : method === 'DELETE' ? op(MnsOperation.Unsubscribe) : { queue };
+  return { queue };
 }
 
 function intParam(value: string | undefined, name: string): number | undefined {
@@ -307,6 +336,19 @@ function peekedMessageXml(m: StoredMessage): string {
     ['FirstDequeueTime', m.firstDequeueTime === 0 ? undefined : m.firstDequeueTime],
     ['DequeueCount', m.dequeueCount],
     ['Priority', m.priority],
+  ]);
+}
+
+/** GetTopicAttributes' answer: the attributes the Topic reference lists (retention is MNS's fixed 1 day, a guess). */
+function topicXml(t: TopicState): string {
+  return elements([
+    ['TopicName', t.name],
+    ['CreateTime', Math.floor(t.createTime / 1000)],
+    ['LastModifyTime', Math.floor(t.createTime / 1000)],
+    ['MaximumMessageSize', t.maximumMessageSize],
+    ['MessageRetentionPeriod', 86400],
+    ['MessageCount', t.messageCount],
+    ['LoggingEnabled', 'False'],
   ]);
 }
 
@@ -435,8 +477,23 @@ export async function startLocalMns(options: LocalMnsOptions): Promise<LocalMns>
     }
   };
 
+  let signingCertUrl = '';
+  const topics = new TopicModel({
+    now,
+    accountId: options.accountId,
+    regionId,
+    timeScale: options.messageTimeScale ?? 1,
+    signingCertUrl: () => signingCertUrl,
+    sendToQueue(queue, body) {
+      const [result] = model.send(queue, [{ body }]);
+      if (result === undefined || !result.ok) throw new MnsFault('InvalidArgument', result?.message);
+      flush();
+    },
+  });
+
   const route = async (req: IncomingMessage, res: ServerResponse, bodyText: string): Promise<Answer> => {
     const { path, query, segments, method } = parseUrl(req);
+    if (segments[0] === 'topics') return routeTopic(req, segments, method, bodyText);
     if (segments[0] !== 'queues' || segments.length > 3 || (segments.length === 3 && segments[2] !== 'messages')) {
       throw new MnsFault('InvalidRequestURL', `Http request URL format invalid: ${method} ${path}.`);
     }
@@ -603,6 +660,59 @@ export async function startLocalMns(options: LocalMnsOptions): Promise<LocalMns>
     }
   };
 
+  /**
+   * The topic API (MNS API reference: CreateTopic, GetTopicAttributes, Subscribe, Unsubscribe,
+   * PublishMessage): `/topics/T`, `/topics/T/subscriptions/S`, `/topics/T/messages`, XML bodies as for
+   * queues. `@alicloud/mns` 1.2.0 sends CreateTopic, GetTopicAttributes and PublishMessage itself
+   * (lib/client.js); its subscribe() is an empty stub, so cloud/mns.ts sends Subscribe through the
+   * client's signed put().
+   */
+  const routeTopic = (req: IncomingMessage, segments: string[], method: string, bodyText: string): Answer => {
+    const topicName = segments[1];
+    const host = `http://${req.headers.host ?? '127.0.0.1'}`;
+    if (topicName === undefined || segments.length > 4) throw new MnsFault('InvalidRequestURL', `Http request URL format invalid: ${method} /${segments.join('/')}.`);
+    if (segments.length === 2) {
+      if (method === 'PUT') {
+        const root = bodyText.trim() === '' ? undefined : parseBodyXml(bodyText, ['Topic']);
+        const size = root === undefined ? undefined : intParam(child(root, 'MaximumMessageSize')?.text, 'MaximumMessageSize');
+        const outcome = topics.createTopic(topicName, size);
+        return { status: outcome === 'created' ? 201 : 204, headers: { location: `${host}/topics/${topicName}` } };
+      }
+      if (method === 'GET') return { status: 200, root: 'Topic', xml: topicXml(topics.topic(topicName)) };
+      throw new MnsFault('InvalidRequestURL');
+    }
+    if (segments.length === 3 && segments[2] === 'messages' && method === 'POST') {
+      const root = parseBodyXml(bodyText, ['Message']);
+      const body = child(root, 'MessageBody')?.text;
+      if (body === undefined) throw new MnsFault('InvalidArgument', 'MessageBody is required.');
+      const tag = child(root, 'MessageTag')?.text;
+      const published = topics.publish(topicName, { body, ...(tag === undefined ? {} : { tag }) });
+      return { status: 201, root: 'Message', xml: elements([['MessageId', published.messageId], ['MessageBodyMD5', published.bodyMd5]]) };
+    }
+    const subscription = segments[3];
+    if (segments[2] !== 'subscriptions' || subscription === undefined) throw new MnsFault('InvalidRequestURL', `Http request URL format invalid: ${method} /${segments.join('/')}.`);
+    if (method === 'PUT') {
+      const root = parseBodyXml(bodyText, ['Subscription']);
+      const endpoint = child(root, 'Endpoint')?.text;
+      if (endpoint === undefined || endpoint === '') throw new MnsFault('InvalidArgument', 'Endpoint is required.');
+      const text = (name: string) => child(root, name)?.text;
+      const input = {
+        name: subscription,
+        endpoint,
+        ...(text('NotifyStrategy') === undefined ? {} : { notifyStrategy: text('NotifyStrategy') as string }),
+        ...(text('NotifyContentFormat') === undefined ? {} : { notifyContentFormat: text('NotifyContentFormat') as string }),
+        ...(text('FilterTag') === undefined ? {} : { filterTag: text('FilterTag') as string }),
+      };
+      const outcome = topics.subscribe(topicName, input);
+      return { status: outcome === 'created' ? 201 : 204, headers: { location: `${host}/topics/${topicName}/subscriptions/${subscription}` } };
+    }
+    if (method === 'DELETE') {
+      topics.unsubscribe(topicName, subscription);
+      return { status: 204 };
+    }
+    throw new MnsFault('InvalidRequestURL');
+  };
+
   const send = (res: ServerResponse, requestId: string, answer: Answer): void => {
     flush();
     if (res.destroyed) return;
@@ -631,6 +741,14 @@ export async function startLocalMns(options: LocalMnsOptions): Promise<LocalMns>
       chunks.push(chunk as Buffer);
     }
     requestCount += 1;
+    if (req.method === 'GET' && req.url === SIGNING_CERT_PATH) {
+      // Not an MNS API: where x-mns-signing-cert-url points. MNS serves an X.509 certificate from
+      // https://mnstest.oss-cn-hangzhou.aliyuncs.com/...; the local MNS serves the PEM public key, which
+      // crypto.createPublicKey reads as it reads a certificate.
+      res.writeHead(200, { 'content-type': 'application/x-pem-file' });
+      res.end(topics.signingKey.publicKeyPem);
+      return;
+    }
     const fault = faults.shift();
     if (fault !== undefined) {
       if ('resetConnection' in fault) {
@@ -691,6 +809,7 @@ export async function startLocalMns(options: LocalMnsOptions): Promise<LocalMns>
     });
   });
   const port = await listenOnLoopback(server, sockets, options.port);
+  signingCertUrl = `http://127.0.0.1:${port}${SIGNING_CERT_PATH}`;
 
   const viewOf = (m: StoredMessage, t = now()): MessageView => ({
     messageId: m.messageId,
@@ -754,9 +873,27 @@ export async function startLocalMns(options: LocalMnsOptions): Promise<LocalMns>
       for (let i = 0; i < count; i += 1) faults.push(fault);
     },
     control,
+    topics: {
+      list: () => topics.topicNames(),
+      subscriptions: (name) => {
+        if (!topics.topicNames().includes(name)) return [];
+        return [...topics.topic(name).subscriptions.values()].map((s) => ({
+          name: s.name,
+          endpoint: s.endpoint,
+          notifyContentFormat: s.notifyContentFormat,
+          notifyStrategy: s.notifyStrategy,
+          ...(s.filterTag === undefined ? {} : { filterTag: s.filterTag }),
+        }));
+      },
+      notifications: () => topics.notifications(),
+      get signingCertUrl() {
+        return signingCertUrl;
+      },
+    },
     async close() {
       if (closing) return;
       closing = true;
+      await topics.close();
       for (const wake of [...wakeOnClose]) wake();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();

@@ -32,6 +32,8 @@ const PolicySources = [
   'workflow/standby.ts',
   'workflow/groups.ts',
   'functions/_shared/entry-function.ts',
+  'workflow/notifier.ts',
+  'functions/_shared/notifier-function.ts',
 ];
 
 const edit = (dir: string, rel: string, change: (text: string) => string) => writeFileSync(join(dir, rel), change(readFileSync(join(dir, rel), 'utf8')));
@@ -55,7 +57,7 @@ describe('Deployment check (scripts/check-deployment.ts)', () => {
   it('derives the called actions from the ports, not from a hand-kept list', () => {
     const ecs = ecsActionsCalled(readFileSync(join(repo, Sources.ecsPort), 'utf8'));
     expect(ecs).toEqual(expect.arrayContaining(['AttachNetworkInterface', 'DescribeNetworkInterfaces', 'RunCommand', 'StopInstance']));
-    expect(mnsActionsCalled(readFileSync(join(repo, Sources.mnsPort), 'utf8'), readFileSync(join(repo, Sources.ports), 'utf8'))).toEqual(['SendMessage']);
+    expect(mnsActionsCalled(readFileSync(join(repo, Sources.mnsPort), 'utf8'), readFileSync(join(repo, Sources.ports), 'utf8'))).toEqual(['PublishMessage', 'SendMessage']);
     expect(otsActionsCalled(readFileSync(join(repo, Sources.ledger), 'utf8'))).toEqual(['GetRange', 'GetRow', 'PutRow', 'UpdateRow']);
   });
 

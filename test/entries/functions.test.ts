@@ -2,6 +2,7 @@ import { createAlarmFunction, createEcsEventFunction, createRequestFunction, cre
 import { MemoryLedger } from '../../workflow/memory-ledger';
 import { parseWake } from '../../workflow/operation';
 import { defaultQueueNames } from '../../workflow/pipeline';
+import { topicDeliveringTo } from '../../workflow/ports';
 import { alarmBody, world } from './helpers';
 
 const queues = defaultQueueNames();
@@ -15,7 +16,7 @@ function fns() {
   const deps: EntryFunctionDeps = {
     queues,
     groups: w.groups,
-    ports: () => ({ ecs: w.ecs, queue: w.queue, ledger, regionId: 'cn-hangzhou' }),
+    ports: () => ({ ecs: w.ecs, queue: w.queue, topic: topicDeliveringTo(w.queue, queues.events), ledger, regionId: 'cn-hangzhou' }),
     clock: w.clock,
     log: (l) => lines.push(l),
   };

@@ -5,6 +5,7 @@ import { createStepFunction } from '../../functions/_shared/step-function';
 import { loadConfig } from '../../functions/_shared/config';
 import { MemoryLedger } from '../../workflow/memory-ledger';
 import { defaultQueueNames } from '../../workflow/pipeline';
+import { topicDeliveringTo } from '../../workflow/ports';
 import { seededRandom as rng } from '../../local/mns/faults';
 import { alarmBody, GROUPS_YAML, world } from './helpers';
 
@@ -41,7 +42,7 @@ function setup() {
   const w = world();
   const ledger = new MemoryLedger();
   const lines: Record<string, unknown>[] = [];
-  const deps: EntryFunctionDeps = { queues, groups: w.groups, ports: () => ({ ecs: w.ecs, queue: w.queue, ledger, regionId: 'cn-hangzhou' }), clock: w.clock, log: (l) => lines.push(l) };
+  const deps: EntryFunctionDeps = { queues, groups: w.groups, ports: () => ({ ecs: w.ecs, queue: w.queue, topic: topicDeliveringTo(w.queue, queues.events), ledger, regionId: 'cn-hangzhou' }), clock: w.clock, log: (l) => lines.push(l) };
   return { ...w, deps, ledger, lines };
 }
 
@@ -138,7 +139,7 @@ describe('Fuzz: a step function dead-letters every malformed or forged wake-up a
       config,
       clock: w.clock,
       log: () => {},
-      ports: () => ({ ecs: Object.assign(w.ecs, { withDeadline: () => w.ecs, stats: () => ({}) }) as never, queue: w.queue, ledger }),
+      ports: () => ({ ecs: Object.assign(w.ecs, { withDeadline: () => w.ecs, stats: () => ({}) }) as never, queue: w.queue, topic: topicDeliveringTo(w.queue, queues.events), ledger }),
     });
     const event = Buffer.from(JSON.stringify([{ id: 'e', data: { messageId: 'M1', messageBody: JSON.stringify(input) } }]));
     const out = await handler(event, context);

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createScheduleFunction, type EntryFunctionDeps } from '../../functions/_shared/entry-function';
+import { topicDeliveringTo } from '../../workflow/ports';
 import { preparedId } from '../../workflow/ledger';
 import { MemoryLedger } from '../../workflow/memory-ledger';
 import { defaultQueueNames } from '../../workflow/pipeline';
@@ -31,7 +32,7 @@ function setUp(prepare: boolean) {
   const deps: EntryFunctionDeps = {
     queues: defaultQueueNames(),
     groups: w.groups,
-    ports: () => ({ ecs: w.ecs, queue: w.queue, ledger, regionId: 'cn-hangzhou' }),
+    ports: () => ({ ecs: w.ecs, queue: w.queue, topic: topicDeliveringTo(w.queue, defaultQueueNames().events), ledger, regionId: 'cn-hangzhou' }),
     clock: w.clock,
     log: (l) => lines.push(l),
     prepareScripts: { guestScript: GUEST, installScript: INSTALL },

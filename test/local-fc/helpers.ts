@@ -33,6 +33,8 @@ export async function startTestCloud(overrides: Partial<StartLocalFcOptions> = {
   const mns = await startLocalMns({ keyring, accountId, regionId });
   const queues = new MnsQueues({ endpoint: mns.endpoint, accountId, credentials: root });
   await queues.ensureQueues(fixtureQueues.map((name) => ({ name })));
+  // The fixture's mns_topic trigger subscribes to this topic at start, as fc3 needs it to exist.
+  await queues.ensureTopics([{ name: 'alarms' }]);
   const records: InvocationRecord[] = [];
   const functionLogs: string[] = [];
   const seen: Array<{ record: InvocationRecord; result: InvocationResult }> = [];
@@ -85,4 +87,13 @@ export function recordedEvents(cloud: TestCloud): Array<{ isBuffer: boolean; eve
     .map((line) => /\[INFO\] EVENT (.*)$/.exec(line)?.[1])
     .filter((x): x is string => x !== undefined)
     .map((json) => JSON.parse(json));
+}
+
+/** Resolves once `pred` holds (checked every 20 ms); fails the test with `what` after `timeoutMs`. */
+export async function waitUntil(pred: () => boolean, timeoutMs = 5000, what = 'the condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }

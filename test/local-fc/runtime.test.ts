@@ -9,7 +9,7 @@ import FC, { InvokeFunctionHeaders, InvokeFunctionRequest } from '@alicloud/fc20
 import { $OpenApiUtil } from '@alicloud/openapi-core';
 import * as $dara from '@darabonba/typescript';
 import { InvocationOutcome, ManualClock } from '../../local/fc';
-import { accountId, recordedEvents, regionId, startTestCloud, type TestCloud } from './helpers';
+import { accountId, recordedEvents, regionId, startTestCloud, waitUntil, type TestCloud } from './helpers';
 
 const clock = new ManualClock(Date.parse('2024-03-01T10:02:30Z'));
 let cloud: TestCloud;
@@ -205,6 +205,38 @@ describe('Timer trigger', () => {
 });
 
 describe('Trigger: mns_topic', () => {
+  it('subscribes to the topic on the local MNS and runs the function for a message published through the SDK, from a signed push', async () => {
+    // Prepare: what the runtime subscribed (JSON format, the trigger's retry strategy)
+    expect(cloud.mns.topics.subscriptions('alarms')).toEqual([
+      expect.objectContaining({ name: 'fc-recorder-topic-json', notifyContentFormat: 'JSON', notifyStrategy: 'BACKOFF_RETRY', endpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/_mns-topic\/recorder\/topic-json$/) }),
+    ]);
+    const before = recordedEvents(cloud).length;
+    // Act
+    const { messageId } = await cloud.queues.publish('alarms', 'cpu hot');
+    const [run] = await cloud.waitForInvocations((r) => r.triggerType === 'mns_topic' && r.trigger === 'topic-json', 1);
+    // Assess: the JSON notification document, with the message as published (base64 by the port) and its id
+    expect(run!.result.ok).toBe(true);
+    const event = JSON.parse(recordedEvents(cloud).slice(before).find((e) => e.requestId === run!.record.requestId)!.event) as Record<string, unknown>;
+    expect(event).toMatchObject({ TopicName: 'alarms', MessageId: messageId, Message: Buffer.from('cpu hot').toString('base64'), SubscriptionName: 'fc-recorder-topic-json', PublishTime: expect.any(Number) });
+    await waitUntil(() => cloud.mns.topics.notifications().some((n) => n.messageId === messageId && n.result === 'delivered' && n.status === 204));
+  });
+
+  it('refuses a push whose signature does not verify (403), and runs nothing', async () => {
+    // Prepare
+    const sub = cloud.mns.topics.subscriptions('alarms')[0]!;
+    const before = cloud.records.length;
+    // Act: a forged push (right path, headers of a real push shape, no valid signature)
+    const res = await fetch(sub.endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain;charset=utf-8', date: new Date().toUTCString(), 'x-mns-signing-cert-url': Buffer.from(cloud.mns.topics.signingCertUrl).toString('base64'), 'x-mns-version': '2015-06-06', authorization: Buffer.from('forged').toString('base64') },
+      body: JSON.stringify({ TopicName: 'alarms', Message: 'forged', PublishTime: '1' }),
+    });
+    // Assess
+    expect(res.status).toBe(403);
+    const lines = cloud.records.slice(before).filter((r) => r.triggerType === 'mns_topic') as unknown as Record<string, unknown>[];
+    expect(lines).toEqual([expect.objectContaining({ kind: 'pushRefused', why: 'the push signature does not verify' })]);
+  });
+
   it('delivers a published message as the JSON notification document to subscribed functions', async () => {
     // Act
     const results = await cloud.fc.publishToTopic('alarms', 'disk full');

@@ -9,6 +9,7 @@ import { Reason } from '../../workflow/rules';
 import type { StepContext } from '../../workflow/step';
 import { validate } from '../../workflow/steps/validate';
 import { FakeClock, FakeEcs } from '../helpers/fake-ecs';
+import { topicDeliveringTo } from '../../workflow/ports';
 
 const GUEST_SCRIPT = 'echo configuring\n';
 
@@ -363,7 +364,7 @@ describe('Workflow: whole operations against the in-memory ECS', () => {
     const queues = defaultQueueNames('t-');
     const sent: { queue: string; body: string }[] = [];
     const queue = { send: async (q: string, body: string) => (sent.push({ queue: q, body }), { messageId: 'm' }) };
-    const deps = { ecs, clock, queue, queues, guestScript: GUEST_SCRIPT, ledger, authority };
+    const deps = { ecs, clock, queue, topic: topicDeliveringTo(queue, queues.events), queues, guestScript: GUEST_SCRIPT, ledger, authority };
     await startOperation(request({ sourceInstanceId: 'i-primary' }), { ledger, queue, queues, now: clock.now() });
     const wakes: WakeMessage[] = [];
     for (let i = 0; i < 50; i++) {
@@ -404,7 +405,7 @@ describe('Runner: a port retry of a write after another delivery took the operat
     const sent: string[] = [];
     const queue = { send: async (q: string, body: string) => (sent.push(body), { messageId: 'm' }) };
     const { operationId } = await startOperation(request({ sourceInstanceId: 'i-primary' }), { ledger, queue, queues, now: clock.now() });
-    const deps = { ecs, clock, queue, queues, guestScript: GUEST_SCRIPT, ledger, authority };
+    const deps = { ecs, clock, queue, topic: topicDeliveringTo(queue, queues.events), queues, guestScript: GUEST_SCRIPT, ledger, authority };
     expect(await runDelivery({ kind: 'eni-failover.wake', operationId, step: 'validate', attempt: 0 }, deps)).toMatchObject({ kind: 'forwarded', to: 'attach' });
     // A port whose every write fails once unsent and is retried; between the two attempts another copy
     // of the wake-up claims the record (what a redelivery while this one waits in a backoff does).
@@ -448,10 +449,11 @@ describe('Runner: an outcome recorded but not confirmed published', () => {
     // Act
     const report = await runDelivery({ kind: 'eni-failover.wake', operationId: event.operationId, step: 'configure-guest-routes', attempt: 0 }, {
       ecs, clock, ledger, authority, guestScript: GUEST_SCRIPT, queues, queue: { send: async (q: string) => (sent.push(q), { messageId: 'm' }) },
+      topic: { publish: async (t: string, _body: string, options?: { tag?: string }) => (sent.push(`${t} [${options?.tag}]`), { messageId: 'm' }) },
     });
-    // Assess: the recorded event, on the events queue, and the record says so now.
+    // Assess: the recorded event, on the outcomes topic tagged with its outcome, and the record says so now.
     expect(report).toMatchObject({ kind: 'republished', event: { operationId: event.operationId, outcome: 'succeeded' } });
-    expect(sent).toEqual([queues.events]);
+    expect(sent).toEqual([`${queues.outcomes} [succeeded]`]);
     expect((await ledger.get(event.operationId))!.published).toBe(true);
   });
 });
