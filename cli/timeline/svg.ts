@@ -54,6 +54,7 @@ export function renderTimelineSvg(m: TimelineModel): string {
   const axisY = y;
   y += 26;
   parts.push(sectionLabel('workflow: one bar per step invocation', y - 4));
+  parts.push(text(LabelRight + 160, y - 4, 'blue: handed on to the next step · grey: requeued to look again · green / red / orange: the outcome', { size: 10, fill: Colours.muted }));
   y += 6;
   const rows: string[] = [];
   // The first bar's dashed lead-in is the wake-up's queue hop and the function's start after the record was made.
@@ -189,8 +190,9 @@ function invocationRow(bar: InvocationBar, y: number, x: (ms: number) => number,
   // The gap since the previous invocation ended: a queue hop and a function start (or a requeue's delay).
   if (previousEnd !== undefined && bar.startMs > previousEnd) {
     const gap = bar.startMs - previousEnd;
-    if (x(bar.startMs) - x(previousEnd) > 44) parts.push(text((x(previousEnd) + x(bar.startMs)) / 2, y - 2, duration(gap), { size: 9, anchor: 'middle', fill: Colours.muted }));
     parts.push(`<line class="hop" x1="${n(x(previousEnd))}" y1="${mid}" x2="${n(x(bar.startMs))}" y2="${mid}" stroke="${Colours.overhead}" stroke-width="1.5" stroke-dasharray="3 2"><title>${esc(`${duration(gap)} between invocations: queue hop, function start`)}</title></line>`);
+    // Labelled on the line itself (the halo breaks the dashes) when there is room.
+    if (x(bar.startMs) - x(previousEnd) > 50) parts.push(text((x(previousEnd) + x(bar.startMs)) / 2, mid + 3.5, duration(gap), { size: 10, anchor: 'middle', fill: Colours.muted }));
   }
   const w = Math.max(1.5, x(bar.startMs + bar.ms) - x(bar.startMs));
   const fill = outcomeColour(bar.outcome);
