@@ -645,7 +645,7 @@ Exit codes: 0 listed, 2 bad usage, 1 error.`,
 // ---- timeline ----------------------------------------------------------------------------------------------
 
 const timeline: CliCommand = {
-  summary: 'draw one operation as an SVG timeline: each step invocation, the cloud\'s transitions, where the time went',
+  summary: 'draw one operation as an SVG timeline: its steps, the cloud\'s transitions, where the time went',
   usage: `eni-failover timeline OPERATION [--out FILE.svg] [--json]
 
 Reads the operation from the ledger (as status --operation does) and draws it Gantt-style: one bar per step
