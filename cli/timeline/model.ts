@@ -119,7 +119,7 @@ export function timelineModel(input: TimelineInput): TimelineModel {
     bars,
     windows,
     split: input.known ? knownSplit(totalMs, record, input.known) : observedSplit(totalMs, windows),
-    hopsMs: uncovered(gaps(bars, totalMs), windows),
+    hopsMs: uncovered(gaps(bars, totalMs, record.timelineDropped > 0), windows),
     calls: (input.calls ?? []).map((c) => ({ ...c, atMs: c.at - record.startedAt })).filter((c) => c.atMs >= 0 && c.atMs <= totalMs),
     droppedEntries: record.timelineDropped,
     skipped: skippedSteps(record.timeline),
@@ -145,11 +145,15 @@ function invocationBars(timeline: readonly TimelineEntry[], startedAt: number): 
   });
 }
 
-/** The spans with no invocation running: before the first, between two, after the last until the outcome. */
-function gaps(bars: readonly InvocationBar[], totalMs: number): [number, number][] {
+/**
+ * The spans with no invocation running: before the first (unless the record dropped the first entries),
+ * between two, after the last until the outcome.
+ */
+function gaps(bars: readonly InvocationBar[], totalMs: number, dropped: boolean): [number, number][] {
   const out: [number, number][] = [];
-  let end = 0;
-  for (const b of [...bars].sort((a, c) => a.startMs - c.startMs)) {
+  const sorted = [...bars].sort((a, c) => a.startMs - c.startMs);
+  let end = dropped ? (sorted[0]?.startMs ?? 0) : 0;
+  for (const b of sorted) {
     if (b.startMs > end) out.push([end, b.startMs]);
     end = Math.max(end, b.startMs + b.ms);
   }
@@ -157,13 +161,12 @@ function gaps(bars: readonly InvocationBar[], totalMs: number): [number, number]
   return out;
 }
 
-/** How much of `spans` no window covers. */
+/** How much of `spans` no window covers (windows may overlap: a stop and a detach). */
 function uncovered(spans: readonly [number, number][], windows: readonly CloudWindow[]): number {
   let total = 0;
   for (const [a, b] of spans) {
-    let free = b - a;
-    for (const w of windows) free -= Math.max(0, Math.min(b, w.startMs + w.ms) - Math.max(a, w.startMs));
-    total += Math.max(0, free);
+    const inside = windows.map((w) => ({ ...w, startMs: Math.max(a, w.startMs), ms: Math.min(b, w.startMs + w.ms) - Math.max(a, w.startMs) })).filter((w) => w.ms > 0);
+    total += b - a - coveredShares(inside).reduce((sum, x) => sum + x.ms, 0);
   }
   return total;
 }

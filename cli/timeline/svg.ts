@@ -58,7 +58,7 @@ export function renderTimelineSvg(m: TimelineModel): string {
   y += 6;
   const rows: string[] = [];
   // The first bar's dashed lead-in is the wake-up's queue hop and the function's start after the record was made.
-  let previousEnd: number | undefined = 0;
+  let previousEnd: number | undefined = m.droppedEntries > 0 ? undefined : 0;
   for (const bar of m.bars) {
     rows.push(...invocationRow(bar, y, x, previousEnd));
     previousEnd = bar.startMs + bar.ms;

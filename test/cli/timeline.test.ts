@@ -170,6 +170,25 @@ describe('timeline picture: the SVG of one operation', () => {
     ]);
   });
 
+  it('draws a running operation as far as the record goes, without an outcome', () => {
+    const done = failoverRecord();
+    const { outcome: _none, ...rest } = done;
+    const running: OperationRecord = { ...rest, status: 'running', step: 'verify-bound', attempt: 0, updatedAt: T + 4000, timeline: done.timeline.slice(0, 3), published: false };
+    const svg = parseXml(drawOperation({ record: running }).svg);
+    expect(allText(findAll(svg, hasClass('outcome'))[0]!)).toBe('RUNNING at verify-bound#0, 4.00 s so far');
+    expect(findAll(svg, hasClass('invocation'))).toHaveLength(3);
+    expect(Number(findAll(svg, hasClass('total'))[0]!.attrs['data-ms'])).toBe(4000);
+  });
+
+  it('says when the record dropped its earliest invocations, and counts no hop before the first one kept', () => {
+    const record = { ...failoverRecord(), timelineDropped: 7 };
+    const { svg, model } = drawOperation({ record: { ...record, timeline: record.timeline.slice(2) } });
+    expect(allText(parseXml(svg))).toContain('7 earlier step invocations are not kept in the record');
+    // Kept: attach 2100-2500, verify-bound 2600-5700, guest 5800-6900; uncovered gaps: 5700-5800, 6900-6950.
+    expect(model.hopsMs).toBe(150);
+    expect(findAll(parseXml(svg), hasClass('hop'))).toHaveLength(2);
+  });
+
   it('marks the ECS calls of the cloud\'s log, refused ones apart', () => {
     const record = failoverRecord();
     const calls = [
