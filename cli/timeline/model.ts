@@ -57,7 +57,7 @@ export interface CloudWindow {
   readonly ms: number;
   /** What the cloud is known to take for it (only with {@link KnownLatency}); the rest of `ms` is the workflow noticing late. */
   readonly ownMs?: number;
-  /** The policy's wait (the detach-hang threshold before the fence), not the cloud's time. */
+  /** The policy's time (the detach-hang threshold, then the forced stop it orders), not the cloud's own transition. */
   readonly policy: boolean;
 }
 
@@ -204,16 +204,19 @@ function cloudWindows(record: OperationRecord, bars: readonly InvocationBar[], k
   if (fenced !== undefined && detachStart !== undefined && fenced >= detachStart) {
     const policyEnd = Math.min(fenced, hangEnd ?? fenced);
     add(WindowKind.DetachHang, 'detach hangs (policy)', detachStart, policyEnd, undefined, true);
-    add(WindowKind.Fenced, 'forced stop + detach', policyEnd, detachEnd, scaled(known?.seconds.stopSeconds ?? 0));
+    add(WindowKind.Fenced, 'forced stop + detach', policyEnd, detachEnd, scaled(known?.seconds.stopSeconds ?? 0), true);
   } else {
     add(WindowKind.Detach, 'ENI Detaching', detachStart, detachEnd, scaled(known?.seconds.detachSeconds ?? 0));
   }
   const attachStart = rel(s.attachRequestedAt);
-  add(WindowKind.Attach, 'ENI Attaching', attachStart, rel(s.boundSeenAt) ?? lastEnd(bars, Step.VerifyBound) ?? lastEnd(bars, Step.Attach), scaled(known?.seconds.attachSeconds ?? 0));
+  add(WindowKind.Attach, lastOf('ENI Attaching', s.attachRequests), attachStart, rel(s.boundSeenAt) ?? lastEnd(bars, Step.VerifyBound) ?? lastEnd(bars, Step.Attach), scaled(known?.seconds.attachSeconds ?? 0));
   add(WindowKind.Start, 'instance Starting', rel(s.startRequestedAt), lastEnd(bars, Step.VerifyBound), undefined);
-  add(WindowKind.Guest, 'guest command', rel(s.guestSentAt), lastEnd(bars, Step.ConfigureGuestRoutes), scaled(known?.seconds.commandSeconds ?? 0));
+  add(WindowKind.Guest, lastOf('guest command', s.guestRuns), rel(s.guestSentAt), lastEnd(bars, Step.ConfigureGuestRoutes), scaled(known?.seconds.commandSeconds ?? 0));
   return out;
 }
+
+/** The record keeps the times of the last attach and guest run only: a row says which it shows. */
+const lastOf = (label: string, runs: number) => (runs > 1 ? `${label} (last of ${runs})` : label);
 
 /**
  * The split `npm start` prints (cli/demo.ts): the cloud's part is the known latency of each transition the
@@ -236,7 +239,7 @@ export function knownSplit(totalMs: number, record: Pick<OperationRecord, 'state
   return { totalMs, cloudMs, policyMs, overheadMs: totalMs - cloudMs - policyMs, cloudParts, basis: 'known' };
 }
 
-/** Without known latencies: the cloud's part is the union of the observed windows; the hang threshold is policy. */
+/** Without known latencies: the cloud's part is the union of the observed windows; the hang and the fence are policy. */
 function observedSplit(totalMs: number, windows: readonly CloudWindow[]): TimeSplit {
   const shares = coveredShares(windows);
   const policyMs = shares.filter((x) => x.window.policy).reduce((a, x) => a + x.ms, 0);

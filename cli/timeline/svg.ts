@@ -1,4 +1,4 @@
-import type { CloudWindow, InvocationBar, TimelineModel } from './model';
+import { WindowKind, type CloudWindow, type InvocationBar, type TimelineModel } from './model';
 
 /**
  * Draws a {@link TimelineModel} as a Gantt-style SVG, by hand (no dependency): a summary bar of where the
@@ -31,6 +31,7 @@ const Colours = {
   cloud: '#1b8a8a',
   cloudLate: '#a8dcdc',
   policy: '#e7a33a',
+  policyLate: '#f5d7a6',
   overhead: '#8f98a3',
   refused: '#d1403c',
   call: '#57606a',
@@ -214,21 +215,23 @@ function cloudRow(w: CloudWindow, y: number, x: (ms: number) => number, px: numb
   const start = x(w.startMs);
   const full = Math.max(1.5, w.ms * px);
   const own = w.ownMs === undefined ? undefined : w.ownMs * px;
+  // The policy's windows (the hang threshold, the forced stop it orders) in amber, the cloud's in teal.
+  const [dark, light] = w.policy ? [Colours.policy, Colours.policyLate] : [Colours.cloud, Colours.cloudLate];
   const body: string[] = [];
-  if (w.policy) {
-    body.push(`<rect x="${n(start)}" y="${y}" width="${n(full)}" height="${BarHeight}" fill="${Colours.policy}"/>`);
-  } else if (own === undefined) {
-    body.push(`<rect x="${n(start)}" y="${y}" width="${n(full)}" height="${BarHeight}" fill="${Colours.cloud}" fill-opacity="0.8"/>`);
+  if (own === undefined) {
+    body.push(`<rect x="${n(start)}" y="${y}" width="${n(full)}" height="${BarHeight}" fill="${dark}" fill-opacity="${w.policy ? 1 : 0.8}"/>`);
   } else {
-    body.push(`<rect x="${n(start)}" y="${y}" width="${n(full)}" height="${BarHeight}" fill="${Colours.cloudLate}"/>`);
-    body.push(`<rect x="${n(start)}" y="${y}" width="${n(Math.max(1, own))}" height="${BarHeight}" fill="${Colours.cloud}"/>`);
+    body.push(`<rect x="${n(start)}" y="${y}" width="${n(full)}" height="${BarHeight}" fill="${light}"/>`);
+    body.push(`<rect x="${n(start)}" y="${y}" width="${n(Math.max(1, own))}" height="${BarHeight}" fill="${dark}"/>`);
   }
   const late = w.ownMs === undefined ? undefined : w.ms - w.ownMs;
-  const label = w.policy
-    ? `${duration(w.ms)} waiting by policy before fencing the source`
-    : w.ownMs === undefined
-      ? `${duration(w.ms)} request → seen done`
-      : `${duration(w.ownMs)} the cloud's own${late !== undefined && late > 0 ? ` + ${duration(late)} until the workflow saw it` : ''}`;
+  const noticed = late !== undefined && late > 0 ? ` + ${duration(late)} until the workflow saw it` : '';
+  const label =
+    w.kind === WindowKind.DetachHang
+      ? `${duration(w.ms)} waiting by policy before fencing the source`
+      : w.ownMs === undefined
+        ? `${duration(w.ms)} request → seen done`
+        : `${duration(w.ownMs)} ${w.policy ? 'the forced stop takes' : "the cloud's own"}${noticed}`;
   // Right of the bar when it fits in the picture, else left of it (a transition late in a long operation).
   const fitsRight = start + full + 6 + label.length * 6 < Width - 10;
   body.push(fitsRight ? text(start + full + 6, mid + 4, label, { size: 11 }) : text(start - 6, mid + 4, label, { size: 11, anchor: 'end' }));

@@ -168,6 +168,11 @@ describe('timeline picture: the SVG of one operation', () => {
       ['detach-hang', 450, 430 + DetachHangsAfterMs * 0.5 - 450],
       ['fenced', 430 + DetachHangsAfterMs * 0.5, 12_000 - 430 - DetachHangsAfterMs * 0.5],
     ]);
+    // Without known latencies (a real account), the hang and the forced stop it ordered are the policy's time too.
+    // (The fence at 1.5 s is a record of a cloud running fast: the threshold ends the wait at the fence at the latest.)
+    const early: OperationRecord = { ...base, state: { ...base.state, sourceFencedAt: T + 1500 } };
+    const observed = drawOperation({ record: early }).model.split;
+    expect([observed.basis, observed.policyMs, observed.cloudMs]).toEqual(['observed', 2450 - 450, 3200 + 1000]);
   });
 
   it('draws a running operation as far as the record goes, without an outcome', () => {
