@@ -16,6 +16,8 @@ const X0 = 210;
 const PlotWidth = 740;
 const RowHeight = 34;
 const BarHeight = 16;
+/** About the advance of an 11 px character of the font: enough to keep labels apart. */
+const CharWidth = 6;
 const Font = 'DejaVu Sans, Helvetica, Arial, sans-serif';
 
 const Colours = {
@@ -55,7 +57,6 @@ export function renderTimelineSvg(m: TimelineModel): string {
   const axisY = y;
   y += 26;
   parts.push(sectionLabel('workflow: one bar per step invocation', y - 4));
-  parts.push(text(LabelRight + 160, y - 4, 'blue: handed on to the next step · grey: requeued to look again · green / red / orange: the outcome', { size: 10, fill: Colours.muted }));
   y += 6;
   const rows: string[] = [];
   // The first bar's dashed lead-in is the wake-up's queue hop and the function's start after the record was made.
@@ -225,20 +226,34 @@ function cloudRow(w: CloudWindow, y: number, x: (ms: number) => number, px: numb
     body.push(`<rect x="${n(start)}" y="${y}" width="${n(Math.max(1, own))}" height="${BarHeight}" fill="${dark}"/>`);
   }
   const late = w.ownMs === undefined ? undefined : w.ms - w.ownMs;
-  const noticed = late !== undefined && late > 0 ? ` + ${duration(late)} until the workflow saw it` : '';
-  const label =
+  const [long, short] =
     w.kind === WindowKind.DetachHang
-      ? `${duration(w.ms)} waiting by policy before fencing the source`
+      ? [`${duration(w.ms)} waiting by policy before fencing the source`, `${duration(w.ms)} policy wait`]
       : w.ownMs === undefined
-        ? `${duration(w.ms)} request → seen done`
-        : `${duration(w.ownMs)} ${w.policy ? 'the forced stop takes' : "the cloud's own"}${noticed}`;
-  // Right of the bar when it fits in the picture, else left of it (a transition late in a long operation).
-  const fitsRight = start + full + 6 + label.length * 6 < Width - 10;
-  body.push(fitsRight ? text(start + full + 6, mid + 4, label, { size: 11 }) : text(start - 6, mid + 4, label, { size: 11, anchor: 'end' }));
+        ? [`${duration(w.ms)} request → seen done`, duration(w.ms)]
+        : [
+            `${duration(w.ownMs)} ${w.policy ? 'the forced stop takes' : "the cloud's own"}${late !== undefined && late > 0 ? ` + ${duration(late)} until the workflow saw it` : ''}`,
+            `${duration(w.ownMs)}${late !== undefined && late > 0 ? ` + ${duration(late)} late` : ''}`,
+          ];
+  body.push(besideBar(start, full, mid + 4, long, short));
   return [
     ...parts,
-    `<g class="cloud" data-kind="${w.kind}" data-start-ms="${round(w.startMs)}" data-ms="${round(w.ms)}"${w.ownMs === undefined ? '' : ` data-own-ms="${round(w.ownMs)}"`}><title>${esc(`${w.label}: ${label}`)}</title>${body.join('')}</g>`,
+    `<g class="cloud" data-kind="${w.kind}" data-start-ms="${round(w.startMs)}" data-ms="${round(w.ms)}"${w.ownMs === undefined ? '' : ` data-own-ms="${round(w.ownMs)}"`}><title>${esc(`${w.label}: ${long}`)}</title>${body.join('')}</g>`,
   ];
+}
+
+/**
+ * A label beside a bar: right of it if it fits in the picture, else left of it if that clears the row
+ * labels, else the short form, right of the bar, clipped to the picture.
+ */
+function besideBar(start: number, width: number, y: number, long: string, short: string): string {
+  const fitsRight = (label: string) => start + width + 6 + label.length * CharWidth < Width - 10;
+  const fitsLeft = (label: string) => start - 6 - label.length * CharWidth > X0;
+  for (const label of [long, short]) {
+    if (fitsRight(label)) return text(start + width + 6, y, label, { size: 11 });
+    if (fitsLeft(label)) return text(start - 6, y, label, { size: 11, anchor: 'end' });
+  }
+  return text(start + width + 6, y, clip(short, Math.max(4, Math.floor((Width - 10 - start - width - 6) / CharWidth))), { size: 11 });
 }
 
 function callsRow(m: TimelineModel, y: number, x: (ms: number) => number): string[] {
@@ -278,7 +293,8 @@ function footer(m: TimelineModel, y0: number): { parts: string[]; y: number } {
   if (m.outcome) line(clip(`${m.outcome.outcome}${m.outcome.reason ? ` (${m.outcome.reason})` : ''}: ${m.outcome.message}`, 190), { fill: Colours.text, size: 12 });
   if (m.skipped.length > 0) line(`not needed: ${m.skipped.join(', ')} (the plan went straight past it)`);
   if (m.droppedEntries > 0) line(`${m.droppedEntries} earlier step invocations are not kept in the record; the bars start after them`);
-  line('Dashed line between bars: a queue hop and a function start. Cloud rows: dark = the time the cloud itself takes (known latency), light = until the workflow looked and saw it done.');
+  line('Step bars: blue = handed on to the next step, grey = requeued to look again, green / red / orange = the outcome; dashed line = a queue hop and a function start.');
+  line('Cloud rows: dark = the time the cloud itself takes (known latency), light = until the workflow looked and saw it done; amber = the policy\'s time.');
   line(
     m.split.basis === 'known'
       ? 'Overhead = total - the cloud\'s own transition times - policy wait: function starts, queue hops, ledger writes, reads, polling overshoot.'
