@@ -674,7 +674,7 @@ Exit codes: 0 drawn (a running operation is drawn as far as it got), 4 no such o
     if (file === undefined) ctx.io.stdout.write(svg);
     else writeFileSync(file, svg);
     if (ctx.values.json && file !== undefined) ctx.json({ operationId, out: file, status: record.status, durationMs: model.totalMs, invocations: model.bars.length, split: model.split });
-    else if (file !== undefined) ctx.print(`wrote ${out}: ${summariseTimeline(model, record)}`);
+    else if (file !== undefined) ctx.print(`wrote ${out}: ${summariseTimeline(model)}`);
     return ExitCode.Succeeded;
   },
 };

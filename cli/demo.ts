@@ -4,8 +4,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { OperationRecord } from '../workflow/ledger';
 import { TablestoreLedger } from '../cloud/ledger';
 import { DefaultLocalFile } from './connection';
-import { knownSplit, timelineModel, type KnownLatency, type LoggedCall } from './timeline/model';
-import { renderTimelineSvg } from './timeline/svg';
+import { drawOperation, knownSplit, type KnownLatency, type LoggedCall } from './timeline';
 import { parseGroups } from '../workflow/groups';
 import { Step, type OperationEvent } from '../workflow/messages';
 import { EniStatus } from '../workflow/model';
@@ -306,7 +305,7 @@ function inherentParts(record: OperationRecord): string {
 
 /** Draws the operation (cli/timeline) into .local-cloud/ (git-ignored), with the local ECS's call log as ticks. */
 function writeTimelinePicture(record: OperationRecord, known: KnownLatency, calls: readonly LoggedCall[]): string {
-  const svg = renderTimelineSvg(timelineModel({ record, known, calls }));
+  const { svg } = drawOperation({ record, known, calls });
   const file = join(LocalDir, `timeline-${record.operationId}.svg`);
   mkdirSync(resolve(LocalDir), { recursive: true });
   writeFileSync(resolve(file), svg);

@@ -39,8 +39,7 @@ const Colours = {
   call: '#57606a',
 } as const;
 
-const outcomeColour = (outcome: string): string =>
-  (Colours as Record<string, string>)[outcome === 'requeued' ? 'wait' : outcome] ?? Colours.next;
+const outcomeColour = (outcome: string): string => (Colours as Record<string, string>)[outcome] ?? Colours.next;
 
 /** Renders the whole picture. */
 export function renderTimelineSvg(m: TimelineModel): string {
