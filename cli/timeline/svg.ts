@@ -134,7 +134,7 @@ function splitBar(m: TimelineModel, y: number, px: number): string[] {
   const parts = [sectionLabel('where the time went', y + 17)];
   const segments = [
     { name: 'cloud', ms: s.cloudMs, fill: Colours.cloud, label: s.basis === 'known' ? "the cloud's own transitions" : 'cloud transitions (as observed)' },
-    { name: 'policy', ms: s.policyMs, fill: Colours.policy, label: 'policy wait (detach-hang threshold, fence)' },
+    { name: 'policy', ms: s.policyMs, fill: Colours.policy, label: 'policy wait (hang threshold, fence)' },
     { name: 'overhead', ms: Math.max(0, s.overheadMs), fill: Colours.overhead, label: 'workflow overhead' },
   ];
   // The cloud's part is drawn transition by transition, so the bar alone says what took the time.
@@ -293,7 +293,11 @@ function footer(m: TimelineModel, y0: number): { parts: string[]; y: number } {
   if (m.skipped.length > 0) line(`not needed: ${m.skipped.join(', ')} (the plan went straight past it)`);
   if (m.droppedEntries > 0) line(`${m.droppedEntries} earlier step invocations are not kept in the record; the bars start after them`);
   line('Step bars: blue = handed on to the next step, grey = requeued to look again, green / red / orange = the outcome; dashed line = a queue hop and a function start.');
-  line('Cloud rows: dark = the time the cloud itself takes (known latency), light = until the workflow looked and saw it done; amber = the policy\'s time.');
+  line(
+    m.split.basis === 'known'
+      ? "Cloud rows: dark = the time the cloud itself takes (known latency), light = until the workflow looked and saw it done; amber = the policy's time."
+      : "Cloud rows: from the request to the moment the workflow saw it done (as observed: polling included); amber = the policy's time.",
+  );
   line(
     m.split.basis === 'known'
       ? 'Overhead = total - the cloud\'s own transition times - policy wait: function starts, queue hops, ledger writes, reads, polling overshoot.'
