@@ -1,7 +1,7 @@
 import { version as packageVersion } from '../package.json';
 import { hostname, userInfo } from 'node:os';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { describeGroupEnis, parseGroups, type FailoverGroup, type GroupsConfig } from '../workflow/groups';
 import { deriveOperationId, parseBindRequest, type BindRequest, type OperationEvent, type Origin } from '../workflow/messages';
@@ -20,6 +20,7 @@ import { hookSpec, type HookSpec } from '../workflow/prepare';
 import { ConnectionHelp, ConnectionOptions, connect, type Connection } from './connection';
 import { colourWanted, makeStyle, type Style } from './style';
 import { ExitCode, UsageError } from './usage';
+import { drawOperation, summariseTimeline } from './timeline';
 
 /**
  * The eni-failover command line. Commands live in a table ({@link commands}); `registerCommand` adds
@@ -641,6 +642,55 @@ Exit codes: 0 listed, 2 bad usage, 1 error.`,
   },
 };
 
+// ---- timeline ----------------------------------------------------------------------------------------------
+
+const timeline: CliCommand = {
+  summary: 'draw one operation as an SVG timeline: its steps, the cloud\'s transitions, where the time went',
+  usage: `eni-failover timeline OPERATION [--out FILE.svg] [--json]
+
+Reads the operation from the ledger (as status --operation does) and draws it Gantt-style: one bar per step
+invocation with its duration and ECS calls, the cloud's transitions (Stopping, Detaching, Attaching, the
+guest command) from the request to the moment the workflow saw them done, the outcome, and the total split
+into the cloud's time, the policy's wait and the workflow's overhead.
+  --out FILE.svg        where to write it (default: timeline-OPERATION.svg in this directory; - for stdout)
+Exit codes: 0 drawn (a running operation is drawn as far as it got), 4 no such operation, 2 bad usage, 1 error.`,
+  options: { out: { type: 'string' } },
+  allowPositionals: true,
+  async run(ctx) {
+    const [operationId, ...extra] = ctx.positionals;
+    if (operationId === undefined) throw new UsageError('which operation? eni-failover timeline op-<16 hex digits> (eni-failover history lists them)');
+    if (extra.length > 0) throw new UsageError(`one operation at a time, not also ${extra.map((e) => `"${e}"`).join(' ')}`);
+    if (!/^op-[0-9a-f]{16}$/.test(operationId)) throw new UsageError(`the operation must look like op-<16 hex digits>, not "${operationId}" (eni-failover history lists them)`);
+    const out = typeof ctx.values.out === 'string' ? ctx.values.out : `timeline-${operationId}.svg`;
+    const file = out === '-' ? undefined : resolve(ctx.io.cwd, out);
+    if (file === undefined && ctx.values.json) throw new UsageError('--out - writes the SVG to stdout, where --json would write too: pick one');
+    if (file !== undefined) requireSvgPath(out, file);
+    const record = await needLedger(ctx).get(operationId);
+    if (record === undefined) {
+      ctx.io.stderr.write(`eni-failover timeline: no operation ${operationId} in the ledger (finished operations are kept 30 days); eni-failover history lists the recent ones\n`);
+      return ExitCode.Failed;
+    }
+    const { svg, model } = drawOperation({ record });
+    if (file === undefined) ctx.io.stdout.write(svg);
+    else writeFileSync(file, svg);
+    if (ctx.values.json && file !== undefined) ctx.json({ operationId, out: file, status: record.status, durationMs: model.totalMs, invocations: model.bars.length, split: model.split });
+    else if (file !== undefined) ctx.print(`wrote ${out}: ${summariseTimeline(model)}`);
+    return ExitCode.Succeeded;
+  },
+};
+
+/** --out must name an .svg file in a directory that exists: checked before the ledger is read. */
+function requireSvgPath(out: string, file: string): void {
+  if (!/\.svg$/i.test(file)) throw new UsageError(`--out must name an .svg file (e.g. --out failover.svg), not "${out}"`);
+  let isDir = false;
+  try {
+    isDir = statSync(dirname(file)).isDirectory();
+  } catch {
+    isDir = false;
+  }
+  if (!isDir) throw new UsageError(`--out ${out}: there is no directory ${dirname(file)}; create it or pick another path`);
+}
+
 // ---- the table ---------------------------------------------------------------------------------------------
 
 /** The commands, by name. Extend with {@link registerCommand} (e.g. `local` for local/cloud.ts). */
@@ -649,6 +699,7 @@ export const commands = new Map<string, CliCommand>([
   ['submit', submit],
   ['status', status],
   ['history', history],
+  ['timeline', timeline],
 ]);
 
 /** Adds (or replaces) a command; its options are merged with the common ones. */

@@ -1,5 +1,10 @@
 import { parseArgs } from 'node:util';
-import { basename, resolve } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { OperationRecord } from '../workflow/ledger';
+import { TablestoreLedger } from '../cloud/ledger';
+import { DefaultLocalFile } from './connection';
+import { drawOperation, knownSplit, type KnownLatency, type LoggedCall } from './timeline';
 import { parseGroups } from '../workflow/groups';
 import { Step, type OperationEvent } from '../workflow/messages';
 import { EniStatus } from '../workflow/model';
@@ -249,26 +254,62 @@ async function failover(cloud: LocalCloud, cast: Cast, failure: 'stopped' | 'unr
   }
   const after = ecs.control.state().enis.find((e) => e.eniId === eni.eniId);
   const calls = ecs.control.calls();
-  const inherent = (latency.detachSeconds + latency.attachSeconds + latency.commandSeconds) * 1000 * timeScale;
+  // One split for the text and the picture (cli/timeline/model.ts): the known latency of each transition
+  // the operation went through, the policy's wait for a hung detach, and the rest is overhead.
+  const record = await operationRecord(cloud, operationId);
+  const known = { seconds: latency, timeScale };
+  const split = knownSplit(total, record, known);
+  const inherent = split.cloudMs;
+  const policyWait = split.policyMs;
   console.log('');
   console.log(`outcome: ${event.outcome.toUpperCase()}${event.reason ? ` (${event.reason})` : ''} - ${event.message}`);
   console.log(`ENI ${eni.eniId} is ${after?.status} on ${after?.instanceId ?? 'nothing'}`);
   if (event.guest !== undefined) console.log(`guest command result: ${JSON.stringify(event.guest)}`);
   console.log(`total time:        ${(total / 1000).toFixed(2)} s (from the failure, through the alarm callback, to the guest configured; CloudMonitor's own detection delay not included)`);
-  console.log(`inherent cloud time on the critical path (detach + attach + guest command): ${(inherent / 1000).toFixed(2)} s`);
+  console.log(`inherent cloud time on the critical path (${inherentParts(record)}): ${(inherent / 1000).toFixed(2)} s`);
   // A hung source: the workflow waits DetachHangsAfterMs by policy before it fences (force-stops) the source,
   // and the forced stop takes the stop latency. Both are the policy's and the cloud's time, not overhead.
   // The threshold runs from the detach request, so the detach's own latency (in `inherent`) is inside it.
-  const policyWait = failure === 'unresponsive' ? (DetachHangsAfterMs - latency.detachSeconds * 1000 + latency.stopSeconds * 1000) * timeScale : 0;
   if (policyWait > 0) console.log(`policy wait:       ${(policyWait / 1000).toFixed(2)} s (the detach-hang threshold before the fence, ${DetachHangsAfterMs / 1000} s from the detach request, then the forced stop, ${latency.stopSeconds} s)`);
-  const overhead = total - inherent - policyWait;
+  const overhead = split.overheadMs;
   console.log(`overhead:          ${(overhead / 1000).toFixed(2)} s (${((overhead / inherent) * 100).toFixed(1)}%)`);
   console.log(`ECS API calls:     ${calls.length} (${summarise(calls.map((c) => c.action))})`);
   // What the workflow rode out: refusals the port retried (throttling, transient codes) never reach a step's line.
   const refused = calls.filter((c) => c.code !== undefined);
   if (refused.length > 0) console.log(`ECS refusals met:  ${refused.length} (${summarise(refused.map((c) => `${c.action} ${c.code}`))}), each retried or looked at again`);
+  const picture = writeTimelinePicture(record, known, calls);
+  console.log(`timeline picture:  ${picture} (the operation's ${((record.outcome?.durationMs ?? 0) / 1000).toFixed(2)} s from its record to its outcome, step by step; open it in a browser)`);
   const ok = event.outcome === 'succeeded' && after?.status === EniStatus.InUse && after.instanceId === cast.standby;
   return ok ? 0 : 1;
+}
+
+/** The operation as the ledger (the local Tablestore) recorded it: what `eni-failover timeline` reads. */
+async function operationRecord(cloud: LocalCloud, operationId: string): Promise<OperationRecord> {
+  const { accessKeyId, accessKeySecret, tablestoreEndpoint, tablestoreInstance } = cloud.info;
+  const ledger = new TablestoreLedger({ endpoint: tablestoreEndpoint, instanceName: tablestoreInstance, credentials: { accessKeyId, accessKeySecret } });
+  const record = await ledger.get(operationId);
+  if (record === undefined) throw new Error(`the ledger has no record of ${operationId}`);
+  return record;
+}
+
+/** What the critical path's inherent time is made of, for the text line. */
+function inherentParts(record: OperationRecord): string {
+  const s = record.state;
+  return [
+    ...(s.stopRequestedAt !== undefined ? ['stop'] : []),
+    ...(s.detachSentAt !== undefined || s.detachRequestedAt !== undefined ? ['detach'] : []),
+    ...(s.attachRequests > 1 ? [`${s.attachRequests} attaches`] : s.attachRequestedAt !== undefined ? ['attach'] : []),
+    ...(s.guestRuns > 1 ? [`${s.guestRuns} guest commands`] : s.guestRuns === 1 ? ['guest command'] : []),
+  ].join(' + ');
+}
+
+/** Draws the operation (cli/timeline) into .local-cloud/ (git-ignored), with the local ECS's call log as ticks. */
+function writeTimelinePicture(record: OperationRecord, known: KnownLatency, calls: readonly LoggedCall[]): string {
+  const { svg } = drawOperation({ record, known, calls });
+  const file = join(LocalDir, `timeline-${record.operationId}.svg`);
+  mkdirSync(resolve(LocalDir), { recursive: true });
+  writeFileSync(resolve(file), svg);
+  return file;
 }
 
 /** Reads outcomes from the events queue until the one for `operationId` arrives (the CLI's `submit --wait`). */
@@ -335,6 +376,9 @@ interface ProbedEni {
   readonly prepared: boolean;
   inUseAt?: number;
 }
+
+/** Where the local cloud's files go (git-ignored): beside `local up`'s cloud.json. */
+const LocalDir = dirname(DefaultLocalFile);
 
 /**
  * `--real-guests` (root): every instance is a network namespace, each ENI a veth that moves between them

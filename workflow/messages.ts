@@ -110,6 +110,8 @@ export const OperationState = z
     attachRequestedAt: z.number().optional(),
     guestRuns: z.number().int().default(0),
     invokeId: z.string().optional(),
+    /** When ECS accepted the last guest command: where the command's own time starts (the timeline picture). */
+    guestSentAt: z.number().optional(),
     /** The target's StartTime when the guest command was sent: a result counts only for that boot. */
     guestBoot: z.string().optional(),
     startRequestedAt: z.number().optional(),

@@ -103,7 +103,7 @@ export async function configureGuestRoutes(op: Operation, ctx: StepContext): Pro
       clientToken: `${op.operationId}-g${runs}-${boot}`,
       name: `eni-failover-${eniId}`,
     });
-    return wait(`running the guest script on ${instanceId} (${invokeId})`, { invokeId, guestRuns: runs, guestBoot: boot });
+    return wait(`running the guest script on ${instanceId} (${invokeId})`, { invokeId, guestRuns: runs, guestBoot: boot, guestSentAt: ctx.clock.now() });
   }
 
   const result = await ctx.ecs.describeInvocation({ invokeId: op.state.invokeId, instanceId });
