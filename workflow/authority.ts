@@ -79,6 +79,8 @@ export interface WriteFacts {
   readonly source?: Instance;
   /** For detach/fence: operations of this workflow hold the source's power (it is stopped on purpose). */
   readonly sourceInPowerHold?: boolean;
+  /** For a failback's detach: the target (the preferred member) as ECS describes it now. */
+  readonly target?: Instance;
 }
 
 /**
@@ -100,6 +102,14 @@ export function authorizeWrite(write: Write, request: BindRequest, facts: WriteF
       if (facts.sourceInPowerHold === true) return refuse(Reason.NotAuthorized, `${write.instanceId} is stopped by this workflow for another bind; it has not failed`);
       if (sourceMustBeDown(request) && facts.source !== undefined && !isDown(facts.source)) {
         return refuse(Reason.SourceRecovered, `${write.instanceId} is ${facts.source.status} now; a ${request.origin.kind} may take the ENI only from a source that is down`);
+      }
+      if (request.origin.kind === 'failback') {
+        // The source of a failback is the standby that serves the ENI: never fence it, and take the ENI
+        // from it only while the preferred member that is to receive it is Running.
+        if (write.kind === 'fence') return refuse(Reason.NotAuthorized, `a failback never fences ${write.instanceId}: it is the standby serving ${eni.eniId}`);
+        if (facts.target?.status !== InstanceStatus.Running) {
+          return refuse(Reason.FailbackTargetUnhealthy, `${request.instanceId} is ${facts.target?.status ?? 'not described'} now; ${eni.eniId} stays on ${write.instanceId}`);
+        }
       }
       if (write.kind === 'fence' && (facts.servingEnis?.length ?? 0) > 0) {
         return refuse(Reason.NotAuthorized, `fencing ${write.instanceId} would stop the service of ${facts.servingEnis!.map((e) => e.eniId).join(', ')}`);
@@ -134,7 +144,8 @@ export function authorizeWrite(write: Write, request: BindRequest, facts: WriteF
  */
 export function sourceMustBeDown(request: Pick<BindRequest, 'origin'>): boolean {
   const { kind, id } = request.origin;
-  if (kind === 'alarm' || kind === 'request' || kind === 'cli') return false;
+  // A failback takes the ENI from a healthy standby on purpose; its guard is the target's health instead.
+  if (kind === 'alarm' || kind === 'request' || kind === 'cli' || kind === 'failback') return false;
   if (kind === 'schedule' && id.includes('/switch-over@')) return false;
   return true;
 }

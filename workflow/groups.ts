@@ -34,6 +34,34 @@ const GroupEnis = z.preprocess(
     .refine((e) => (e.ids === undefined) !== (e.tag === undefined), 'give exactly one of ids or tag'),
 );
 
+// ---- failback (workflow/failback.ts) -------------------------------------------------------------------
+
+/** What happens when the preferred member (the first) is healthy again while a standby holds the group's ENIs. */
+export const FailbackMode = { Manual: 'manual', Auto: 'auto' } as const;
+export type FailbackMode = (typeof FailbackMode)[keyof typeof FailbackMode];
+
+/** A week: a longer hold or dwell is more likely a typo (minutes taken for seconds) than a wish. */
+export const MaxFailbackSeconds = 604_800;
+
+const failbackSeconds = (field: string) =>
+  z
+    .number({ invalid_type_error: `${field} must be a number of seconds (a whole number, 0 or more)` })
+    .int(`${field} must be a whole number of seconds`)
+    .min(0, `${field} must be 0 or more seconds`)
+    .max(MaxFailbackSeconds, `${field} must be at most ${MaxFailbackSeconds} seconds (a week)`);
+
+/**
+ * The failback fields of a group: `failback` (manual: `status` reports "failback possible" and
+ * `eni-failover failback --group G` does it; auto: the workflow does it), `holdSeconds` (the preferred
+ * member must stay healthy this long first) and `minDwellSeconds` (the ENIs stay on the standby at least
+ * this long).
+ */
+const FailbackFields = {
+  failback: z.enum(['manual', 'auto'], { errorMap: () => ({ message: 'failback must be manual or auto' }) }).default('manual'),
+  holdSeconds: failbackSeconds('holdSeconds').default(600),
+  minDwellSeconds: failbackSeconds('minDwellSeconds').default(0),
+} as const;
+
 export const FailoverGroup = z
   .object({
     name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and -, at most 63'),
@@ -55,6 +83,7 @@ export const FailoverGroup = z
     // --- notifications (workflow/notify.ts): where this group's outcomes are sent; URLs and secrets come
     //     from the environment variables each target names, never from this file.
     notify: z.array(NotifyTarget).max(MaxTargetsPerGroup, `must list at most ${MaxTargetsPerGroup} targets`).default([]),
+    ...FailbackFields,
   })
   .strict();
 export type FailoverGroup = z.infer<typeof FailoverGroup>;

@@ -81,6 +81,43 @@ export const PreparedState = z
 export type PreparedState = z.infer<typeof PreparedState>;
 
 /**
+ * A group's failback clock (row `failback/<group>`, workflow/failback.ts): what the entries observed of the
+ * preferred member and of the group's ENIs, in the observations' own times (epoch ms: an alarm's timestamp,
+ * an event's time, a timer's fire time), and the failback started from it.
+ */
+export const FailbackClock = z
+  .object({
+    /** The preferred member these facts are about (the group's first member when they were recorded). */
+    preferred: z.string(),
+    /** Group ENIs bound to another member, and since when (the dwell counts from there). */
+    away: z.record(z.object({ instanceId: z.string(), since: z.number() }).strict()).default({}),
+    /** The preferred member has been healthy since then (unset: not healthy, or not seen healthy yet). */
+    healthySince: z.number().optional(),
+    /** The last failure of the preferred member seen, and what it was. */
+    lastFailureAt: z.number().optional(),
+    lastFailure: z.string().max(512).optional(),
+    /** The last state of each CloudMonitor alarm rule (by alertName) about the preferred member. */
+    alarms: z.record(z.enum(['ALARM', 'OK'])).default({}),
+    /** When the last failback of the group was started: at most one per hold. */
+    lastFailbackAt: z.number().optional(),
+    /** The failback in flight: its origin id and one operation per ENI it moves. */
+    failback: z
+      .object({
+        originId: z.string(),
+        at: z.number(),
+        operations: z.array(z.object({ operationId: z.string(), eniId: z.string(), from: z.string() }).strict()),
+      })
+      .strict()
+      .optional(),
+    /** The latest observation time: the clock's present is never earlier (observers' clocks may differ). */
+    observedAt: z.number().optional(),
+    /** How the last failback ended. */
+    lastOutcome: z.object({ originId: z.string(), outcome: z.string(), reason: z.string().optional(), at: z.number() }).strict().optional(),
+  })
+  .strict();
+export type FailbackClock = z.infer<typeof FailbackClock>;
+
+/**
  * A lease row. For an ENI (`eni/<id>`): which operation may move it now. For an instance
  * (`instance/<id>`): the operations that need it stopped (`holders`) and which of them stopped it; the last
  * holder out starts it again. For a prepared standby (`prepared/<id>`): only `prepared`, written by the
@@ -88,7 +125,7 @@ export type PreparedState = z.infer<typeof PreparedState>;
  */
 export const LeaseRecord = z
   .object({
-    resourceId: z.string().regex(/^(eni|instance|outcome|prepared|notice)\/[a-z0-9-]{3,64}$/),
+    resourceId: z.string().regex(/^(?:(?:eni|instance|outcome|prepared|notice)\/[a-z0-9-]{3,64}|failback\/[a-z0-9][a-z0-9-]{0,62})$/),
     version: z.number().int().min(1),
     /** ENI lease: the live holder ('' when free) and until when (epoch ms). */
     operationId: z.string(),
@@ -105,6 +142,10 @@ export const LeaseRecord = z
     startOwedBy: z.string().optional(),
     /** Prepared standby (`prepared/<instance>`): what the prepare job last found and did (workflow/prepare.ts). */
     prepared: PreparedState.optional(),
+
+/**
+    /** Failback row (`failback/<group>`): the group's failback clock. */
+    failback: FailbackClock.optional(),
     updatedAt: z.number(),
     /**
      * A notice row (`notice/<operationId>-<target index>`, workflow/notifier.ts): one notification of one
@@ -127,6 +168,8 @@ export const noticeMarkId = (operationId: string, targetIndex: number) => `notic
 export const outcomeMarkId = (operationId: string) => `outcome/${operationId}`;
 /** The prepare job's record of a standby's hot-plug hook. */
 export const preparedId = (instanceId: string) => `prepared/${instanceId}`;
+/** A group's failback clock (workflow/failback.ts). */
+export const failbackClockId = (group: string) => `failback/${group}`;
 
 /** The ledger is unreachable or answered an error: the workflow must not act without it (no fencing otherwise). */
 export class LedgerUnavailable extends Error {

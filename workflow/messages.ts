@@ -21,12 +21,13 @@ const eniId = z.string().regex(/^eni-[a-z0-9][a-z0-9-]{0,62}$/, 'must look like 
 const instanceId = z.string().regex(/^i-[a-z0-9][a-z0-9-]{0,62}$/, 'must look like i-xxxxxxxx');
 const regionId = z.string().regex(/^[a-z]{2,}(-[a-z0-9]+)+$/, 'must be a region id such as cn-hangzhou');
 
-export const OriginKind = { Alarm: 'alarm', Schedule: 'schedule', Request: 'request', Cli: 'cli', Event: 'event' } as const;
+/** `failback`: the workflow moving a group's ENIs back to its preferred member (workflow/failback.ts). */
+export const OriginKind = { Alarm: 'alarm', Schedule: 'schedule', Request: 'request', Cli: 'cli', Event: 'event', Failback: 'failback' } as const;
 export type OriginKind = (typeof OriginKind)[keyof typeof OriginKind];
 
 export const Origin = z
   .object({
-    kind: z.enum(['alarm', 'schedule', 'request', 'cli', 'event']),
+    kind: z.enum(['alarm', 'schedule', 'request', 'cli', 'event', 'failback']),
     /** Who asked: alarm name + instance, timer name + fire time, request id, operator. */
     id: z.string().min(1).max(256),
     /** ISO-8601 time the trigger happened. */

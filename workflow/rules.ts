@@ -67,6 +67,8 @@ export const Reason = {
   LedgerUnavailable: 'LedgerUnavailable',
   /** The ENI is bound but the target's OS could not be configured (Stopped, and not by this workflow). */
   GuestNotConfigured: 'GuestNotConfigured',
+  /** A failback's target (the group's preferred member) is not healthy now: the ENI stays on the standby. */
+  FailbackTargetUnhealthy: 'FailbackTargetUnhealthy',
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];
 

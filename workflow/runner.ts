@@ -380,10 +380,14 @@ async function rescueDetachedEni(rec: OperationRecord, reason: string | undefine
   const group = groupOfEni(deps.authority.groups, eni);
   if (group === undefined) return `${eniId} is bound nowhere and in no group: bind it by hand`;
   const targetFailed = reason === undefined || !SourceFailures.has(reason);
-  const choice = await selectStandby(
-    { group, eni, ...(sourceInstanceId ? { excludeInstanceId: sourceInstanceId } : {}), ...(targetFailed ? { alsoExclude: [{ instanceId, detail: `operation ${rec.operationId} could not bind it there (${reason ?? 'superseded'})` }] } : {}) },
-    ctx.ecs,
-  );
+  const notThere = { instanceId, detail: `operation ${rec.operationId} could not bind it there (${reason ?? 'superseded'})` };
+  // A failback's source is the healthy standby it was taking the ENI from: the rescue gives it back there
+  // (the best member without the failback's target), not to a third member.
+  const exclusion =
+    rec.request.origin.kind === 'failback'
+      ? { excludeInstanceId: instanceId }
+      : { ...(sourceInstanceId ? { excludeInstanceId: sourceInstanceId } : {}), ...(targetFailed ? { alsoExclude: [notThere] } : {}) };
+  const choice = await selectStandby({ group, eni, ...exclusion }, ctx.ecs);
   if (!choice.ok) return `${eniId} is bound nowhere and no member can take it now (${choice.detail}); reconcile will retry`;
   const request = BindRequest.parse({
     eniId,

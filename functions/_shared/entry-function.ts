@@ -13,7 +13,7 @@ import { systemClock, type Clock, type EcsPort, type QueuePort, type TopicPort }
 import { normaliseAlarm, parseAlarmCallback } from '../../workflow/entries/alarm';
 import { normaliseEcsEvent } from '../../workflow/entries/ecs-event';
 import { DefaultFlapWindowSeconds, type EntryDecision, type EntryDeps, type EntryResult } from '../../workflow/entries/failover';
-import { normaliseRequest, parseRequestEnvelope } from '../../workflow/entries/request';
+import { isFailbackMessage, normaliseFailbackRequest, normaliseRequest, parseFailbackEnvelope, parseRequestEnvelope } from '../../workflow/entries/request';
 import { normaliseSchedule, parseSchedulePayload, type TimerEventLike } from '../../workflow/entries/schedule';
 import { prepareStandbys, type PrepareReport } from '../../workflow/entries/prepare';
 import { loadConfig, type FunctionConfig } from './config';
@@ -324,10 +324,22 @@ export function createRequestFunction(deps: EntryFunctionDeps) {
       log({ entry: 'on-request', decision: 'rejected', messageId, error, requestId: context.requestId });
       return { messageId, rejected: error };
     };
+    /** An operator's failback (`eni-failover failback --group G`): refused with where the group stands, or started. */
+    const runFailbackRequest = async (message: { messageId: string; body: string }) => {
+      const envelope = parseFailbackEnvelope(message.body);
+      if (!envelope.ok) return reject(message.messageId, `invalid failback request: ${envelope.error}`, message.body);
+      const decisions = await normaliseFailbackRequest(envelope.value, message, entryDeps);
+      if (!Array.isArray(decisions)) return reject(message.messageId, `refused: ${decisions.reason}`, message.body);
+      return { messageId: message.messageId, ...(await send({ kind: 'decided', decisions }, 'on-request')) };
+    };
     const decoded = decodeQueueEvent(event);
     if (!decoded.ok) return [await reject(context.requestId ?? 'unknown', decoded.error, event.toString())];
     const out: ({ messageId: string; rejected: string } | ({ messageId: string } & DispatchSummary))[] = [];
     for (const message of decoded.messages) {
+      if (isFailbackMessage(message.body)) {
+        out.push(await runFailbackRequest(message));
+        continue;
+      }
       const envelope = parseRequestEnvelope(message.body);
       if (!envelope.ok) {
         out.push(await reject(message.messageId, `invalid request: ${envelope.error}`, message.body));

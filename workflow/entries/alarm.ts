@@ -1,10 +1,12 @@
 import type { ParseResult } from '../messages';
-import { DefaultFlapWindowSeconds, failoverFrom, windowStart, type EntryDeps, type EntryResult } from './failover';
+import { evaluateFailback, failbackDecisions, groupsPreferring, recordFailbackFailure } from '../failback';
+import { DefaultFlapWindowSeconds, failoverFrom, windowStart, type EntryDecision, type EntryDeps, type EntryResult } from './failover';
 
 /**
  * CloudMonitor threshold-alarm callbacks (function-compute.md, "CloudMonitor threshold alarm callback"):
  * an HTTP POST, application/x-www-form-urlencoded, with userId, alertName, timestamp, alertState and
- * dimensions. Only ALARM starts a failover (an old doc calls it ALERT); OK and INSUFFICIENT_DATA do not.
+ * dimensions. Only ALARM starts a failover (an old doc calls it ALERT); OK and INSUFFICIENT_DATA do not. About
+ * a group's preferred member, ALARM also stops its failback clock and OK may start it (workflow/failback.ts).
  */
 
 export const AlarmState = { Ok: 'OK', Alarm: 'ALARM', InsufficientData: 'INSUFFICIENT_DATA', AlertLegacy: 'ALERT' } as const;
@@ -104,12 +106,46 @@ export function parseAlarmCallback(body: string | Readonly<Record<string, string
  * window give the same operationIds, and a later alarm after the ENI moved finds nothing to move.
  */
 export async function normaliseAlarm(alarm: AlarmCallback, deps: EntryDeps & { windowSeconds?: number }): Promise<EntryResult> {
-  if (!Triggering.has(alarm.alertState)) return { kind: 'ignored', reason: `${alarm.alertState} state` };
   const at = alarm.timestampMs ?? deps.now();
+  if (alarm.alertState === AlarmState.Ok) return alarmBackToOk(alarm, at, deps);
+  if (!Triggering.has(alarm.alertState)) return { kind: 'ignored', reason: `${alarm.alertState} state` };
+  await recordPreferredFailure(alarm, at, deps);
   const origin = {
     kind: 'alarm' as const,
     id: `${alarm.alertName}/${alarm.instanceId}/${windowStart(at, deps.windowSeconds ?? DefaultFlapWindowSeconds)}`.slice(0, 256),
     time: new Date(at).toISOString(),
   };
   return { kind: 'decided', decisions: await failoverFrom(alarm.instanceId, origin, deps) };
+}
+
+/**
+ * An ALARM about a group's preferred member stops its failback clock (workflow/failback.ts): until this
+ * rule says OK again the member is not healthy, even when ECS shows it Running.
+ */
+async function recordPreferredFailure(alarm: AlarmCallback, at: number, deps: EntryDeps): Promise<void> {
+  const ledger = deps.ledger;
+  if (ledger === undefined) return;
+  for (const group of groupsPreferring(deps.groups.groups, alarm.instanceId)) {
+    await recordFailbackFailure(group, { kind: 'failure', at, what: `alarm ${alarm.alertName} is ${alarm.alertState}`, alarm: alarm.alertName }, { ledger, now: deps.now });
+  }
+}
+
+/**
+ * OK: no failover, but the preferred member's failback clock may start (or, with a hold of 0, a failback
+ * of `failback: auto`). Ignored, as before, when it is no group's preferred member or nothing is away.
+ */
+async function alarmBackToOk(alarm: AlarmCallback, at: number, deps: EntryDeps): Promise<EntryResult> {
+  const ledger = deps.ledger;
+  const groups = groupsPreferring(deps.groups.groups, alarm.instanceId);
+  if (ledger === undefined || groups.length === 0) return { kind: 'ignored', reason: `${alarm.alertState} state` };
+  const decisions: EntryDecision[] = [];
+  for (const group of groups) {
+    const report = await evaluateFailback(group, { kind: 'alarm-ok', at, alarm: alarm.alertName }, { kind: 'observe' }, { ecs: deps.ecs, ledger, regionId: deps.regionId, now: deps.now });
+    decisions.push(...failbackDecisions(report));
+  }
+  if (!decisions.some((d) => d.kind === 'bind')) {
+    const notes = decisions.map((d) => (d.kind === 'skip' ? d.reason : '')).filter(Boolean);
+    return { kind: 'ignored', reason: [`${alarm.alertState} state`, ...notes].join('; ') };
+  }
+  return { kind: 'decided', decisions };
 }

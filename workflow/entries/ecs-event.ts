@@ -1,4 +1,5 @@
 import { powerHoldId } from '../ledger';
+import { groupsPreferring, recordFailbackFailure } from '../failback';
 import { InstanceStatus } from '../model';
 import { DefaultFlapWindowSeconds, failoverFrom, windowStart, type EntryDeps, type EntryResult } from './failover';
 
@@ -114,17 +115,29 @@ export async function normaliseEcsEvent(input: unknown, deps: EntryDeps & { wind
   // The event is a wake-up too: what the instance is now, and whether this workflow stopped it on purpose
   // (a power hold: a Stopped-only standby stopped for a bind, a pre-2018 restart), decide.
   const now = await deps.ecs.describeInstance(e.instanceId);
+  const hold = await deps.ledger?.getLease(powerHoldId(e.instanceId));
+  const ours = hold !== undefined && (hold.holders.length > 0 || hold.stoppedBy !== undefined || hold.startOwedBy !== undefined);
+  const at = e.timeMs ?? deps.now();
+  // A preferred member that stopped, even one Running again already, failed inside its failback hold.
+  if (!ours) await recordPreferredFailure(e, e.instanceId, at, deps);
   if (now !== undefined && (now.status === InstanceStatus.Running || now.status === InstanceStatus.Starting)) {
     return { kind: 'ignored', reason: `${e.instanceId} is ${now.status} now; the ${e.state ?? e.name} it reported is over` };
   }
-  const hold = await deps.ledger?.getLease(powerHoldId(e.instanceId));
-  if (hold !== undefined && (hold.holders.length > 0 || hold.stoppedBy !== undefined || hold.startOwedBy !== undefined)) {
+  if (ours) {
     return { kind: 'ignored', reason: `${e.instanceId} is stopped by eni-failover itself (power hold of ${[...new Set([...hold.holders, hold.stoppedBy, hold.startOwedBy])].filter(Boolean).join(', ')}); not a failure` };
   }
-  const at = e.timeMs ?? deps.now();
   const window = windowStart(at, deps.windowSeconds ?? DefaultFlapWindowSeconds);
   // StateChange Stopping and Stopped share one id (the instance is stopping either way).
   const id = `${e.name}/${e.instanceId}/${window}`;
   const origin = { kind: 'event' as const, id, time: new Date(at).toISOString() };
   return { kind: 'decided', decisions: await failoverFrom(e.instanceId, origin, deps) };
+}
+
+/** An ECS failure of a group's preferred member stops its failback clock (workflow/failback.ts). */
+async function recordPreferredFailure(e: EcsEvent, instanceId: string, at: number, deps: EntryDeps): Promise<void> {
+  const ledger = deps.ledger;
+  if (ledger === undefined) return;
+  for (const group of groupsPreferring(deps.groups.groups, instanceId)) {
+    await recordFailbackFailure(group, { kind: 'failure', at, what: `ECS event ${e.name}${e.state ? ` ${e.state}` : ''}${e.eventStatus ? ` (${e.eventStatus})` : ''}` }, { ledger, now: deps.now });
+  }
 }

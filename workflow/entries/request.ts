@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { effectivePolicy } from '../authority';
 import { BindRequest, Origin, Policy, type ParseResult } from '../messages';
 import { formatPath, groupOfEni } from '../groups';
+import { evaluateFailback, failbackDecisions } from '../failback';
 import type { EntryDecision, EntryDeps } from './failover';
 
 /**
@@ -126,4 +127,54 @@ export async function normaliseRequest(
     passedOver: [],
     note: `requested bind of ${r.eniId} to ${r.instanceId}${group === undefined ? ' (unmanaged)' : ''}`,
   };
+}
+
+// ---- an operator's failback ------------------------------------------------------------------------------
+
+/**
+ * `{"kind": "eni-failover.failback", "group": "web", "id"?: "..."}` on the requests queue (what
+ * `eni-failover failback --group G` sends): fail the group's ENIs back to its preferred member now, if the
+ * failback clock allows it (workflow/failback.ts). A wake-up like any other message: the clock, the groups
+ * and the cloud decide; the message only names the group and, with `id`, the failback
+ * (origin `failback/<group>/req/<id>`, default the queue message id), so the CLI can follow it.
+ */
+export const FailbackEnvelope = z
+  .object({
+    kind: z.literal('eni-failover.failback'),
+    group: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a group name (lower-case letters, digits and -)'),
+    id: z.string().regex(/^[A-Za-z0-9._@:-]{1,128}$/, 'must be 1-128 letters, digits or ._@:-').optional(),
+  })
+  .strict();
+export type FailbackEnvelope = z.infer<typeof FailbackEnvelope>;
+
+/** Whether a message body is meant as a failback envelope (then it is parsed as one, not as a bind request). */
+export function isFailbackMessage(body: string): boolean {
+  try {
+    const data: unknown = JSON.parse(body);
+    return typeof data === 'object' && data !== null && (data as { kind?: unknown }).kind === 'eni-failover.failback';
+  } catch {
+    return false;
+  }
+}
+
+export function parseFailbackEnvelope(body: string): ParseResult<FailbackEnvelope> {
+  const parsed = FailbackEnvelope.safeParse(JSON.parse(body));
+  return parsed.success ? { ok: true, value: parsed.data } : { ok: false, error: parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ') };
+}
+
+/** The id the failback of a request is named by (its origin `failback/<group>/req/<id>`). */
+export const failbackRequestId = (envelope: FailbackEnvelope, messageId: string): string => envelope.id ?? messageId;
+
+/**
+ * Runs an operator's failback. Guarantees: an unknown group, or a group whose failback is not possible now
+ * (nothing away, the preferred member unhealthy, the hold, dwell or window not passed, a failback already
+ * in flight), is refused with where it stands; otherwise the binds of the failback it started.
+ */
+export async function normaliseFailbackRequest(envelope: FailbackEnvelope, message: { messageId: string }, deps: EntryDeps): Promise<EntryDecision[] | { kind: 'refused'; reason: string }> {
+  const group = deps.groups.groups.find((g) => g.name === envelope.group);
+  if (group === undefined) return { kind: 'refused', reason: `no failover group "${envelope.group}" (groups: ${deps.groups.groups.map((g) => g.name).join(', ') || 'none'})` };
+  if (deps.ledger === undefined) return { kind: 'refused', reason: 'a failback needs the operation ledger (its clock lives there)' };
+  const report = await evaluateFailback(group, { kind: 'look', at: deps.now() }, { kind: 'operator', requestId: failbackRequestId(envelope, message.messageId) }, { ecs: deps.ecs, ledger: deps.ledger, regionId: deps.regionId, now: deps.now });
+  if (report.state !== 'started') return { kind: 'refused', reason: `failback of group ${group.name} is not possible now (${report.state}): ${report.detail}` };
+  return failbackDecisions(report);
 }

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { BindRequest, Policy, type Origin, type ParseResult } from '../messages';
 import { describeGroupEnis, formatPath, groupOfEni, type FailoverGroup } from '../groups';
 import { EniStatus, InstanceStatus, type Instance } from '../model';
+import { evaluateFailback, failbackDecisions } from '../failback';
 import { selectStandby } from '../standby';
 import { entryFailure, type EntryDecision, type EntryDeps, type EntryResult } from './failover';
 
@@ -64,7 +65,9 @@ export async function normaliseSchedule(timer: TimerEventLike, payload: Schedule
   if (!Array.isArray(payload)) {
     // The prepare pass binds nothing; the adapter runs it (it waits for Cloud Assistant).
     if (payload.mode === 'prepare') return { kind: 'decided', decisions: [] };
-    return { kind: 'decided', decisions: await reconcile(originOf(timer, deps.now(), 'reconcile'), deps) };
+    const origin = originOf(timer, deps.now(), 'reconcile');
+    const repairs = await reconcile(origin, deps);
+    return { kind: 'decided', decisions: [...repairs, ...(await failbackPass(Date.parse(origin.time), repairs, deps))] };
   }
   const origin = originOf(timer, deps.now(), 'switch-over');
   const decisions: EntryDecision[] = [];
@@ -189,4 +192,27 @@ async function repair(
     passedOver: choice.passedOver,
     note: `repair: ${found}; bind to ${choice.standby.instanceId}`,
   };
+}
+
+/**
+ * The reconcile pass also looks at every group's failback clock (workflow/failback.ts) at the timer's fire
+ * time: a healthy preferred member starts (or keeps) its hold, an unhealthy one resets it, and a group
+ * with `failback: auto` whose hold has passed gets its failback. A group this pass repairs is left to the
+ * repair; a clock that cannot be written is reported and looked at again by the next pass, never in the
+ * way of the repairs.
+ */
+async function failbackPass(at: number, repairs: readonly EntryDecision[], deps: EntryDeps): Promise<EntryDecision[]> {
+  const ledger = deps.ledger;
+  if (ledger === undefined) return [];
+  const repairing = new Set(repairs.flatMap((d) => (d.kind === 'bind' || d.kind === 'fail' ? [d.kind === 'bind' ? d.group : d.event.group] : [])));
+  const out: EntryDecision[] = [];
+  for (const group of deps.groups.groups) {
+    if (repairing.has(group.name)) continue;
+    try {
+      out.push(...failbackDecisions(await evaluateFailback(group, { kind: 'look', at }, { kind: 'observe' }, { ecs: deps.ecs, ledger, regionId: deps.regionId, now: deps.now })));
+    } catch (err) {
+      out.push({ kind: 'skip', group: group.name, reason: `failback clock not updated this pass: ${(err as Error).message}` });
+    }
+  }
+  return out;
 }

@@ -3,6 +3,7 @@ import { CloudErrorKind, isCloudError } from '../errors';
 import { eniLeaseId, powerHoldId } from '../ledger';
 import { Step } from '../messages';
 import { EniStatus, InstanceStatus, type Eni } from '../model';
+import { failbackSuperseded, failbackTargetUnhealthy } from '../failback-target';
 import { Reason } from '../rules';
 import { fail, readMayLag, next, refused, superseded, wait, writeOrLookAgain, type Operation, type StepContext, type StepResult } from '../step';
 
@@ -31,6 +32,8 @@ export async function attach(op: Operation, ctx: StepContext): Promise<StepResul
   const eni: Eni = described;
   const owner = eni.instanceId;
   const now = ctx.clock.now();
+  // A failback moves the ENI off a healthy standby: only while its target, the preferred member, is healthy.
+  const failback = op.request.origin.kind === 'failback';
 
   switch (eni.status) {
     case EniStatus.InUse:
@@ -41,7 +44,12 @@ export async function attach(op: Operation, ctx: StepContext): Promise<StepResul
         if (readMayLag(sent, now, ctx.timeScale)) {
           return wait(`ENI ${eniId} still reads InUse on ${owner} ${now - sent} ms after ECS accepted its detach (reads lag writes); looking again`);
         }
-        const verdict = await ctx.beforeWrite({ kind: 'detach', instanceId: owner }, await sourceFacts(eni, owner), { detachRequestedAt: op.state.detachRequestedAt ?? now });
+        const facts = await sourceFacts(eni, owner);
+        if (failback) {
+          const why = await failbackTargetUnhealthy(facts.target, policy.configureGuest, ctx.ecs);
+          if (why !== undefined) return failbackSuperseded(why, eniId);
+        }
+        const verdict = await ctx.beforeWrite({ kind: 'detach', instanceId: owner }, facts, { detachRequestedAt: op.state.detachRequestedAt ?? now });
         if (!verdict.ok) return refused(verdict);
         // Another writer may have moved it first (a racing copy, a concurrent detach): look again, do not fail.
         const raced = await writeOrLookAgain('DetachNetworkInterface', eniId, () => ctx.ecs.detachEni({ eniId, instanceId: owner }));
@@ -72,14 +80,16 @@ export async function attach(op: Operation, ctx: StepContext): Promise<StepResul
 
   /** The cloud's facts about the source at the moment of a detach or fence. */
   async function sourceFacts(current: Eni, source: string) {
-    const [instance, hold, onSource] = await Promise.all([
+    const [instance, hold, onSource, target] = await Promise.all([
       ctx.ecs.describeInstance(source),
       ctx.ledger.getLease(powerHoldId(source)),
       ctx.ecs.describeEnis({ instanceId: source }),
+      failback ? ctx.ecs.describeInstance(instanceId) : Promise.resolve(undefined),
     ]);
     return {
       eni: current,
       ...(instance === undefined ? {} : { source: instance }),
+      ...(target === undefined ? {} : { target }),
       sourceInPowerHold: (hold?.holders.length ?? 0) > 0,
       servingEnis: await movedOntoSince(managedEnisServing(onSource, source, eniId, ctx.authority.groups), source),
     };
@@ -116,6 +126,12 @@ export async function attach(op: Operation, ctx: StepContext): Promise<StepResul
   }
 
   async function attachNow(): Promise<StepResult> {
+    if (failback) {
+      // The preferred member may have failed again while the ENI left the standby: then it is not bound
+      // there; the operation ends superseded and its rescue binds the ENI to the standby again.
+      const why = await failbackTargetUnhealthy(await ctx.ecs.describeInstance(instanceId), policy.configureGuest, ctx.ecs);
+      if (why !== undefined) return failbackSuperseded(why, eniId);
+    }
     const verdict = await ctx.beforeWrite({ kind: 'attach', instanceId }, { eni }, { attachRequestedAt: now });
     if (!verdict.ok) return refused(verdict);
     try {

@@ -2,6 +2,7 @@ import { authorizeRequest, isDown, sourceMustBeDown } from '../authority';
 import { eniLeaseId, powerHoldId } from '../ledger';
 import { Step, type Plan } from '../messages';
 import { EniStatus, EniType, InstanceStatus, type Eni, type Instance } from '../model';
+import { failbackSuperseded, failbackTargetUnhealthy } from '../failback-target';
 import { acquireEniLease } from '../operation';
 import { InstanceTypesBindOnlyWhenStopped, Reason, needsRestartBeforeBind } from '../rules';
 import { fail, next, refused, superseded, wait, type Operation, type StepContext, type StepResult } from '../step';
@@ -37,6 +38,10 @@ async function decide(op: Operation, ctx: StepContext): Promise<StepResult> {
   }
   const verdict = authorizeRequest(op.request, eni, ctx.authority);
   if (!verdict.ok) return refused(verdict);
+  if (op.request.origin.kind === 'failback') {
+    const why = await failbackTargetUnhealthy(instance, policy.configureGuest, ctx.ecs);
+    if (why !== undefined) return failbackSuperseded(why, eniId);
+  }
   if (sourceInstanceId !== undefined && eni.instanceId === sourceInstanceId && sourceMustBeDown(op.request)) {
     const source = await ctx.ecs.describeInstance(sourceInstanceId);
     if (!isDown(source)) {
