@@ -3,6 +3,8 @@ import { hostname, userInfo } from 'node:os';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { randomUUID } from 'node:crypto';
+import { evaluateFailback, failbackOperationId, failbackOriginId, preferredOf } from '../workflow/failback';
 import { describeGroupEnis, parseGroups, type FailoverGroup, type GroupsConfig } from '../workflow/groups';
 import { deriveOperationId, parseBindRequest, type BindRequest, type OperationEvent, type Origin } from '../workflow/messages';
 import { readOnlyContext, runInProcess } from '../workflow/in-process';
@@ -509,12 +511,14 @@ usage, 1 error.`,
             : { eniId: d.eniId, verdict: d.reason.startsWith('healthy') ? 'healthy' : 'skip', detail: d.reason },
       );
       if (verdict.some((v) => v.verdict !== 'healthy')) unhealthy = true;
+      const failback = await failbackStanding(group, conn, clock);
       report.push({
         group: group.name,
         policy: group.policy,
         enis: enis.map((e) => ({ eniId: e.eniId, status: e.status, instanceId: e.instanceId ?? null, privateIps: e.privateIps, zoneId: e.zoneId })),
         members: members.map((m) => (prepared ? { ...m, prepared: prepared.get(m.instanceId) } : m)),
         verdict,
+        ...(failback === undefined ? {} : { failback }),
       });
     }
     if (ctx.values.json) ctx.json({ regionId: conn.regionId, groups: report });
@@ -531,6 +535,7 @@ usage, 1 error.`,
         }
         // (a healthy verdict's detail already starts with "healthy: ")
         for (const v of g.verdict) ctx.print(`  ${ctx.style.outcome(v.verdict)}: ${v.detail.startsWith(`${v.verdict}: `) ? v.detail.slice(v.verdict.length + 2) : v.detail}`);
+        if (g.failback !== undefined && g.failback.state !== 'none') ctx.print(`  ${failbackLine(g.group, g.failback)}`);
       }
     }
     return unhealthy ? ExitCode.Failed : ExitCode.Succeeded;
@@ -565,6 +570,91 @@ async function preparedStates(
   }
   return out;
 }
+
+// ---- failback (workflow/failback.ts) -----------------------------------------------------------------------
+
+/** Where a group's failback stands, read from its clock in the ledger (writes nothing); undefined without a ledger. */
+async function failbackStanding(group: FailoverGroup, conn: Connection, clock: Clock) {
+  const ledger = conn.ledger();
+  if (ledger === undefined) return undefined;
+  const report = await evaluateFailback(group, { kind: 'look', at: clock.now() }, { kind: 'read' }, { ecs: conn.ecs(), ledger, regionId: conn.regionId, now: () => clock.now() });
+  return { mode: report.mode, state: report.state, detail: report.detail, ...(report.dueAt === undefined ? {} : { dueAt: new Date(report.dueAt).toISOString() }) };
+}
+
+function failbackLine(group: string, f: { mode: string; state: string; detail: string }): string {
+  if (f.state === 'possible') return `${f.detail}${f.mode === 'manual' ? ` (manual: eni-failover failback --group ${group})` : ''}`;
+  return `failback ${f.state} (${f.mode}): ${f.detail}`;
+}
+
+const failback: CliCommand = {
+  summary: 'move a group\'s ENIs back to its preferred member, when its failback clock allows it',
+  usage: `eni-failover failback --group NAME [--wait] [--timeout S] [--queue-prefix P] [--json]
+
+Asks the deployed workflow (the requests queue) to fail the group's ENIs back from the standby holding
+them to the group's first member. It happens only when the failback clock allows it - the preferred
+member healthy for the group's holdSeconds, the ENIs on the standby minDwellSeconds, no failback in the
+last holdSeconds - exactly as failback: auto would; status shows "failback possible" then. Checked here
+first (nothing is sent otherwise), and again by on-request, which refuses it on the dead-letter queue
+if it no longer holds.
+  --wait                wait for every failback operation's outcome; exit code as for bind
+  --timeout S           give up waiting after S seconds (default 960); exit 5
+  --queue-prefix P      queue name prefix (default eni-failover-)
+Exit codes: 0 submitted (with --wait: succeeded), 3 superseded, 4 not possible now, failed or rejected,
+5 timed out, 2 bad usage, 1 error.`,
+  options: { group: { type: 'string' }, wait: { type: 'boolean' }, timeout: { type: 'string' }, 'queue-prefix': { type: 'string' } },
+  async run(ctx) {
+    const clock = ctx.io.clock ?? systemClock;
+    const name = ctx.values.group;
+    if (typeof name !== 'string' || name === '') throw new UsageError('--group is required (eni-failover failback --group NAME)');
+    const group = ctx.groups().groups.find((g) => g.name === name);
+    if (group === undefined) throw new UsageError(`no group "${name}" (groups: ${ctx.groups().groups.map((g) => g.name).join(', ') || 'none'})`);
+    const timeoutS = typeof ctx.values.timeout === 'string' ? Number(ctx.values.timeout) : group.policy.deadlineSeconds + 60;
+    if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new UsageError(`--timeout must be a positive number of seconds, not "${String(ctx.values.timeout)}"`);
+    const conn = ctx.connection();
+    const ledger = needLedger(ctx);
+    const standing = await evaluateFailback(group, { kind: 'look', at: clock.now() }, { kind: 'read' }, { ecs: conn.ecs(), ledger, regionId: conn.regionId, now: () => clock.now() });
+    if (standing.state !== 'possible') {
+      if (ctx.values.json) ctx.json({ group: name, possible: false, state: standing.state, detail: standing.detail });
+      else ctx.print(`failback of group ${name} is not possible now (${standing.state}): ${standing.detail}`);
+      return ExitCode.Failed;
+    }
+    const preferred = preferredOf(group);
+    const away = (await describeGroupEnis(conn.ecs(), group)).filter((e) => e.status === 'InUse' && e.instanceId !== undefined && e.instanceId !== preferred && group.members.includes(e.instanceId));
+    const requestId = `cli-${randomUUID()}`;
+    const originId = failbackOriginId(name, { requestId });
+    const operations = away.map((e) => ({ eniId: e.eniId, from: e.instanceId!, operationId: failbackOperationId(originId, e.eniId, preferred) }));
+    const prefix = (ctx.values['queue-prefix'] as string | undefined) ?? 'eni-failover-';
+    const queues = defaultQueueNames(prefix);
+    const mns = await conn.mns();
+    const { messageId } = await mns.send(`${prefix}requests`, JSON.stringify({ kind: 'eni-failover.failback', group: name, id: requestId }));
+    const submitted = { group: name, messageId, operations };
+    if (!ctx.values.wait) {
+      if (ctx.values.json) ctx.json(submitted);
+      else for (const o of operations) ctx.print(`submitted failback of ${o.eniId} from ${o.from} to ${preferred}: operation ${o.operationId}`);
+      return ExitCode.Succeeded;
+    }
+    const deadline = clock.now() + timeoutS * 1000;
+    const outcomes = [];
+    for (const o of operations) {
+      if (!ctx.values.json) ctx.print(`failback of ${o.eniId} from ${o.from} to ${preferred}: operation ${o.operationId}; waiting for its outcome on ${queues.events}`);
+      const event = await waitForOutcomeOrRejection(mns, queues.events, o.operationId, deadline, clock, { deadLetterQueue: queues.deadLetter, messageId });
+      if (event !== undefined && 'rejected' in event) {
+        if (ctx.values.json) ctx.json({ ...submitted, rejected: event.rejected });
+        else ctx.print(`rejected: ${event.rejected}`);
+        return ExitCode.Failed;
+      }
+      if (event === undefined) {
+        if (ctx.values.json) ctx.json({ ...submitted, timedOut: o.operationId });
+        else ctx.print(`no outcome for ${o.operationId} within ${timeoutS} s; it may still be running (look on ${queues.events})`);
+        return ExitCode.Timeout;
+      }
+      if (!ctx.values.json) ctx.print(`${event.outcome}${event.reason ? ` (${event.reason})` : ''}: ${event.message}`);
+      outcomes.push(event);
+    }
+    if (ctx.values.json) ctx.json({ ...submitted, outcomes });
+    return Math.max(ExitCode.Succeeded, ...outcomes.map((e) => exitFor(e)));
+  },
+};
 
 // ---- the operation ledger: status --operation, history -----------------------------------------------------
 
@@ -700,6 +790,7 @@ export const commands = new Map<string, CliCommand>([
   ['status', status],
   ['history', history],
   ['timeline', timeline],
+  ['failback', failback],
 ]);
 
 /** Adds (or replaces) a command; its options are merged with the common ones. */

@@ -111,7 +111,7 @@ export async function evaluateFailback(group: FailoverGroup, observation: Failba
     let binds: BindRequest[] = settled.inFlight && settled.lost ? failbackBinds(clock, group, deps.regionId) : [];
     const starts = report.state === 'possible' && trigger.kind !== 'read' && (group.failback === 'auto' || trigger.kind === 'operator');
     if (starts) {
-      const originId = `failback/${group.name}/${trigger.kind === 'operator' ? `req/${trigger.requestId}` : new Date(t).toISOString()}`.slice(0, 256);
+      const originId = failbackOriginId(group.name, trigger.kind === 'operator' ? { requestId: trigger.requestId } : { at: t });
       const away = Object.entries(clock.away);
       clock = {
         ...clock,
@@ -288,7 +288,15 @@ function failbackBinds(clock: FailbackClock, group: FailoverGroup, regionId: str
   );
 }
 
-const failbackOperationId = (originId: string, eniId: string, preferred: string): string =>
+/**
+ * The origin id of a failback: `failback/<group>/<start time>` when the clock started it, or
+ * `failback/<group>/req/<id>` for an operator's request (so the CLI knows which operations to follow).
+ */
+export const failbackOriginId = (group: string, by: { at: number } | { requestId: string }): string =>
+  `failback/${group}/${'requestId' in by ? `req/${by.requestId}` : new Date(by.at).toISOString()}`.slice(0, 256);
+
+/** The operation that fails `eniId` back to `preferred` for the failback `originId`. */
+export const failbackOperationId = (originId: string, eniId: string, preferred: string): string =>
   deriveOperationId({ origin: { kind: 'failback', id: originId, time: new Date(0).toISOString() }, eniId, instanceId: preferred });
 
 /**
