@@ -108,7 +108,9 @@ export async function evaluateFailback(group: FailoverGroup, observation: Failba
     const settled = await settleFailback(before, t, deps.ledger);
     let clock = await advance(settled.clock, { observation, health, enis, group, t }, deps.ledger);
     let report = judge(clock, group, t, settled.inFlight);
-    let binds: BindRequest[] = settled.inFlight && settled.lost ? failbackBinds(clock, group, deps.regionId) : [];
+    // A failback recorded here whose operations never were (the starter died before sending them) is sent
+    // again by a later look: the same operation ids, so a copy is the same operation, never a second one.
+    let binds: BindRequest[] = settled.inFlight && settled.lost && t > clock.failback!.at ? failbackBinds(clock, group, deps.regionId) : [];
     const starts = report.state === 'possible' && trigger.kind !== 'read' && (group.failback === 'auto' || trigger.kind === 'operator');
     if (starts) {
       const originId = failbackOriginId(group.name, trigger.kind === 'operator' ? { requestId: trigger.requestId } : { at: t });
