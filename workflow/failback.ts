@@ -39,6 +39,16 @@ export type FailbackObservation =
   /** A reconcile pass (or an operator's request) looks at the group. */
   | { readonly kind: 'look'; readonly at: number };
 
+type LookOrOk = Exclude<FailbackObservation, { kind: 'failure' }>;
+
+/**
+ * An observation dated further ahead of this function's clock than this is taken as of now + this: the
+ * clock's present only moves forward, and a callback dated hours ahead (a wrong clock, a forged timestamp
+ * the alarm entry's one-day window lets through) must not count a hold as passed.
+ */
+export const MaxObservationAheadMs = 60_000;
+const notAhead = (at: number, now: number): number => Math.min(at, now + MaxObservationAheadMs);
+
 /** Where a group stands. `possible`: the conditions hold and the group's mode (manual) waits for an operator. */
 export type FailbackState = 'none' | 'waiting' | 'possible' | 'started' | 'in-progress';
 
@@ -75,7 +85,8 @@ export const preferredOf = (group: FailoverGroup): string => group.members[0]!;
  * healthySince is cleared and the failure recorded (an ALARM also marks its rule), whatever else is
  * happening; reads nothing from ECS; throws only when the ledger cannot be written.
  */
-export async function recordFailbackFailure(group: FailoverGroup, observation: Extract<FailbackObservation, { kind: 'failure' }>, deps: Pick<FailbackDeps, 'ledger' | 'now'>): Promise<void> {
+export async function recordFailbackFailure(group: FailoverGroup, observed: Extract<FailbackObservation, { kind: 'failure' }>, deps: Pick<FailbackDeps, 'ledger' | 'now'>): Promise<void> {
+  const observation = { ...observed, at: notAhead(observed.at, deps.now()) };
   await changeClock(deps.ledger, group, deps.now(), (clock) => {
     const { healthySince: _cleared, ...rest } = clock;
     return {
@@ -97,7 +108,8 @@ export async function recordFailbackFailure(group: FailoverGroup, observation: E
  * minDwellSeconds, and holdSeconds have passed since the last failback started; a failback that ended
  * otherwise than succeeded resets the clock. `read` writes nothing.
  */
-export async function evaluateFailback(group: FailoverGroup, observation: FailbackObservation, trigger: FailbackTrigger, deps: FailbackDeps): Promise<FailbackReport> {
+export async function evaluateFailback(group: FailoverGroup, observed: LookOrOk, trigger: FailbackTrigger, deps: FailbackDeps): Promise<FailbackReport> {
+  const observation = { ...observed, at: notAhead(observed.at, deps.now()) };
   const preferred = preferredOf(group);
   const enis = await describeGroupEnis(deps.ecs, group);
   const health = await preferredHealth(group, deps.ecs);
@@ -204,17 +216,14 @@ async function settleFailback(clock: FailbackClock, t: number, ledger: LedgerPor
 /** The clock after this observation: alarm states, the preferred member's health, where each ENI is. */
 async function advance(
   clock: FailbackClock,
-  facts: { observation: FailbackObservation; health: Health; enis: readonly Eni[]; group: FailoverGroup; t: number },
+  facts: { observation: LookOrOk; health: Health; enis: readonly Eni[]; group: FailoverGroup; t: number },
   ledger: LedgerPort,
 ): Promise<FailbackClock> {
   const { observation, health, group, t } = facts;
   let next: FailbackClock = { ...clock, observedAt: t };
   if (observation.kind === 'alarm-ok') next = { ...next, alarms: { ...next.alarms, [observation.alarm]: 'OK' } };
-  if (observation.kind === 'failure') {
-    next = { ...next, lastFailureAt: Math.max(next.lastFailureAt ?? 0, observation.at), lastFailure: observation.what, ...(observation.alarm ? { alarms: { ...next.alarms, [observation.alarm]: 'ALARM' as const } } : {}) };
-  }
   const alarming = Object.entries(next.alarms).filter(([, s]) => s === 'ALARM').map(([name]) => name);
-  const healthy = health.ok && alarming.length === 0 && observation.kind !== 'failure';
+  const healthy = health.ok && alarming.length === 0;
   if (!healthy) {
     const was = next.healthySince !== undefined;
     const { healthySince: _cleared, ...rest } = next;

@@ -5,6 +5,7 @@ import { failbackClockId } from '../../workflow/ledger';
 import { MemoryLedger } from '../../workflow/memory-ledger';
 import { deriveOperationId } from '../../workflow/messages';
 import { normaliseEcsEvent } from '../../workflow/entries/ecs-event';
+import { isFailbackMessage, normaliseFailbackRequest, parseFailbackEnvelope } from '../../workflow/entries/request';
 import { startOperation } from '../../workflow/operation';
 import { defaultQueueNames } from '../../workflow/pipeline';
 import { FakeClock, FakeEcs, RecordingQueue } from '../helpers/fake-ecs';
@@ -25,8 +26,16 @@ function world(yaml = groupsYaml()) {
   const ecs = new FakeEcs(clock).addType('ecs.g7.large', 3).addInstance({ instanceId: 'i-primary' }).addInstance({ instanceId: 'i-standby' }).addEni({ eniId: 'eni-web', instanceId: 'i-standby' });
   const groups = parseGroups(yaml, 'test');
   const ledger = new MemoryLedger();
+  current = clock;
   const deps = { ecs, ledger, regionId: 'cn-hangzhou', now: () => clock.now() };
   return { clock, ecs, ledger, groups, group: groups.groups[0]!, deps };
+}
+
+/** Moves the fake clock to `at` (the functions' own clock follows the observations) and answers it. */
+let current: FakeClock | undefined;
+function now(at: number): number {
+  current!.t = at;
+  return at;
 }
 
 describe('Failover groups: failback fields', () => {
@@ -52,7 +61,7 @@ describe('Failback clock (workflow/failback.ts)', () => {
     const t = clock.now();
     await evaluateFailback(group, { kind: 'look', at: t }, { kind: 'observe' }, deps);
     // Act
-    const looks = await Promise.all([1, 2].map(() => evaluateFailback(group, { kind: 'look', at: t + 600 * S }, { kind: 'observe' }, deps)));
+    const looks = await Promise.all([1, 2].map(() => evaluateFailback(group, { kind: 'look', at: now(t + 600 * S) }, { kind: 'observe' }, deps)));
     // Assess
     expect(looks.map((l) => l.state).sort()).toEqual(['in-progress', 'started']);
     const started = looks.find((l) => l.state === 'started')!;
@@ -65,9 +74,9 @@ describe('Failback clock (workflow/failback.ts)', () => {
     const { clock, group, deps, ledger } = world();
     const t = clock.now();
     await evaluateFailback(group, { kind: 'look', at: t }, { kind: 'observe' }, deps);
-    const first = await evaluateFailback(group, { kind: 'look', at: t + 600 * S }, { kind: 'observe' }, deps);
+    const first = await evaluateFailback(group, { kind: 'look', at: now(t + 600 * S) }, { kind: 'observe' }, deps);
     // Act: nobody sent it (the starter died); a look 5 minutes later.
-    const later = await evaluateFailback(group, { kind: 'look', at: t + 900 * S }, { kind: 'observe' }, deps);
+    const later = await evaluateFailback(group, { kind: 'look', at: now(t + 900 * S) }, { kind: 'observe' }, deps);
     // Assess
     expect(later).toMatchObject({ state: 'in-progress' });
     expect(later.binds.map(deriveOperationId)).toEqual(first.binds.map(deriveOperationId));
@@ -80,11 +89,11 @@ describe('Failback clock (workflow/failback.ts)', () => {
     const { clock, group, deps, ledger } = world();
     const t = clock.now();
     await evaluateFailback(group, { kind: 'look', at: t }, { kind: 'observe' }, deps);
-    const started = await evaluateFailback(group, { kind: 'look', at: t + 600 * S }, { kind: 'observe' }, deps);
+    const started = await evaluateFailback(group, { kind: 'look', at: now(t + 600 * S) }, { kind: 'observe' }, deps);
     const { record } = await startOperation(started.binds[0]!, { ledger, queue: new RecordingQueue(), queues: defaultQueueNames('eni-failover-'), now: clock.now() });
     await ledger.update({ ...record, version: record.version + 1, status: 'failed', outcome: { reason: 'AttachFailed' } as never });
     // Act
-    const next = await evaluateFailback(group, { kind: 'look', at: t + 700 * S }, { kind: 'observe' }, deps);
+    const next = await evaluateFailback(group, { kind: 'look', at: now(t + 700 * S) }, { kind: 'observe' }, deps);
     // Assess
     expect(next).toMatchObject({ state: 'waiting', dueAt: t + 1300 * S, binds: [] });
     expect((await ledger.getLease(failbackClockId('web')))?.failback).toMatchObject({ healthySince: t + 700 * S, lastOutcome: { outcome: 'failed', reason: 'AttachFailed' }, lastFailure: expect.stringMatching(/ended failed \(AttachFailed\)/) });
@@ -94,18 +103,29 @@ describe('Failback clock (workflow/failback.ts)', () => {
     const { clock, group, deps } = world(groupsYaml('    minDwellSeconds: 900'));
     const t = clock.now();
     await evaluateFailback(group, { kind: 'look', at: t }, { kind: 'observe' }, deps);
-    expect(await evaluateFailback(group, { kind: 'look', at: t + 600 * S }, { kind: 'observe' }, deps)).toMatchObject({ state: 'waiting', detail: expect.stringMatching(/failback in 300 s \(the dwell of 900 s\)/) });
-    expect(await evaluateFailback(group, { kind: 'look', at: t + 900 * S }, { kind: 'observe' }, deps)).toMatchObject({ state: 'started' });
+    expect(await evaluateFailback(group, { kind: 'look', at: now(t + 600 * S) }, { kind: 'observe' }, deps)).toMatchObject({ state: 'waiting', detail: expect.stringMatching(/failback in 300 s \(the dwell of 900 s\)/) });
+    expect(await evaluateFailback(group, { kind: 'look', at: now(t + 900 * S) }, { kind: 'observe' }, deps)).toMatchObject({ state: 'started' });
   });
 
   it('an alarm rule in ALARM keeps the preferred member unhealthy while ECS shows it Running, until the rule says OK', async () => {
     const { clock, group, deps } = world();
     const t = clock.now();
     await recordFailbackFailure(group, { kind: 'failure', at: t, what: 'alarm svc is ALARM', alarm: 'svc' }, deps);
-    expect(await evaluateFailback(group, { kind: 'look', at: t + 900 * S }, { kind: 'observe' }, deps)).toMatchObject({ state: 'waiting', detail: expect.stringMatching(/not healthy \(alarm svc is ALARM\)/) });
-    await evaluateFailback(group, { kind: 'alarm-ok', at: t + 1000 * S, alarm: 'svc' }, { kind: 'observe' }, deps);
-    expect(await evaluateFailback(group, { kind: 'look', at: t + 1599 * S }, { kind: 'observe' }, deps)).toMatchObject({ state: 'waiting' });
-    expect(await evaluateFailback(group, { kind: 'look', at: t + 1600 * S }, { kind: 'observe' }, deps)).toMatchObject({ state: 'started' });
+    expect(await evaluateFailback(group, { kind: 'look', at: now(t + 900 * S) }, { kind: 'observe' }, deps)).toMatchObject({ state: 'waiting', detail: expect.stringMatching(/not healthy \(alarm svc is ALARM\)/) });
+    await evaluateFailback(group, { kind: 'alarm-ok', at: now(t + 1000 * S), alarm: 'svc' }, { kind: 'observe' }, deps);
+    expect(await evaluateFailback(group, { kind: 'look', at: now(t + 1599 * S) }, { kind: 'observe' }, deps)).toMatchObject({ state: 'waiting' });
+    expect(await evaluateFailback(group, { kind: 'look', at: now(t + 1600 * S) }, { kind: 'observe' }, deps)).toMatchObject({ state: 'started' });
+  });
+
+  it('an observation dated ahead of the function\'s clock does not count the hold as passed', async () => {
+    const { clock, group, deps } = world();
+    const t = clock.now();
+    await evaluateFailback(group, { kind: 'look', at: t }, { kind: 'observe' }, deps);
+    // Act: an OK callback dated 23 hours ahead (inside the alarm entry's one-day window), then a look now.
+    await evaluateFailback(group, { kind: 'alarm-ok', at: t + 23 * 3600 * S, alarm: 'svc' }, { kind: 'observe' }, deps);
+    const look = await evaluateFailback(group, { kind: 'look', at: now(t + 10 * S) }, { kind: 'observe' }, deps);
+    // Assess: still the hold from t, judged at most a minute ahead.
+    expect(look).toMatchObject({ state: 'waiting', dueAt: t + 600 * S, binds: [] });
   });
 
   it('an agent offline is not healthy when the group configures guests', async () => {
@@ -119,10 +139,10 @@ describe('Failback clock (workflow/failback.ts)', () => {
     const t = clock.now();
     await evaluateFailback(group, { kind: 'look', at: t }, { kind: 'observe' }, deps);
     const row = await ledger.getLease(failbackClockId('web'));
-    expect(await evaluateFailback(group, { kind: 'look', at: t + 600 * S }, { kind: 'read' }, deps)).toMatchObject({ state: 'possible', binds: [] });
+    expect(await evaluateFailback(group, { kind: 'look', at: now(t + 600 * S) }, { kind: 'read' }, deps)).toMatchObject({ state: 'possible', binds: [] });
     expect((await ledger.getLease(failbackClockId('web')))?.version).toBe(row!.version);
-    expect(await evaluateFailback(group, { kind: 'look', at: t + 600 * S }, { kind: 'observe' }, deps)).toMatchObject({ state: 'possible', detail: expect.stringMatching(/^failback possible: eni-web on i-standby/), binds: [] });
-    const asked = await evaluateFailback(group, { kind: 'look', at: t + 601 * S }, { kind: 'operator', requestId: 'op1' }, deps);
+    expect(await evaluateFailback(group, { kind: 'look', at: now(t + 600 * S) }, { kind: 'observe' }, deps)).toMatchObject({ state: 'possible', detail: expect.stringMatching(/^failback possible: eni-web on i-standby/), binds: [] });
+    const asked = await evaluateFailback(group, { kind: 'look', at: now(t + 601 * S) }, { kind: 'operator', requestId: 'op1' }, deps);
     expect(asked).toMatchObject({ state: 'started', binds: [expect.objectContaining({ origin: expect.objectContaining({ id: 'failback/web/req/op1' }) })] });
   });
 
@@ -141,6 +161,26 @@ describe('Failback clock (workflow/failback.ts)', () => {
     expect(await normaliseEcsEvent(event('Stopped'), entry)).toMatchObject({ kind: 'ignored' });
     expect((await ledger.getLease(failbackClockId('web')))?.failback).toMatchObject({ lastFailure: 'ECS event Instance:StateChange Stopped' });
     expect((await ledger.getLease(failbackClockId('web')))?.failback?.healthySince).toBeUndefined();
+  });
+});
+
+describe('Entry: an operator\'s failback on the requests queue', () => {
+  it('parses only {kind, group, id?}, naming a bad field', () => {
+    expect(isFailbackMessage('{"kind":"eni-failover.failback","group":"web"}')).toBe(true);
+    expect(isFailbackMessage('{"request":{}}')).toBe(false);
+    expect(parseFailbackEnvelope('{"kind":"eni-failover.failback","group":"Web!"}')).toEqual({ ok: false, error: 'group: must be a group name (lower-case letters, digits and -)' });
+    expect(parseFailbackEnvelope('{"kind":"eni-failover.failback","group":"web","force":true}')).toMatchObject({ ok: false, error: expect.stringMatching(/Unrecognized key\(s\) in object: 'force'/) });
+  });
+
+  it('is refused, saying where the group stands, unless the clock allows it; then starts the failback it names', async () => {
+    const { clock, groups, deps, ledger } = world(groupsYaml().replace('failback: auto', 'failback: manual'));
+    const entry = { ecs: deps.ecs, groups, ledger, regionId: 'cn-hangzhou', now: () => clock.now() };
+    const ask = (group: string) => normaliseFailbackRequest({ kind: 'eni-failover.failback', group }, { messageId: 'm-1' }, entry);
+    expect(await ask('db')).toEqual({ kind: 'refused', reason: 'no failover group "db" (groups: web)' });
+    const t = clock.now();
+    expect(await ask('web')).toEqual({ kind: 'refused', reason: expect.stringMatching(/^failback of group web is not possible now \(waiting\): eni-web on i-standby; .*failback in 600 s/) });
+    now(t + 600 * S);
+    expect(await ask('web')).toEqual([expect.objectContaining({ kind: 'bind', request: expect.objectContaining({ origin: expect.objectContaining({ kind: 'failback', id: 'failback/web/req/m-1' }) }) })]);
   });
 });
 
