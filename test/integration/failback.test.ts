@@ -109,11 +109,11 @@ describe('Failback with hysteresis', () => {
     const c = await start('auto');
     await failOver(clock.now());
     t0 = clock.now() + 60 * S;
-    // Act: five times the primary recovers and fails again 300 s later (an ALARM, or only a reconcile pass
+    // Act: four times the primary recovers and fails again 300 s later (an ALARM, or only a reconcile pass
     // that finds it Stopped), and recovers again 100 s after that; a pass looks 200 s into each recovery,
     // when the hold counted from the recovery before would have ended.
     const notes: string[] = [];
-    for (let cycle = 0; cycle < 5; cycle++) {
+    for (let cycle = 0; cycle < 4; cycle++) {
       const up = t0 + cycle * 400 * S;
       expect((await recover(up)).status).toBe(200);
       if (cycle > 0) {
@@ -130,14 +130,15 @@ describe('Failback with hysteresis', () => {
     }
     // Assess: healthy at every pass, but never for a whole hold: never a failback; the ENI stayed on the
     // standby and nothing was written to ECS after the failover.
-    expect(notes).toHaveLength(4);
+    expect(notes).toHaveLength(3);
     notes.forEach((n, i) => expect(n).toBe(`failback (auto): eni-service on i-standby; i-primary healthy since ${new Date(t0 + (i + 1) * 400 * S).toISOString()}; failback in 400 s (the hold of 600 s)`));
     expect(await failbackOps()).toEqual([]);
     expect(eniState(c, 'eni-service')).toMatchObject({ status: 'InUse', instanceId: 'i-standby' });
     expect(writes(c)).toEqual(['DetachNetworkInterface', 'AttachNetworkInterface', 'RunCommand']);
-    expect(await clockRow()).toMatchObject({ lastFailure: 'alarm service-down is ALARM' });
+    expect(await clockRow()).toMatchObject({ lastFailure: 'a look found it unhealthy: i-primary is Stopped' });
     expect((await clockRow())?.healthySince).toBeUndefined();
-  });
+    // Many function invocations in a row: on a loaded machine this takes longer than the default 30 s.
+  }, 60_000);
 
   it('manual: only reports "failback possible" (status too); eni-failover failback --group web does it', async () => {
     // Prepare
@@ -177,7 +178,7 @@ describe('Failback with hysteresis', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 60_000);
 
   it('a failback that meets a new failure of the primary is superseded cleanly: the ENI back on the standby, no instance stopped, the clock reset', async () => {
     // Prepare: the standby's guest holds its detach (hung), so the failback is caught mid-move.
