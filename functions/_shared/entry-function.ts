@@ -175,7 +175,8 @@ function header(event: HttpTriggerEventLike, name: string): string | undefined {
 /**
  * The alarm entry. Answers: 401 (nothing read or sent) without the right token; 405 for other methods
  * than POST; 400 for a body that is not a callback; 200 `ignored: ...` for OK / INSUFFICIENT_DATA or an
- * instance with nothing to move; 202 with the operation ids when binds were enqueued or are already running
+ * instance with nothing to move (an OK about a group's preferred member also says where its failback
+ * stands, and starts it when the clock allows: then 202); 202 with the operation ids when binds were enqueued or are already running
  * for this instance's ENIs; 500 when the cloud
  * failed (CloudMonitor retries the callback).
  */
