@@ -315,9 +315,10 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
       // before the FC runtime closes (started closes in reverse), and publishing waits for nothing.
       const inFlight = new Set<Promise<unknown>>();
       const unsubscribe = ecs.model.subscribe((event) => {
-        if (event.type !== 'instance') return;
+        if (event.type !== 'instance' && event.type !== 'system') return;
+        const ctx = { regionId, accountId };
         const p = fc
-          .publishEvent(ecsStateChangeEvent(event, { regionId, accountId }))
+          .publishEvent(event.type === 'instance' ? ecsStateChangeEvent(event, ctx) : ecsSystemEvent(event, ctx))
           .catch((err: unknown) => process.stderr.write(`[local-cloud] publishing an ECS event failed: ${(err as Error).message}\n`));
         inFlight.add(p);
         void p.finally(() => inFlight.delete(p));
@@ -375,6 +376,36 @@ export function cloudMonitorEventTime(ms: number): string {
   const d = new Date(ms + 8 * 3600_000);
   const p = (n: number, w = 2) => String(n).padStart(w, '0');
   return `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}T${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}.${p(d.getUTCMilliseconds(), 3)}+0800`;
+}
+
+/**
+ * A system (O&M) event on EventBridge's default bus: type `ecs:Instance:<EventType>`, and as `data`
+ * CloudMonitor's notification (help.aliyun.com doc 143663, "Appendix: notifications for instance-related
+ * O&M events": `name: Instance:<EventType>:<Status>`, level CRITICAL, content `{eventId, publishTime,
+ * instanceId, eventType, eventStatus}`). The EventBridge type spelling is the one our rule's pattern
+ * expects (function-compute.md); unverified against a real bus.
+ */
+export function ecsSystemEvent(event: Extract<ModelEvent, { type: 'system' }>, ctx: { regionId: string; accountId: string }): BusEventInput {
+  const arn = `acs:ecs:${ctx.regionId}:${ctx.accountId}:instance/${event.instanceId}`;
+  const id = randomUUID();
+  return {
+    id,
+    source: 'acs.ecs',
+    type: `ecs:Instance:${event.eventType}`,
+    subject: arn,
+    time: new Date(event.at).toISOString(),
+    data: {
+      id,
+      product: 'ECS',
+      resourceId: arn,
+      level: 'CRITICAL',
+      name: `Instance:${event.eventType}:${event.eventStatus}`,
+      userId: ctx.accountId,
+      eventTime: cloudMonitorEventTime(event.at),
+      regionId: ctx.regionId,
+      content: { eventId: event.eventId, publishTime: new Date(event.at).toISOString(), instanceId: event.instanceId, eventType: event.eventType, eventStatus: event.eventStatus },
+    },
+  };
 }
 
 /**

@@ -60,6 +60,19 @@ export type ModelEvent =
       readonly at: number;
     }
   | {
+      /**
+       * An ECS system event (O&M event) on an instance, e.g. a host failure's `SystemFailure.Stop`
+       * (help.aliyun.com doc 143663: notifications `Instance:<EventType>:<Status>` with content
+       * `{eventId, instanceId, eventType, eventStatus, publishTime}`).
+       */
+      readonly type: 'system';
+      readonly instanceId: string;
+      readonly eventId: string;
+      readonly eventType: string;
+      readonly eventStatus: string;
+      readonly at: number;
+    }
+  | {
       readonly type: 'invocation';
       readonly invokeId: string;
       readonly instanceId: string;
@@ -71,6 +84,8 @@ export type ModelEvent =
 export interface InstanceState {
   readonly instanceId: string;
   instanceName: string;
+  /** The physical host it runs on (scenario `hostId`), if the scenario says. */
+  readonly hostId: string | undefined;
   readonly instanceType: string;
   status: InstanceStatus;
   readonly regionId: string;
@@ -446,6 +461,7 @@ export class EcsModel implements GuestNicView {
       this.instances.set(i.instanceId, {
         instanceId: i.instanceId,
         instanceName: i.instanceName ?? i.instanceId,
+        hostId: i.hostId,
         instanceType: i.instanceType,
         status: i.status,
         regionId: s.regionId,
@@ -822,6 +838,27 @@ export class EcsModel implements GuestNicView {
     this.setInstanceStatusInternal(inst, status);
     if (status === InstanceStatus.Stopped) this.releaseHeldDetaches(instanceId);
     this.arm();
+  }
+
+  /**
+   * A physical host fails: every instance on it stops at once (Stopped, as a crash: pending changes
+   * cancelled, held detaches released), each with the system event ECS publishes for an instance stopped
+   * by a system failure, `SystemFailure.Stop` in status `Executing` (the notification sent as it is carried out) (the O&M event list of doc 143663;
+   * which event a real host failure raises - Stop, or Reboot when ECS restarts the instance elsewhere -
+   * depends on whether ECS can recover it: **chosen** Stop, the case a failover exists for). The
+   * instances' StateChange events (Running -> Stopped) come with it. Answers the instances stopped.
+   */
+  failHost(hostId: string): string[] {
+    const onHost = [...this.instances.values()].filter((i) => i.hostId === hostId);
+    if (onHost.length === 0) throw new Error(`no instance of the scenario runs on host ${hostId} (scenario instances[].hostId)`);
+    const stopped: string[] = [];
+    for (const inst of onHost) {
+      if (inst.status === InstanceStatus.Stopped) continue;
+      this.forceInstanceStatus(inst.instanceId, InstanceStatus.Stopped);
+      this.emit({ type: 'system', instanceId: inst.instanceId, eventId: `e-${randomBytes(8).toString('hex')}`, eventType: 'SystemFailure.Stop', eventStatus: 'Executing', at: this.now() });
+      stopped.push(inst.instanceId);
+    }
+    return stopped;
   }
 
   setGuestResponsive(instanceId: string, responsive: boolean): void {

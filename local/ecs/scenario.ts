@@ -80,6 +80,12 @@ const ScenarioSchema = z
           .object({
             instanceId: id('i-'),
             instanceName: z.string().optional(),
+            /**
+             * The physical host (dedicated host or hypervisor) the instance runs on: `failHost` stops every
+             * instance of one host at once, as a host failure does. ECS does not show it for shared
+             * instances; the local ECS keeps it to itself (not answered by DescribeInstances).
+             */
+            hostId: z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'must be lower-case letters, digits and -').optional(),
             instanceType: z.string(),
             status: z.enum(['Running', 'Stopped']).default('Running'),
             /** Optional; must equal the vSwitch's zone when given. */

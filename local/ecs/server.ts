@@ -118,6 +118,11 @@ export interface EcsControl {
   setCloudAssistantOnline(args: { instanceId: string; online: boolean }): void;
   /** Sets an instance's status at once (e.g. crash a primary: Stopped), cancelling pending transitions. */
   setInstanceStatus(args: { instanceId: string; status: InstanceStatus }): void;
+  /**
+   * A host failure: every instance of the scenario with this `hostId` is Stopped at once, with a
+   * `SystemFailure.Stop` system event each (model.failHost). Answers the instances it stopped.
+   */
+  failHost(args: { hostId: string }): { stopped: string[] };
   /** Calls per minute for an action; `perMinute: null` removes the limit. */
   setRateLimit(args: { action: string; perMinute: number | null }): void;
   /** Every script handed to the guest executor, in order. */
@@ -480,6 +485,7 @@ export class EcsServer {
           now: model.now(),
           instances: [...model.instances.values()].map((i) => ({
             instanceId: i.instanceId,
+            ...(i.hostId === undefined ? {} : { hostId: i.hostId }),
             status: i.status,
             instanceType: i.instanceType,
             zoneId: i.zoneId,
@@ -554,6 +560,10 @@ export class EcsServer {
       setInstanceStatus: ({ instanceId, status }) => {
         if (!Object.values(InstanceStatus).includes(status)) throw new Error(`status must be one of ${Object.values(InstanceStatus).join(', ')}`);
         model.forceInstanceStatus(instanceId, status);
+      },
+      failHost: ({ hostId }) => {
+        if (typeof hostId !== 'string' || hostId === '') throw new Error('failHost needs a hostId (scenario instances[].hostId)');
+        return { stopped: model.failHost(hostId) };
       },
       setRateLimit: ({ action, perMinute }) => {
         checkAction(action);

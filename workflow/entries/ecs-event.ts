@@ -12,6 +12,9 @@ import { DefaultFlapWindowSeconds, failoverFrom, windowStart, type EntryDeps, ty
  * bare, under a CloudEvent's `data`, and as bare content under `data`.
  */
 
+/** The event name every failure origin id is spelled with (see normaliseEcsEvent). */
+const FailureOriginName = 'Instance:StateChange';
+
 /** Instance states that mean the instance is going away. */
 export const FailingStates: ReadonlySet<string> = new Set(['Stopping', 'Stopped']);
 
@@ -127,8 +130,10 @@ export async function normaliseEcsEvent(input: unknown, deps: EntryDeps & { wind
     return { kind: 'ignored', reason: `${e.instanceId} is stopped by eni-failover itself (power hold of ${[...new Set([...hold.holders, hold.stoppedBy, hold.startOwedBy])].filter(Boolean).join(', ')}); not a failure` };
   }
   const window = windowStart(at, deps.windowSeconds ?? DefaultFlapWindowSeconds);
-  // StateChange Stopping and Stopped share one id (the instance is stopping either way).
-  const id = `${e.name}/${e.instanceId}/${window}`;
+  // The id names the instance's failure, not the event that told of it: StateChange Stopping and Stopped,
+  // and a host failure's SystemFailure.Stop with the Stopped it causes, are one failover (one operation
+  // per ENI), so every failing event shares the StateChange spelling of the id.
+  const id = `${FailureOriginName}/${e.instanceId}/${window}`;
   const origin = { kind: 'event' as const, id, time: new Date(at).toISOString() };
   return { kind: 'decided', decisions: await failoverFrom(e.instanceId, origin, deps) };
 }
