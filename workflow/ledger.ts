@@ -125,7 +125,7 @@ export type FailbackClock = z.infer<typeof FailbackClock>;
  */
 export const LeaseRecord = z
   .object({
-    resourceId: z.string().regex(/^(?:(?:eni|instance|outcome|prepared|notice)\/[a-z0-9-]{3,64}|failback\/[a-z0-9][a-z0-9-]{0,62})$/),
+    resourceId: z.string().regex(/^(?:(?:eni|instance|outcome|prepared|notice|slots)\/[a-z0-9-]{3,64}|failback\/[a-z0-9][a-z0-9-]{0,62})$/),
     version: z.number().int().min(1),
     /** ENI lease: the live holder ('' when free) and until when (epoch ms). */
     operationId: z.string(),
@@ -146,6 +146,13 @@ export const LeaseRecord = z
 /**
     /** Failback row (`failback/<group>`): the group's failback clock. */
     failback: FailbackClock.optional(),
+    /**
+     * Standby slots (`slots/<instance id>`): ENIs that entries planned onto the instance for operations
+     * still in flight, each until its operation's deadline. They count against the instance's ENI quota
+     * with the ENIs bound to it, so concurrent entries (one per failed instance of a host) never plan
+     * more ENIs onto one standby than its type takes.
+     */
+    reserved: z.array(z.object({ eniId: z.string(), operationId: z.string(), until: z.number() }).strict()).optional(),
     updatedAt: z.number(),
     /**
      * A notice row (`notice/<operationId>-<target index>`, workflow/notifier.ts): one notification of one
@@ -164,6 +171,7 @@ export const eniLeaseId = (eniId: string) => `eni/${eniId}`;
 export const powerHoldId = (instanceId: string) => `instance/${instanceId}`;
 /** The row that makes one outcome's notification to one target happen once (workflow/notifier.ts). */
 export const noticeMarkId = (operationId: string, targetIndex: number) => `notice/${operationId}-${targetIndex}`;
+export const standbySlotsId = (instanceId: string) => `slots/${instanceId}`;
 /** The mark of an outcome published outside an operation record (an entry's failure before any operation). */
 export const outcomeMarkId = (operationId: string) => `outcome/${operationId}`;
 /** The prepare job's record of a standby's hot-plug hook. */

@@ -46,6 +46,12 @@ export interface SelectStandbyInput {
   readonly instances?: readonly Instance[];
   /** ENIs this run already planned to bind to an instance, by instance id: they count against its quota. */
   readonly plannedEnis?: ReadonlyMap<string, number>;
+  /**
+   * ENIs other operations in flight are bringing to an instance (the ledger's standby slots,
+   * workflow/slots.ts): they count against its quota once, with the ENIs bound to it. Asked only for
+   * members that pass every other check, in priority order.
+   */
+  readonly reservedOn?: (instanceId: string) => Promise<readonly string[]>;
 }
 
 /**
@@ -95,9 +101,12 @@ export async function selectStandby(input: SelectStandbyInput, ecs: EcsPort): Pr
     }
     const type = await ecs.describeInstanceType(instance.instanceType);
     if (type !== undefined) {
-      const used = instance.eniIds.filter((e) => e !== eni.eniId).length + (input.plannedEnis?.get(id) ?? 0);
+      const bound = instance.eniIds.filter((e) => e !== eni.eniId);
+      const reserved = input.reservedOn === undefined ? [] : (await input.reservedOn(id)).filter((e) => e !== eni.eniId && !bound.includes(e));
+      const used = bound.length + reserved.length + (input.plannedEnis?.get(id) ?? 0);
       if (used >= type.eniQuantity) {
-        pass(PassOver.EniQuotaFull, `${id} (${instance.instanceType}) has ${used} of ${type.eniQuantity} ENIs, primary included`);
+        const inFlight = reserved.length > 0 ? ` and ${reserved.length} on their way (operations in flight)` : '';
+        pass(PassOver.EniQuotaFull, `${id} (${instance.instanceType}) has ${used - reserved.length} of ${type.eniQuantity} ENIs, primary included${inFlight}`);
         continue;
       }
     }

@@ -1,10 +1,11 @@
 import { BindRequest, deriveOperationId, type Origin } from '../messages';
 import { describeGroupEnis, groupsOfInstance, type FailoverGroup, type GroupsConfig } from '../groups';
-import { EniStatus } from '../model';
+import { EniStatus, type Eni, type Instance } from '../model';
 import type { LedgerPort } from '../ledger';
 import { operationMovingFrom } from '../operation';
 import type { EcsPort } from '../ports';
 import { Reason } from '../rules';
+import { reserveStandbySlot, reservedOn } from '../slots';
 import { selectStandby, type PassedOver } from '../standby';
 
 /**
@@ -118,29 +119,63 @@ export async function failoverFrom(failedInstanceId: string, origin: Origin, dep
         decisions.push({ kind: 'skip', group: group.name, eniId: eni.eniId, reason: `${eni.eniId} is ${eni.status} on ${failedInstanceId}: ${operationId ? `operation ${operationId}` : 'an operation'} is already moving it`, ...(operationId ? { operationId } : {}) });
         continue;
       }
-      const choice = await selectStandby({ group, eni, excludeInstanceId: failedInstanceId, instances, plannedEnis: planned }, deps.ecs);
+      const choice = await chooseAndReserve({ group, eni, failedInstanceId, instances, planned, origin }, deps);
       if (!choice.ok) {
         decisions.push(failure({ group, eniId: eni.eniId, source: failedInstanceId, origin, passedOver: choice.passedOver, message: choice.detail, now: deps.now() }));
         continue;
       }
-      planned.set(choice.standby.instanceId, (planned.get(choice.standby.instanceId) ?? 0) + 1);
+      // With a ledger the reservation counts this ENI on the standby (for this pass and every other entry).
+      if (deps.ledger === undefined) planned.set(choice.standby.instanceId, (planned.get(choice.standby.instanceId) ?? 0) + 1);
       decisions.push({
         kind: 'bind',
         group: group.name,
-        request: BindRequest.parse({
-          eniId: eni.eniId,
-          instanceId: choice.standby.instanceId,
-          regionId: deps.regionId,
-          sourceInstanceId: failedInstanceId,
-          policy: group.policy,
-          origin,
-        }),
+        request: choice.request,
         passedOver: choice.passedOver,
         note: `fail ${eni.eniId} over from ${failedInstanceId} to ${choice.standby.instanceId}`,
       });
     }
   }
   return decisions;
+}
+
+/** How often a lost slot race makes an entry choose again before it gives up (its trigger is retried). */
+const ChooseTries = 5;
+
+/**
+ * Selects the standby for `eni` and, with a ledger, reserves a slot on it for the operation the bind will
+ * start (workflow/slots.ts), so entries running at once for the instances of one failed host never plan
+ * more ENIs onto a standby than its type's quota. A standby that filled meanwhile is passed over as
+ * EniQuotaFull on the next selection, which reads the slots again.
+ */
+async function chooseAndReserve(
+  args: { group: FailoverGroup; eni: Eni; failedInstanceId: string; instances: readonly Instance[]; planned: ReadonlyMap<string, number>; origin: Origin },
+  deps: EntryDeps,
+): Promise<({ ok: true; standby: Instance; request: BindRequest; passedOver: readonly PassedOver[] }) | { ok: false; passedOver: readonly PassedOver[]; detail: string }> {
+  const { group, eni, failedInstanceId, instances, planned, origin } = args;
+  const ledger = deps.ledger;
+  for (let tries = 0; tries < ChooseTries; tries++) {
+    const now = deps.now();
+    const choice = await selectStandby(
+      { group, eni, excludeInstanceId: failedInstanceId, instances, plannedEnis: planned, ...(ledger === undefined ? {} : { reservedOn: (id: string) => reservedOn(ledger, id, now, eni.eniId) }) },
+      deps.ecs,
+    );
+    if (!choice.ok) return choice;
+    const request = BindRequest.parse({ eniId: eni.eniId, instanceId: choice.standby.instanceId, regionId: deps.regionId, sourceInstanceId: failedInstanceId, policy: group.policy, origin });
+    if (ledger === undefined) return { ...choice, request };
+    const type = await deps.ecs.describeInstanceType(choice.standby.instanceType);
+    if (type === undefined) return { ...choice, request };
+    const slot = await reserveStandbySlot(ledger, {
+      standby: choice.standby.instanceId,
+      eniId: eni.eniId,
+      operationId: deriveOperationId({ origin, eniId: eni.eniId, instanceId: choice.standby.instanceId }),
+      until: now + request.policy.deadlineSeconds * 1000,
+      now,
+      boundEniIds: choice.standby.eniIds,
+      quota: type.eniQuantity,
+    });
+    if (slot.ok) return { ...choice, request };
+  }
+  throw new Error(`could not reserve a standby slot for ${eni.eniId} in ${ChooseTries} tries (the standbys' slots kept changing); the trigger is retried`);
 }
 
 /** Skips for the group ENIs a running operation of this workflow is moving away from `source` now. */
