@@ -23,7 +23,7 @@ import {
 } from '../workflow/model';
 import { classifyError, malformedResponse } from './errors';
 import { defaultRetryPolicy, withRetry, type RetryPolicy } from './retry';
-import { RateLimiter } from './rate-limit';
+import { RateLimiter, type RateDiscipline } from './rate-limit';
 import { toSdkCredential, type CredentialSource } from './credentials';
 
 export type { RetryPolicy } from './retry';
@@ -71,8 +71,10 @@ export interface EcsPortOptions {
   /** Fixed keys or a getter asked before every request, so refreshed STS keys are used. */
   readonly credentials: CredentialSource;
   readonly retry?: Partial<RetryPolicy>;
-  /** Client-side budgets in calls per minute per API, merged over DefaultRateLimitsPerMinute. */
+  /** The account's budgets in calls per minute per API, merged over DefaultRateLimitsPerMinute. */
   readonly rateLimits?: Partial<Record<string, number>>;
+  /** How this process shares them with the other callers (window, share; see RateDiscipline). */
+  readonly rateDiscipline?: RateDiscipline;
   readonly clock?: Clock;
   /** Per-request timeouts; both default to 10 s and are cut to what is left before the deadline. */
   readonly timeoutsMs?: { read: number; connect: number };
@@ -111,7 +113,7 @@ type Query = Record<string, string>;
 export function createEcsPort(options: EcsPortOptions): EcsPortWithStats {
   const clock = options.clock ?? systemClock;
   const policy: RetryPolicy = { ...defaultRetryPolicy, ...options.retry };
-  const limiter = new RateLimiter(clock, options.rateLimits);
+  const limiter = new RateLimiter(clock, options.rateLimits, options.rateDiscipline);
   const timeouts = options.timeoutsMs ?? { read: 10_000, connect: 10_000 };
   const counters: Record<string, number> = {};
   const bump = (key: string, by = 1): void => {
@@ -166,12 +168,17 @@ export function createEcsPort(options: EcsPortOptions): EcsPortWithStats {
           });
           const res = await client.callApi(params, new $OpenApiUtil.OpenApiRequest({ query }), runtimeFor(deadlineMs));
           const body: unknown = res['body'];
+          limiter.passed(api);
           if (!isObject(body)) throw malformedResponse(api, 'JSON body', body);
           options.onCall?.({ api, ms: Math.round(performance.now() - started), ok: true, attempt });
           return body;
         } catch (raw) {
           const err = classifyError(raw, api);
           bump(`${api}.failures`);
+          if (isServerThrottling(err)) {
+            bump(`${api}.throttled`);
+            limiter.throttled(api);
+          }
           options.onCall?.({ api, ms: Math.round(performance.now() - started), ok: false, code: err.code, attempt });
           throw err;
         }
@@ -185,6 +192,8 @@ export function createEcsPort(options: EcsPortOptions): EcsPortWithStats {
           if (waitMs !== undefined) bump(`${api}.retries`);
         },
         ...(guard === undefined ? {} : { beforeRetry: guard }),
+        // ECS refuses a throttled API until its next window: the limiter knows when that is.
+        delayFor: (err) => (isServerThrottling(err) ? limiter.waitBeforeNextCall(api) : undefined),
       },
     );
   }
@@ -392,6 +401,11 @@ export function createEcsPort(options: EcsPortOptions): EcsPortWithStats {
   }
 
   return build(options.deadlineMs);
+}
+
+/** A Throttling answer from ECS itself (not our own limiter refusing to wait past a deadline). */
+function isServerThrottling(err: CloudError): boolean {
+  return err.kind === CloudErrorKind.Throttling && err.code !== 'Throttling.ClientSide';
 }
 
 // ---------------------------------------------------------------------------------------------------

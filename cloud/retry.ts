@@ -60,6 +60,11 @@ export interface RetryOptions {
    * not sent.
    */
   readonly beforeRetry?: (attempt: number) => Promise<void>;
+  /**
+   * The wait before retrying after `err`, when the caller knows it better than the backoff (a Throttling
+   * answer: until the server's next counting window); undefined: the policy's backoff.
+   */
+  readonly delayFor?: (err: CloudError) => number | undefined;
 }
 
 /**
@@ -69,7 +74,7 @@ export interface RetryOptions {
  * passed before the first attempt, nothing is called and a transient `DeadlineExceeded` is thrown.
  */
 export async function withRetry<T>(call: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
-  const { api, policy, clock, deadlineMs, random, onFailure, beforeRetry } = options;
+  const { api, policy, clock, deadlineMs, random, onFailure, beforeRetry, delayFor } = options;
   const maxAttempts = Math.max(1, Math.floor(policy.maxAttempts));
   for (let attempt = 1; ; attempt++) {
     if (deadlineMs !== undefined && clock.now() >= deadlineMs) {
@@ -89,7 +94,7 @@ export async function withRetry<T>(call: (attempt: number) => Promise<T>, option
         onFailure?.(err, attempt, undefined);
         throw err;
       }
-      const waitMs = backoffDelayMs(policy, attempt, err, random);
+      const waitMs = delayFor?.(err) ?? backoffDelayMs(policy, attempt, err, random);
       if (deadlineMs !== undefined && clock.now() + waitMs >= deadlineMs) {
         onFailure?.(err, attempt, undefined);
         throw err;

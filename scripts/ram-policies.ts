@@ -44,7 +44,7 @@ export const FunctionSources: Readonly<Record<string, { kind: 'step' | 'entry' |
 /** What every step shares (the runner: restore, rescue) and every entry shares (failover, standby choice). */
 const Shared = {
   step: ['workflow/runner.ts', 'workflow/operation.ts', 'workflow/standby.ts', 'workflow/groups.ts'],
-  entry: ['functions/_shared/entry-function.ts', 'workflow/entries/failover.ts', 'workflow/operation.ts', 'workflow/standby.ts', 'workflow/groups.ts'],
+  entry: ['functions/_shared/entry-function.ts', 'workflow/entries/failover.ts', 'workflow/operation.ts', 'workflow/standby.ts', 'workflow/slots.ts', 'workflow/groups.ts'],
   notifier: ['functions/_shared/notifier-function.ts'],
 } as const;
 

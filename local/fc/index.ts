@@ -174,7 +174,8 @@ export async function startLocalFc(options: StartLocalFcOptions): Promise<LocalF
           },
         },
         extraEnv: options.extraEnv ?? {},
-        maxInstances,
+        // The function's reserved concurrency caps its instances, as in FC; else the runtime's default.
+        maxInstances: spec.reservedConcurrency === undefined ? maxInstances : Math.ceil(spec.reservedConcurrency / spec.instanceConcurrency),
         onLog: (line, requestId) => {
           functionSink(line);
           events.emit('log', { functionName: spec.functionName, requestId, line });
@@ -302,7 +303,7 @@ export async function startLocalFc(options: StartLocalFcOptions): Promise<LocalF
         invoke: (event) => runtimeOf(spec.functionName).invoke(event),
         functionTimeoutSeconds: spec.timeout,
         timeScale,
-        concurrency: Math.max(1, Math.min(maxInstances * spec.instanceConcurrency, 16)),
+        concurrency: Math.max(1, Math.min(spec.reservedConcurrency ?? maxInstances * spec.instanceConcurrency, 16)),
         pollWaitSeconds: options.pollWaitSeconds ?? 1,
         report,
       });

@@ -134,6 +134,15 @@ export interface FunctionSpec {
   /** Seconds. */
   readonly timeout: number;
   readonly instanceConcurrency: number;
+  /**
+   * `concurrencyConfig.reservedConcurrency`: the most requests the function serves at once, provisioned and
+   * on-demand instances together (FC 3.0 PutConcurrencyConfig, struct PutConcurrencyInput
+   * https://www.alibabacloud.com/help/en/functioncompute/api-fc-2023-03-30-struct-putconcurrencyinput;
+   * ROS ALIYUN::FC3::ConcurrencyConfig caps it at 300). The fc3 prop name mirrors the API struct (**unsure**:
+   * not checked against the fc3 component's schema). The local runtime runs at most
+   * ceil(reservedConcurrency / instanceConcurrency) instances of it.
+   */
+  readonly reservedConcurrency?: number;
   readonly environmentVariables: Readonly<Record<string, string>>;
   readonly initializer?: { readonly handler: string; readonly export: string; readonly timeout: number };
   /**
@@ -275,6 +284,18 @@ function validateFunction(
     fail('instanceConcurrency', `${instanceConcurrency} is outside 1-200`);
   }
 
+  let reservedConcurrency: number | undefined;
+  const concurrency = props['concurrencyConfig'];
+  if (concurrency !== undefined && concurrency !== null) {
+    if (!isRecord(concurrency)) fail('concurrencyConfig', 'must be a map ({reservedConcurrency: N})');
+    const raw = (concurrency as Record<string, unknown>)['reservedConcurrency'];
+    if (raw === undefined || raw === null) fail('concurrencyConfig.reservedConcurrency', 'is required (the most requests the function serves at once)');
+    reservedConcurrency = num(raw, 0, () => fail('concurrencyConfig.reservedConcurrency', 'must be a number'));
+    if (!Number.isInteger(reservedConcurrency) || reservedConcurrency < 1 || reservedConcurrency > 300) {
+      fail('concurrencyConfig.reservedConcurrency', `${reservedConcurrency} is outside 1-300`);
+    }
+  }
+
   const environmentVariables: Record<string, string> = {};
   const env = props['environmentVariables'];
   if (env !== undefined && env !== null) {
@@ -321,6 +342,7 @@ function validateFunction(
     memorySize,
     timeout,
     instanceConcurrency,
+    ...(reservedConcurrency !== undefined ? { reservedConcurrency } : {}),
     ...(logConfig !== undefined ? { logConfig } : {}),
     environmentVariables,
     initializer,

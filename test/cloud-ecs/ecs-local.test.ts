@@ -301,6 +301,41 @@ describe('ECS port against the local ECS: failures', () => {
     }
   });
 
+  it('after Throttling sends the next call of that API at the next window edge, not sooner, and is told Throttling once', async () => {
+    // Prepare: server and port on one virtual clock; the port knows the server's (scaled) 60 ms window.
+    const clock = new FakeClock(Math.floor(Date.now() / 60) * 60 + 10);
+    const server = await startLocalEcs({ scenario: scenarioFile, keyring, timeScale: TimeScale, now: () => clock.now() });
+    try {
+      server.control.setRateLimit({ action: 'DescribeNetworkInterfaces', perMinute: 2 });
+      const { ecs: p, events } = port({ clock, rateDiscipline: { windowMs: 60 }, retry: { maxAttempts: 3 } }, server);
+      const windowOf = (t: number) => Math.floor(t / 60);
+      const first = windowOf(clock.now());
+      // Act: five reads; the window takes two.
+      for (let i = 0; i < 5; i++) expect((await p.describeEni('eni-service'))?.eniId).toBe('eni-service');
+      // Assess: after each refusal nothing more in that window; the retry is the next window's first call.
+      const answers = server.control.calls({ action: 'DescribeNetworkInterfaces' }).map((c) => [windowOf(c.at) - first, c.code ?? 'ok']);
+      expect(answers).toEqual([[0, 'ok'], [0, 'ok'], [0, 'Throttling.User'], [1, 'ok'], [1, 'ok'], [1, 'Throttling.User'], [2, 'ok']]);
+      expect(events.filter((e) => !e.ok)).toHaveLength(2);
+      expect(p.stats()['DescribeNetworkInterfaces.throttled']).toBe(2);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('told the account budget, spaces its calls so that ECS never refuses one', async () => {
+    const clock = new FakeClock(Math.floor(Date.now() / 60) * 60 + 10);
+    const server = await startLocalEcs({ scenario: scenarioFile, keyring, timeScale: TimeScale, now: () => clock.now() });
+    try {
+      server.control.setRateLimit({ action: 'DescribeNetworkInterfaces', perMinute: 2 });
+      const { ecs: p } = port({ clock, rateLimits: { DescribeNetworkInterfaces: 2 }, rateDiscipline: { windowMs: 60 } }, server);
+      for (let i = 0; i < 6; i++) expect((await p.describeEni('eni-service'))?.eniId).toBe('eni-service');
+      expect(server.control.calls({ action: 'DescribeNetworkInterfaces' }).map((c) => c.code ?? 'ok')).toEqual(Array(6).fill('ok'));
+      expect(p.stats()['DescribeNetworkInterfaces.throttled']).toBeUndefined();
+    } finally {
+      await server.close();
+    }
+  });
+
   it('throws the last error when retrying would pass the deadline', async () => {
     ecs.control.injectFault({ action: 'StartInstance', count: 1_000, code: 'InternalError', status: 500 });
     const clock = new FakeClock(Date.now());

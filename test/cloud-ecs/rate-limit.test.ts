@@ -1,4 +1,4 @@
-import { DefaultRateLimitsPerMinute, RateLimiter } from '../../cloud/rate-limit';
+import { DefaultRateLimitsPerMinute, RateLimiter, WindowEdgeGuard } from '../../cloud/rate-limit';
 import { FakeClock } from './fake-clock';
 
 describe('RateLimiter', () => {
@@ -74,4 +74,47 @@ describe('RateLimiter', () => {
     await limiter.acquire('AttachNetworkInterface');
     expect(clock.sleeps).toEqual([120]);
   });
+
+  describe('sharing the account budget (AIMD, ECS minute windows)', () => {
+    it('holds a throttled API until the next window edge and halves its rate, then grows it back with every call that passes', async () => {
+      // Prepare: 600/min alone (share 1), 25 s into a minute window.
+      const clock = new FakeClock(25_000);
+      const limiter = new RateLimiter(clock, { AttachNetworkInterface: 600 });
+      await limiter.acquire('AttachNetworkInterface');
+      // Act: ECS answers Throttling.
+      const waitMs = limiter.throttled('AttachNetworkInterface');
+      await limiter.acquire('AttachNetworkInterface');
+      // Assess: no call before the next minute (plus the guard), at half the rate.
+      expect(waitMs).toBe(60_000 * (1 + WindowEdgeGuard) - 25_000);
+      expect(clock.now()).toBe(60_000 * (1 + WindowEdgeGuard));
+      expect(limiter.currentPerWindow('AttachNetworkInterface')).toBeCloseTo(300);
+      expect(limiter.throttlingAnswers).toBe(1);
+      // Ten calls that pass win back half of it; never above the whole budget.
+      for (let i = 0; i < 10; i++) limiter.passed('AttachNetworkInterface');
+      expect(limiter.currentPerWindow('AttachNetworkInterface')).toBeCloseTo(600);
+      for (let i = 0; i < 100; i++) limiter.passed('AttachNetworkInterface');
+      expect(limiter.currentPerWindow('AttachNetworkInterface')).toBeCloseTo(600);
+    });
+
+    it('never halves below an eighth of its share', () => {
+      const limiter = new RateLimiter(new FakeClock(0), { DescribeInstances: 800 }, { share: 4 });
+      for (let i = 0; i < 20; i++) limiter.throttled('DescribeInstances');
+      expect(limiter.currentPerWindow('DescribeInstances')).toBeCloseTo(800 / 4 / 8);
+    });
+
+    it('starts each API at budget / share, per API with a default, in a scaled window', async () => {
+      // Prepare: the local cloud at time scale 0.01 (a 600 ms minute); Attach shared by 4, the rest by 24.
+      const clock = new FakeClock(0);
+      const limiter = new RateLimiter(clock, { AttachNetworkInterface: 480, DescribeInstances: 2400 }, { windowMs: 600, share: { default: 24, AttachNetworkInterface: 4 } });
+      expect(limiter.shareOf('AttachNetworkInterface')).toBe(4);
+      expect(limiter.shareOf('DescribeInstances')).toBe(24);
+      // Act: 120 attaches (a window's share).
+      for (let i = 0; i < 120; i++) await limiter.acquire('AttachNetworkInterface');
+      // Assess: they took about one window (a burst of 2, then one per 5 ms).
+      expect(clock.now()).toBeGreaterThanOrEqual(585);
+      expect(clock.now()).toBeLessThanOrEqual(600);
+      expect(limiter.currentPerWindow('DescribeInstances')).toBeCloseTo(100);
+    });
+  });
 });
+

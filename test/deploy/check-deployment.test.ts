@@ -30,6 +30,7 @@ const PolicySources = [
   'workflow/runner.ts',
   'workflow/operation.ts',
   'workflow/standby.ts',
+  'workflow/slots.ts',
   'workflow/groups.ts',
   'functions/_shared/entry-function.ts',
   'workflow/notifier.ts',
