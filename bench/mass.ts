@@ -22,6 +22,22 @@ const Scale = 0.05;
 const Limits: Record<string, number> = Object.fromEntries(Object.entries(DefaultRateLimitsPerMinute).map(([api, perMinute]) => [api, Math.round(perMinute / 4)]));
 /** Latencies on the critical path of one failover from a stopped source: detach 2 s + attach 3 s + guest command 1 s. */
 const InherentMs = (2 + 3 + 1) * 1000 * Scale;
+/**
+ * Each step function's instances (s.yaml vars.stepMaxInstances, overridden): a delivery mostly waits
+ * on ECS, so a mass failover wants more than the default 4 in flight per step.
+ */
+const StepInstances = 16;
+/** The share of each API's budget, by the rule of s.yaml (test/deploy/mass-sizing.test.ts) for StepInstances. */
+const RateShare = {
+  default: 5 * StepInstances + 4,
+  AttachNetworkInterface: StepInstances,
+  DetachNetworkInterface: StepInstances,
+  StopInstance: 2 * StepInstances,
+  StartInstance: 5 * StepInstances,
+  RebootInstance: StepInstances,
+  RunCommand: StepInstances,
+  DescribeInvocationResults: StepInstances,
+};
 /** The step functions' memory (s.yaml memorySize), for GB-seconds. */
 const MemoryGb = 256 / 1024;
 
@@ -54,6 +70,8 @@ export interface MassResult {
   readonly gbSeconds: number;
   readonly otsReads: number;
   readonly otsWrites: number;
+  /** Per function: invocations and their mean duration (ms). */
+  readonly byFunction: Readonly<Record<string, { invocations: number; meanMs: number }>>;
 }
 
 /** The layout of a case: sources holding 2 ENIs each (1 for N = 1), standbys of 7 slots, one spare. */
@@ -90,6 +108,8 @@ async function runCase(c: Case): Promise<MassResult> {
     failoverGroups: layout.groups,
     vars: {
       ecsRateLimits: JSON.stringify(Limits),
+      stepMaxInstances: StepInstances,
+      ecsRateShare: JSON.stringify(RateShare),
       ...(planned ? { plannedSwitchOver: { enable: true, cronExpression: '30 1 3 * * *', payload: JSON.stringify(plannedBinds(layout)) } } : {}),
     },
   });
@@ -125,6 +145,12 @@ async function runCase(c: Case): Promise<MassResult> {
       // the waits inside a delivery shrink with Scale: scaled back up for the cost.
       gbSeconds: (steps.reduce((sum, r) => sum + r.durationMs, 0) / 1000) * MemoryGb,
       otsReads: ots.filter((call) => /^(GetRow|GetRange|BatchGetRow)$/.test(call.operation)).length - ownReads,
+      byFunction: Object.fromEntries(
+        [...new Set(steps.map((r) => r.function))].map((fn) => {
+          const mine = steps.filter((r) => r.function === fn);
+          return [fn.replace(/^eni-failover-/, ''), { invocations: mine.length, meanMs: Math.round(mine.reduce((a, r) => a + r.durationMs, 0) / mine.length) }];
+        }),
+      ),
       otsWrites: ots.filter((call) => /^(PutRow|UpdateRow|DeleteRow|BatchWriteRow)$/.test(call.operation)).length,
     };
   } finally {
@@ -186,6 +212,7 @@ export function toMarkdown(results: readonly MassResult[]): string {
       `| ${r.name} | ${(r.endToEndMs / 1000).toFixed(2)} | ${(r.floorMs / 1000).toFixed(2)} (${r.floorApi}) | ${ratio.toFixed(2)} | ${(r.ecsCalls / r.enis).toFixed(1)} | ${r.throttled} (${((100 * r.throttled) / Math.max(1, r.ecsCalls + r.throttled)).toFixed(1)}%) | ${r.failures} |`,
     );
   }
+  out.push('', 'Invocations per function (mean ms): ' + results.map((r) => `${r.name}: ${Object.entries(r.byFunction).map(([fn, v]) => `${fn} ${v.invocations} (${v.meanMs})`).join(', ')}`).join('; ') + '.');
   out.push('', 'Limits per minute: ' + Object.entries(Limits).map(([api, n]) => `${api} ${n}`).join(', ') + '.');
   out.push('', '### What 1000 failovers cost (scaled from each run; ECS API calls are free)', '');
   out.push('| case | ECS calls | MNS requests | FC invocations | FC GB-s (unscaled) | Tablestore reads / writes | FC USD | MNS CNY | Tablestore CNY |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|');

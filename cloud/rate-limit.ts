@@ -51,8 +51,11 @@ export interface RateDiscipline {
 export const EcsRateWindowMs = 60_000;
 /** Throttled: the rate is multiplied by this (multiplicative decrease). */
 export const ThrottledRateFactor = 0.5;
-/** Every call that passes adds this fraction of the starting share to the rate (additive increase). */
-export const RecoveryPerCall = 0.05;
+/**
+ * Every call that passes adds this fraction of the starting share to the rate (additive increase): a busy
+ * process wins the whole budget back after `share` calls, an idle one does not grow.
+ */
+export const RecoveryPerCall = 1;
 /** The rate never drops below this fraction of the starting share (a process always makes progress). */
 export const MinimumRateFraction = 0.125;
 /**
@@ -78,8 +81,7 @@ interface Bucket {
 /**
  * A token bucket per API with adaptive rate. Capacity is one second's worth of the budget (at least 1);
  * the rate starts at `budget / share` per window, halves on every Throttling answer (not below an eighth
- * of the start) and grows by a twentieth of the start with every call that passes (not above the whole
- * budget). Guarantees: `acquire` resolves when the caller may call; callers are served in arrival order;
+ * of the start) and grows by the start with every call that passes (not above the whole budget). Guarantees: `acquire` resolves when the caller may call; callers are served in arrival order;
  * after {@link throttled} no call of that API starts before the server's next window; it never sleeps
  * past `deadlineMs` - when the wait would end after it, it throws a throttling CloudError
  * (`Throttling.ClientSide`) at once, without taking a token.

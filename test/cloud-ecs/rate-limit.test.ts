@@ -1,4 +1,4 @@
-import { DefaultRateLimitsPerMinute, RateLimiter, WindowEdgeGuard } from '../../cloud/rate-limit';
+import { DefaultRateLimitsPerMinute, RateLimiter, RecoveryPerCall, WindowEdgeGuard } from '../../cloud/rate-limit';
 import { FakeClock } from './fake-clock';
 
 describe('RateLimiter', () => {
@@ -77,9 +77,9 @@ describe('RateLimiter', () => {
 
   describe('sharing the account budget (AIMD, ECS minute windows)', () => {
     it('holds a throttled API until the next window edge and halves its rate, then grows it back with every call that passes', async () => {
-      // Prepare: 600/min alone (share 1), 25 s into a minute window.
+      // Prepare: 600/min shared by 4 (starts at 150), 25 s into a minute window.
       const clock = new FakeClock(25_000);
-      const limiter = new RateLimiter(clock, { AttachNetworkInterface: 600 });
+      const limiter = new RateLimiter(clock, { AttachNetworkInterface: 600 }, { share: 4 });
       await limiter.acquire('AttachNetworkInterface');
       // Act: ECS answers Throttling.
       const waitMs = limiter.throttled('AttachNetworkInterface');
@@ -87,11 +87,11 @@ describe('RateLimiter', () => {
       // Assess: no call before the next minute (plus the guard), at half the rate.
       expect(waitMs).toBe(60_000 * (1 + WindowEdgeGuard) - 25_000);
       expect(clock.now()).toBe(60_000 * (1 + WindowEdgeGuard));
-      expect(limiter.currentPerWindow('AttachNetworkInterface')).toBeCloseTo(300);
+      expect(limiter.currentPerWindow('AttachNetworkInterface')).toBeCloseTo(75);
       expect(limiter.throttlingAnswers).toBe(1);
-      // Ten calls that pass win back half of it; never above the whole budget.
-      for (let i = 0; i < 10; i++) limiter.passed('AttachNetworkInterface');
-      expect(limiter.currentPerWindow('AttachNetworkInterface')).toBeCloseTo(600);
+      // Every call that passes adds the starting share (additive increase), never above the whole budget.
+      limiter.passed('AttachNetworkInterface');
+      expect(limiter.currentPerWindow('AttachNetworkInterface')).toBeCloseTo(75 + 150 * RecoveryPerCall);
       for (let i = 0; i < 100; i++) limiter.passed('AttachNetworkInterface');
       expect(limiter.currentPerWindow('AttachNetworkInterface')).toBeCloseTo(600);
     });

@@ -145,7 +145,10 @@ const ChooseTries = 5;
  * Selects the standby for `eni` and, with a ledger, reserves a slot on it for the operation the bind will
  * start (workflow/slots.ts), so entries running at once for the instances of one failed host never plan
  * more ENIs onto a standby than its type's quota. A standby that filled meanwhile is passed over as
- * EniQuotaFull on the next selection, which reads the slots again.
+ * EniQuotaFull on the next selection, which reads the slots again. A repeated trigger of the same origin
+ * (the Stopped StateChange after the SystemFailure.Stop) chooses the same standby, hence the same
+ * operation: the members before it were full and stay full (slots free only at a deadline or a bind),
+ * and its own reservation is not counted against it.
  */
 async function chooseAndReserve(
   args: { group: FailoverGroup; eni: Eni; failedInstanceId: string; instances: readonly Instance[]; planned: ReadonlyMap<string, number>; origin: Origin },
