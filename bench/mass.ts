@@ -23,10 +23,10 @@ const Limits: Record<string, number> = Object.fromEntries(Object.entries(Default
 /** Latencies on the critical path of one failover from a stopped source: detach 2 s + attach 3 s + guest command 1 s. */
 const InherentMs = (2 + 3 + 1) * 1000 * Scale;
 /**
- * Each step function's instances (s.yaml vars.stepMaxInstances, overridden): a delivery mostly waits
- * on ECS, so a mass failover wants more than the default 4 in flight per step.
+ * Each step function's instances (s.yaml vars.stepMaxInstances): the deployment's default. 16 made
+ * this 2-core machine the bottleneck (80 workers), not the limits.
  */
-const StepInstances = 16;
+const StepInstances = 4;
 /** The share of each API's budget, by the rule of s.yaml (test/deploy/mass-sizing.test.ts) for StepInstances. */
 const RateShare = {
   default: 5 * StepInstances + 4,

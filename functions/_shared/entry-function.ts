@@ -68,14 +68,38 @@ export interface DispatchSummary {
  * ledger marks it published); nothing for skips. A send that fails throws (the trigger retries; repeats
  * converge on the same operationIds).
  */
+/** Binds started at once by {@link dispatch}. */
+const DispatchConcurrency = 16;
+
+/** `work` over `items`, at most `limit` at a time; results in the order of `items`; the first failure throws. */
+async function inPool<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await work(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
 export async function dispatch(
   decisions: readonly EntryDecision[],
   ports: { queue: QueuePort; topic: TopicPort; ledger: LedgerPort; queues: QueueNames; now: number; log: (line: Record<string, unknown>) => void; entry: string },
 ): Promise<DispatchSummary> {
   const summary: DispatchSummary = { enqueued: [], failed: [], skipped: [] };
+  // A planned switch-over of 1000 binds is 1000 ledger writes and queue sends: one after the other they
+  // outlast the function's timeout, so they go DispatchConcurrency at a time (reported in order).
+  const binds = decisions.filter((d): d is Extract<EntryDecision, { kind: 'bind' }> => d.kind === 'bind');
+  const started = await inPool(binds, DispatchConcurrency, (d) =>
+    startOperation(d.request, { ledger: ports.ledger, queue: ports.queue, queues: ports.queues, now: ports.now, ...(d.group ? { group: d.group } : {}) }),
+  );
+  let nextBind = 0;
   for (const d of decisions) {
     if (d.kind === 'bind') {
-      const op = await startOperation(d.request, { ledger: ports.ledger, queue: ports.queue, queues: ports.queues, now: ports.now, ...(d.group ? { group: d.group } : {}) });
+      const op = started[nextBind++]!;
       const { eniId, instanceId, sourceInstanceId } = d.request;
       const note = op.created ? d.note : `${d.note} (operation ${op.operationId} already recorded: ${op.record.status}${op.woken ? ', woken again' : ''})`;
       summary.enqueued.push({ operationId: op.operationId, eniId, instanceId, ...(sourceInstanceId ? { sourceInstanceId } : {}), ...(d.group ? { group: d.group } : {}), note });
