@@ -4,6 +4,7 @@ import { benchColdStart, toMarkdown as coldMd } from './cold-start';
 import { benchLocalEcs, toMarkdown as ecsMd } from './ecs';
 import { benchLocalFc, toMarkdown as fcMd } from './fc';
 import { benchLocalMns, toMarkdown as mnsMd } from './mns';
+import { benchMass, toMarkdown as massMd } from './mass';
 import { benchRealism, benchWorkflow } from './workflow';
 
 async function main() {
@@ -11,6 +12,8 @@ async function main() {
   console.log(await benchWorkflow());
   console.log('');
   console.log(await benchRealism());
+  console.log('\n## Mass failover\n');
+  console.log(massMd(await benchMass()));
   console.log('\n## Local ECS (real SDK, loopback)\n');
   console.log(ecsMd(await benchLocalEcs()));
   console.log('\n## Local MNS\n');
