@@ -35,8 +35,9 @@ const RateShare = {
   StopInstance: 2 * StepInstances,
   StartInstance: 5 * StepInstances,
   RebootInstance: StepInstances,
-  RunCommand: StepInstances,
-  DescribeInvocationResults: StepInstances,
+  // configure-guest-routes, and on-schedule's prepare pass.
+  RunCommand: StepInstances + 1,
+  DescribeInvocationResults: StepInstances + 1,
 };
 /** The step functions' memory (s.yaml memorySize), for GB-seconds. */
 const MemoryGb = 256 / 1024;
