@@ -193,7 +193,7 @@ export function createEcsPort(options: EcsPortOptions): EcsPortWithStats {
         },
         ...(guard === undefined ? {} : { beforeRetry: guard }),
         // ECS refuses a throttled API until its next window: the limiter knows when that is.
-        delayFor: (err) => (isServerThrottling(err) ? limiter.waitBeforeNextCall(api) : undefined),
+        delayFor: (err) => (isServerThrottling(err) && limiter.holdsToWindowEdge ? limiter.waitBeforeNextCall(api) : undefined),
       },
     );
   }

@@ -38,7 +38,12 @@ export const FallbackRateLimitPerMinute = 300;
  * to the whole budget.
  */
 export interface RateDiscipline {
-  /** The length of the server's counting window (ECS: one minute; the local cloud scales it). */
+  /**
+   * The length of the server's counting window (ECS: one minute; the local cloud scales it). Only when it
+   * is given does a Throttling answer hold the API until the next window edge (the functions give it);
+   * without it the caller's backoff decides, as for a CLI that cannot know the window of the ECS it
+   * talks to.
+   */
   readonly windowMs?: number;
   /**
    * At most this many processes call an API at once (s.yaml: the instances of the functions that call
@@ -92,6 +97,8 @@ export class RateLimiter {
   private throttledCount = 0;
   private readonly windowMs: number;
   private readonly share: number | Readonly<Record<string, number>>;
+  /** Whether a Throttling answer holds the API until the next window edge (RateDiscipline.windowMs given). */
+  readonly holdsToWindowEdge: boolean;
 
   constructor(
     private readonly clock: Clock,
@@ -100,6 +107,7 @@ export class RateLimiter {
   ) {
     this.windowMs = Math.max(1, discipline.windowMs ?? EcsRateWindowMs);
     this.share = discipline.share ?? 1;
+    this.holdsToWindowEdge = discipline.windowMs !== undefined;
   }
 
   /** The number of processes sharing `api`'s budget (at least 1). */
@@ -160,6 +168,7 @@ export class RateLimiter {
     this.throttledCount++;
     bucket.perMs = Math.max(bucket.minPerMs, bucket.perMs * ThrottledRateFactor);
     const now = this.clock.now();
+    if (!this.holdsToWindowEdge) return 0;
     const edge = (Math.floor(now / this.windowMs) + 1 + WindowEdgeGuard) * this.windowMs;
     bucket.blockedUntil = Math.max(bucket.blockedUntil, Math.ceil(edge));
     // The calls reserved before the answer are sent after the edge at the lower rate, not in a burst.

@@ -79,7 +79,7 @@ describe('RateLimiter', () => {
     it('holds a throttled API until the next window edge and halves its rate, then grows it back with every call that passes', async () => {
       // Prepare: 600/min shared by 4 (starts at 150), 25 s into a minute window.
       const clock = new FakeClock(25_000);
-      const limiter = new RateLimiter(clock, { AttachNetworkInterface: 600 }, { share: 4 });
+      const limiter = new RateLimiter(clock, { AttachNetworkInterface: 600 }, { windowMs: 60_000, share: 4 });
       await limiter.acquire('AttachNetworkInterface');
       // Act: ECS answers Throttling.
       const waitMs = limiter.throttled('AttachNetworkInterface');
@@ -94,6 +94,15 @@ describe('RateLimiter', () => {
       expect(limiter.currentPerWindow('AttachNetworkInterface')).toBeCloseTo(75 + 150 * RecoveryPerCall);
       for (let i = 0; i < 100; i++) limiter.passed('AttachNetworkInterface');
       expect(limiter.currentPerWindow('AttachNetworkInterface')).toBeCloseTo(600);
+    });
+
+    it('without the window length, halves the rate but leaves the wait to the caller', async () => {
+      const clock = new FakeClock(25_000);
+      const limiter = new RateLimiter(clock, { AttachNetworkInterface: 600 });
+      expect(limiter.throttled('AttachNetworkInterface')).toBe(0);
+      await limiter.acquire('AttachNetworkInterface');
+      expect(clock.now()).toBe(25_000);
+      expect(limiter.currentPerWindow('AttachNetworkInterface')).toBeCloseTo(300);
     });
 
     it('never halves below an eighth of its share', () => {
