@@ -142,8 +142,6 @@ export const LeaseRecord = z
     startOwedBy: z.string().optional(),
     /** Prepared standby (`prepared/<instance>`): what the prepare job last found and did (workflow/prepare.ts). */
     prepared: PreparedState.optional(),
-
-/**
     /** Failback row (`failback/<group>`): the group's failback clock. */
     failback: FailbackClock.optional(),
     /**
