@@ -1,4 +1,6 @@
 import './tablestore-globals';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { Client, Condition, ComparatorType, INF_MAX, INF_MIN, Long, RowExistenceExpectation, SingleColumnCondition, type AttributeColumns, type DecodedAttribute } from 'tablestore';
 import { LedgerUnavailable, parseLease, parseRecord, type LeaseRecord, type LedgerPort, type OperationRecord } from '../workflow/ledger';
 import { resolveCredentials, type CredentialSource } from './credentials';
@@ -40,6 +42,15 @@ export function classifyTablestoreError(err: unknown): { conditionFailed: boolea
   return { conditionFailed: otsCode === 'OTSConditionCheckFail', code };
 }
 
+/**
+ * The SDK (5.6.5, lib/http/node.js) gives HTTPS requests an agent of its own without keepAlive, so every
+ * ledger call in FC would pay a TCP and TLS handshake: each step makes several. One keep-alive agent per
+ * ledger reuses the connection across the calls of a delivery and across deliveries on a warm instance.
+ */
+function keepAliveAgent(endpoint: string): HttpAgent {
+  return endpoint.startsWith('https:') ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
+}
+
 export class TablestoreLedger implements LedgerPort {
   private readonly client: Client;
   private readonly operations: string;
@@ -56,7 +67,7 @@ export class TablestoreLedger implements LedgerPort {
       // Writes are never retried by the SDK (§5); reads would be retried up to 20 times with delays of
       // seconds: two is enough inside a step's budget, the trigger redelivers after that.
       maxRetries: 2,
-      httpOptions: { timeout: options.timeoutMs ?? 5000 },
+      httpOptions: { timeout: options.timeoutMs ?? 5000, agent: keepAliveAgent(options.endpoint) },
     });
     this.operations = options.operationsTable ?? DefaultTables.operations;
     this.leases = options.leasesTable ?? DefaultTables.leases;

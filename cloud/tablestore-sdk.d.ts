@@ -89,7 +89,8 @@ declare module 'tablestore' {
     instancename: string;
     /** Process-global in 5.6.5 (request.js:127-129). */
     maxRetries?: number;
-    httpOptions?: { timeout?: number; maxSockets?: number };
+    /** agent: copied onto each request's options (lib/http/node.js, TableStore.util.update), replacing the SDK's own HTTPS agent. */
+    httpOptions?: { timeout?: number; maxSockets?: number; agent?: import('node:http').Agent };
   }
 
   class Client {

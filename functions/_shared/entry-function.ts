@@ -1,9 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { createEcsPort } from '../../cloud/ecs';
-import { fromFcContext, type EcsCredentials } from '../../cloud/credentials';
-import { TablestoreLedger } from '../../cloud/ledger';
-import { MnsQueues } from '../../cloud/mns';
 import type { GroupsConfig } from '../../workflow/groups';
 import type { LedgerPort } from '../../workflow/ledger';
 import { describeIssues } from '../../workflow/messages';
@@ -18,6 +14,7 @@ import { normaliseSchedule, parseSchedulePayload, type TimerEventLike } from '..
 import { prepareStandbys, type PrepareReport } from '../../workflow/entries/prepare';
 import { loadConfig, type FunctionConfig } from './config';
 import { decodeQueueEvent } from './events';
+import { initializerOf, instanceClients } from './instance-clients';
 import type { StepFunctionContext } from './step-function';
 
 /**
@@ -395,53 +392,40 @@ export const EntryKind = { Alarm: 'alarm', EcsEvent: 'ecs-event', Schedule: 'sch
 export type EntryKind = (typeof EntryKind)[keyof typeof EntryKind];
 
 /**
- * The handler FC calls for an entry point, built from the environment once per instance. Guarantees:
+ * The function FC runs for an entry point, built from the environment once per instance: `handler` for
+ * events, `initialize` for s.yaml's initializer (it makes the clients before the first event). Guarantees:
  * a bad FAILOVER_GROUPS or FLAP_WINDOW_SECONDS stops the module at load with a message naming the
  * variable; an empty ALARM_TOKEN is detected at load too, and the alarm endpoint then answers every call
  * 503 naming the variable and enqueues nothing - it never runs unprotected.
- * Clients are made once and sign with the credentials of the latest invocation (STS keys rotate).
  */
-export function entryHandlerFromEnvironment(
+export function entryFunctionFromEnvironment(
   kind: EntryKind,
   bundledGroupsYaml: string,
   env: NodeJS.ProcessEnv = process.env,
   prepareScripts?: EntryFunctionDeps['prepareScripts'],
 ) {
   const config: FunctionConfig = loadConfig(env, bundledGroupsYaml);
+  const clients = instanceClients(config, env);
+  return { handler: entryHandler(kind, config, clients, env, prepareScripts), initialize: initializerOf(clients) };
+}
+
+/** {@link entryFunctionFromEnvironment}'s handler alone. */
+export function entryHandlerFromEnvironment(kind: EntryKind, bundledGroupsYaml: string, env: NodeJS.ProcessEnv = process.env, prepareScripts?: EntryFunctionDeps['prepareScripts']) {
+  return entryFunctionFromEnvironment(kind, bundledGroupsYaml, env, prepareScripts).handler;
+}
+
+function entryHandler(kind: EntryKind, config: FunctionConfig, clients: ReturnType<typeof instanceClients>, env: NodeJS.ProcessEnv, prepareScripts: EntryFunctionDeps['prepareScripts'] | undefined) {
   const parsed = EntryEnv.safeParse(env);
   if (!parsed.success) throw new Error(`eni-failover: bad function environment: ${describeIssues(parsed.error)}`);
   const e = parsed.data;
-  const groups = config.groups;
-  let credentials: EcsCredentials | undefined;
-  let clients: EntryPorts | undefined;
-  const current = (): EcsCredentials => {
-    if (credentials === undefined) throw new Error('no invocation context yet');
-    return credentials;
-  };
   const deps: EntryFunctionDeps = {
     queues: config.queues,
-    groups,
+    groups: config.groups,
     allowUnmanaged: config.allowUnmanaged,
     staleAfterMs: StalledAfterMs * config.timeScale,
     windowSeconds: e.FLAP_WINDOW_SECONDS,
     ...(prepareScripts ? { prepareScripts } : {}),
-    ports(context) {
-      credentials = fromFcContext(context);
-      if (clients === undefined) {
-        const regionId = context.region ?? env.FC_REGION ?? '';
-        const accountId = context.accountId ?? env.FC_ACCOUNT_ID ?? '';
-        if (regionId === '' || accountId === '') throw new Error('FC context has no region or accountId');
-        const mns = new MnsQueues({ endpoint: config.mnsEndpoint(accountId, regionId), accountId, credentials: current });
-        clients = {
-          regionId,
-          ecs: createEcsPort({ regionId, endpoint: config.ecsEndpoint(regionId), protocol: config.ecsProtocol, credentials: current, ...config.ecsRate }),
-          queue: mns,
-          topic: mns,
-          ledger: new TablestoreLedger({ endpoint: config.ledger.endpoint(regionId), instanceName: config.ledger.instanceName, credentials: current }),
-        };
-      }
-      return clients;
-    },
+    ports: (context) => clients.ports(context),
   };
   switch (kind) {
     case EntryKind.Alarm: {

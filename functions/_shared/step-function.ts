@@ -1,7 +1,5 @@
-import { createEcsPort, type EcsPortWithStats } from '../../cloud/ecs';
-import { fromFcContext, type EcsCredentials, type FcContextLike } from '../../cloud/credentials';
-import { TablestoreLedger } from '../../cloud/ledger';
-import { MnsQueues } from '../../cloud/mns';
+import type { EcsPortWithStats } from '../../cloud/ecs';
+import type { FcContextLike } from '../../cloud/credentials';
 import type { LedgerPort } from '../../workflow/ledger';
 import type { Step } from '../../workflow/messages';
 import { parseWake } from '../../workflow/operation';
@@ -11,6 +9,7 @@ import guestScript from '../../guest/configure-eni.sh';
 import groupsYaml from '../../config/groups.yaml' with { type: 'text' };
 import { loadConfig, type FunctionConfig } from './config';
 import { decodeQueueEvent } from './events';
+import { initializerOf, instanceClients } from './instance-clients';
 
 /** The part of the FC 3.0 context a step function reads. */
 export interface StepFunctionContext extends FcContextLike {
@@ -91,36 +90,14 @@ export function createStepFunction(deps: StepFunctionDeps) {
 }
 
 /**
- * The handler FC calls for `step`, built from the environment once per function instance. Clients are
- * made once and sign every request with the credentials of the latest invocation's context (STS keys
- * rotate; a warm instance must not keep signing with expired ones).
+ * The function FC runs for `step`, built from the environment once per function instance: `handler` for
+ * events, `initialize` for s.yaml's initializer (it makes the clients before the first event).
  */
-export function stepHandlerFromEnvironment(step: Step) {
+export function stepFunctionFromEnvironment(step: Step) {
   const config = loadConfig(process.env, groupsYaml);
-  let credentials: EcsCredentials | undefined;
-  let clients: { ecs: EcsPortWithStats; queue: QueuePort; topic: TopicPort; ledger: LedgerPort } | undefined;
-  const current = (): EcsCredentials => {
-    if (credentials === undefined) throw new Error('no invocation context yet');
-    return credentials;
+  const clients = instanceClients(config);
+  return {
+    handler: createStepFunction({ step, config, ports: (context) => clients.ports(context) }),
+    initialize: initializerOf(clients),
   };
-  return createStepFunction({
-    step,
-    config,
-    ports(context) {
-      credentials = fromFcContext(context);
-      if (clients === undefined) {
-        const regionId = context.region ?? process.env.FC_REGION ?? '';
-        const accountId = context.accountId ?? process.env.FC_ACCOUNT_ID ?? '';
-        if (regionId === '' || accountId === '') throw new Error('FC context has no region or accountId');
-        const mns = new MnsQueues({ endpoint: config.mnsEndpoint(accountId, regionId), accountId, credentials: current });
-        clients = {
-          ecs: createEcsPort({ regionId, endpoint: config.ecsEndpoint(regionId), protocol: config.ecsProtocol, credentials: current, ...config.ecsRate }),
-          queue: mns,
-          topic: mns,
-          ledger: new TablestoreLedger({ endpoint: config.ledger.endpoint(regionId), instanceName: config.ledger.instanceName, credentials: current }),
-        };
-      }
-      return clients;
-    },
-  });
 }

@@ -1,5 +1,5 @@
 import groupsYaml from '../../config/groups.yaml' with { type: 'text' };
-import { EntryKind, entryHandlerFromEnvironment } from '../_shared/entry-function';
+import { EntryKind, entryFunctionFromEnvironment } from '../_shared/entry-function';
 
-/** Function Compute entry for CloudMonitor alarm callback (HTTP trigger) (s.yaml: handler index.handler). */
-export const handler = entryHandlerFromEnvironment(EntryKind.Alarm, groupsYaml);
+/** Function Compute entry for CloudMonitor alarm callback (HTTP trigger) (s.yaml: handler index.handler, initializer index.initialize). */
+export const { handler, initialize } = entryFunctionFromEnvironment(EntryKind.Alarm, groupsYaml);

@@ -1,5 +1,5 @@
 import { Step } from '../../workflow/messages';
-import { stepHandlerFromEnvironment } from '../_shared/step-function';
+import { stepFunctionFromEnvironment } from '../_shared/step-function';
 
-/** Function Compute entry for the validate step (s.yaml: handler index.handler). */
-export const handler = stepHandlerFromEnvironment(Step.Validate);
+/** Function Compute entry for the validate step (s.yaml: handler index.handler, initializer index.initialize). */
+export const { handler, initialize } = stepFunctionFromEnvironment(Step.Validate);

@@ -37,8 +37,25 @@ export interface InvocationResult {
   readonly resultKind: 'bytes' | 'string' | 'json' | 'empty';
   readonly error?: FunctionErrorBody;
   readonly durationMs: number;
+  /** Of durationMs, the handler's own run (after the instance was ready). */
+  readonly handlerMs: number;
+  /**
+   * Set on the invocation that started its instance (a cold start): what that start cost before the
+   * handler ran. Never set when the instance was started ahead of events (minimum / provisioned instances).
+   */
+  readonly coldStart?: InstanceStartup;
   /** Log lines, each `<ISO time> <requestId> [<LEVEL>] <message>`. */
   readonly logs: readonly string[];
+}
+
+/** What starting one instance cost, in ms. */
+export interface InstanceStartup {
+  /** From asking for the instance to its bootstrap running (a worker thread here; a sandbox in FC). */
+  readonly instanceStartMs: number;
+  /** The `require` of the handler module (the bundle's top-level code included). */
+  readonly moduleLoadMs: number;
+  /** The initializer (instanceLifecycleConfig.initializer), 0 when there is none. */
+  readonly initializerMs: number;
 }
 
 export interface RuntimeContextBase {
@@ -86,14 +103,23 @@ class Instance {
   readonly pending = new Map<number, Pending>();
   inFlight = 0;
   dead = false;
+  /** Started ahead of events (minimum instances): no invocation pays its start. */
+  readonly provisioned: boolean;
+  /** Set once the instance is ready: what its start cost. */
+  startup: InstanceStartup | undefined;
+  /** Whether an invocation already ran (the first one on an on-demand instance is the cold one). */
+  used = false;
   private seq = 0;
   readonly ready: Promise<{ ok: true } | { ok: false; outcome: InvocationOutcome; error: FunctionErrorBody }>;
 
   constructor(
     private readonly runtime: FunctionRuntime,
     env: Record<string, string>,
+    provisioned: boolean,
   ) {
+    this.provisioned = provisioned;
     const spec = runtime.spec;
+    const spawnedAt = performance.now();
     this.worker = new Worker(WORKER_SOURCE, {
       eval: true,
       env,
@@ -104,12 +130,13 @@ class Instance {
       name: `fc:${spec.functionName}:${this.id}`,
     });
     this.worker.unref();
-    let loaded: (v: { ok: true } | { ok: false; error: FunctionErrorBody }) => void = () => undefined;
-    const loadedP = new Promise<{ ok: true } | { ok: false; error: FunctionErrorBody }>((r) => (loaded = r));
+    type Loaded = { ok: true; loadMs: number; at: number } | { ok: false; error: FunctionErrorBody };
+    let loaded: (v: Loaded) => void = () => undefined;
+    const loadedP = new Promise<Loaded>((r) => (loaded = r));
     this.worker.on('message', (msg: WorkerMessage) => {
       switch (msg.type) {
         case 'loaded':
-          loaded({ ok: true });
+          loaded({ ok: true, loadMs: msg.loadMs ?? 0, at: performance.now() });
           break;
         case 'loadError':
           loaded({ ok: false, error: msg.error });
@@ -146,11 +173,19 @@ class Instance {
     this.ready = (async () => {
       const load = await loadedP;
       if (!load.ok) return { ok: false as const, outcome: InvocationOutcome.InitFailed, error: load.error };
+      const booted = { instanceStartMs: round(load.at - spawnedAt - load.loadMs), moduleLoadMs: round(load.loadMs) };
       const init = spec.initializer;
-      if (init === undefined) return { ok: true as const };
+      if (init === undefined) {
+        this.startup = { ...booted, initializerMs: 0 };
+        return { ok: true as const };
+      }
       const requestId = newRequestId();
+      const initStarted = performance.now();
       const r = await this.send('initialize', requestId, undefined, init.timeout, []);
-      if (r.ok) return { ok: true as const };
+      if (r.ok) {
+        this.startup = { ...booted, initializerMs: round(performance.now() - initStarted) };
+        return { ok: true as const };
+      }
       return {
         ok: false as const,
         outcome: r.outcome === InvocationOutcome.Failed ? InvocationOutcome.InitFailed : r.outcome,
@@ -229,8 +264,10 @@ class Instance {
   }
 }
 
+const round = (ms: number): number => Math.round(ms * 10) / 10;
+
 type WorkerMessage =
-  | { type: 'loaded' }
+  | { type: 'loaded'; loadMs?: number }
   | { type: 'loadError'; error: FunctionErrorBody }
   | { type: 'log'; requestId: string; level: string; message: string }
   | ({ type: 'result'; id: number } & ({ ok: true; kind: InvocationResult['resultKind']; bytes?: Uint8Array } | { ok: false; error: FunctionErrorBody }));
@@ -250,6 +287,34 @@ export class FunctionRuntime {
   constructor(readonly options: FunctionRuntimeOptions) {
     this.spec = options.spec;
     this.base = options.base;
+    if (options.spec.minInstances > options.maxInstances) {
+      throw new Error(`${options.spec.functionName}: ${options.spec.minInstances} minimum instances exceed the ${options.maxInstances} instances the runtime may run`);
+    }
+  }
+
+  /**
+   * Starts the function's minimum instances (s.yaml scalingConfig.minInstances / provisionConfig.defaultTarget)
+   * ahead of any event, initializer included, as FC does when the configuration is deployed (fc3 waits for
+   * `currentInstances >= minInstances` after putFunctionScalingConfig: devsapp/fc3
+   * src/subCommands/deploy/impl/scaling_config.ts). Resolves when they are ready, with what failed to start.
+   */
+  async provision(): Promise<{ started: number; failed: FunctionErrorBody[] }> {
+    const fresh: Instance[] = [];
+    while (!this.closed && this.instances.size < this.spec.minInstances) fresh.push(this.spawn(true));
+    const failed: FunctionErrorBody[] = [];
+    for (const instance of fresh) {
+      const ready = await instance.ready;
+      if (!ready.ok) {
+        failed.push(ready.error);
+        instance.kill(ready.outcome, ready.error);
+      }
+    }
+    return { started: fresh.length - failed.length, failed };
+  }
+
+  /** How the instances started, oldest first (for benchmarks: provisioned ones cost no invocation anything). */
+  startups(): { provisioned: boolean; startup?: InstanceStartup }[] {
+    return [...this.instances].map((i) => ({ provisioned: i.provisioned, ...(i.startup ? { startup: i.startup } : {}) }));
   }
 
   get instanceCount(): number {
@@ -277,6 +342,8 @@ export class FunctionRuntime {
     // Measured from here: time spent held by a control hook is not the function's.
     const started = performance.now();
     const logs: string[] = [];
+    let handlerStarted: number | undefined;
+    let coldStart: InstanceStartup | undefined;
     const finish = (r: Settled): InvocationResult => ({
       requestId,
       functionName: this.spec.functionName,
@@ -285,7 +352,9 @@ export class FunctionRuntime {
       body: r.ok ? r.bytes : Buffer.from(JSON.stringify(r.error)),
       resultKind: r.ok ? r.kind : 'json',
       error: r.ok ? undefined : r.error,
-      durationMs: Math.round((performance.now() - started) * 10) / 10,
+      durationMs: round(performance.now() - started),
+      handlerMs: handlerStarted === undefined ? 0 : round(performance.now() - handlerStarted),
+      ...(coldStart === undefined ? {} : { coldStart }),
       logs,
     });
     if (this.closed) return finish({ ok: false, outcome: InvocationOutcome.Crashed, error: { errorMessage: 'the local FC runtime is closed', errorType: 'RuntimeClosed' } });
@@ -299,6 +368,9 @@ export class FunctionRuntime {
         return finish({ ok: false, outcome: ready.outcome, error: ready.error });
       }
       if (instance.dead) return finish({ ok: false, outcome: InvocationOutcome.Crashed, error: { errorMessage: 'instance died before the invocation started', errorType: 'InstanceRecycled' } });
+      if (!instance.used && !instance.provisioned) coldStart = instance.startup;
+      instance.used = true;
+      handlerStarted = performance.now();
       const settled = await instance.send('invoke', requestId, event, this.spec.timeout, logs);
       if (injected === InjectedFailurePhase.After) {
         // The handler ran to the end; the instance "dies" before answering, so it is recycled as a crashed one is.
@@ -323,7 +395,7 @@ export class FunctionRuntime {
         }
       }
       if (this.instances.size < this.options.maxInstances) {
-        const instance = this.spawn();
+        const instance = this.spawn(false);
         instance.inFlight++;
         return instance;
       }
@@ -331,7 +403,7 @@ export class FunctionRuntime {
     }
   }
 
-  private spawn(): Instance {
+  private spawn(provisioned: boolean): Instance {
     const { spec, base, extraEnv } = this.options;
     const creds = base.mintCredentials();
     const env: Record<string, string> = {
@@ -348,7 +420,7 @@ export class FunctionRuntime {
       ...spec.environmentVariables,
       ...extraEnv,
     };
-    const instance = new Instance(this, env);
+    const instance = new Instance(this, env, provisioned);
     this.instances.add(instance);
     return instance;
   }
@@ -356,6 +428,9 @@ export class FunctionRuntime {
   /** Called by an instance when it dies. */
   removeInstance(instance: Instance): void {
     this.instances.delete(instance);
+    // FC keeps the minimum: a provisioned instance that died after it started is replaced ahead of events
+    // too (one that never started is not retried here, or a failing initializer would loop).
+    if (instance.provisioned && instance.startup !== undefined && !this.closed && this.instances.size < this.spec.minInstances) void this.provision();
     this.wakeOne();
   }
 

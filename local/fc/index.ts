@@ -6,7 +6,7 @@ import type { Keyring } from '../credentials';
 import { systemTimerClock, type TimerClock } from './clock';
 import { InvocationControl, type LocalFcControl } from './control';
 import { LocalFcError } from './errors';
-import { FunctionRuntime, newRequestId, type InvocationResult } from './function-runtime';
+import { FunctionRuntime, newRequestId, type InstanceStartup, type InvocationResult } from './function-runtime';
 import { startHttpServer } from './http-server';
 import { busCloudEvent, EventBusRule, type BusDelivery, type BusEventInput, type EventBusReport } from './event-bus';
 import { MnsTriggerConsumer, type MnsQueueClient, type MnsTriggerReport } from './mns-trigger';
@@ -99,6 +99,12 @@ export interface InvocationRecord {
   readonly error?: string;
   readonly attempt?: number;
   readonly messageIds?: readonly string[];
+  /** Of the whole invocation, the handler's own run (the rest waited for the instance to start). */
+  readonly handlerMs: number;
+  /** Set when this invocation started its instance (on demand): the start's cost (function-runtime.ts). */
+  readonly coldStart?: InstanceStartup;
+  /** Queue triggers: from the message's enqueue to its invocation (EventBridge's pickup). */
+  readonly pickupMs?: number;
 }
 
 /**
@@ -135,6 +141,8 @@ export interface LocalFc {
   publishToTopic(topicName: string, message: string, opts?: { messageTag?: string; attributes?: Record<string, string> }): Promise<InvocationResult[]>;
   /** Instances alive per function (for tests of instance reuse and replacement). */
   instanceCount(functionName: string): number;
+  /** How each live instance of the function started: provisioned ahead of events or on demand, and its start's cost. */
+  instanceStartups(functionName: string): ReturnType<FunctionRuntime['startups']>;
   /** Default-bus events not yet delivered for good (buffered, being delivered, or waiting to be retried). */
   pendingBusEvents(): number;
   /** Invocations of any function started and not yet ended (a test's "is anything still running?"). */
@@ -147,7 +155,9 @@ export interface LocalFc {
 
 /**
  * Starts the local Function Compute runtime for an s.yaml. Guarantees on return: the s.yaml is valid
- * ({@link loadSYaml} with `queues`), the HTTP server listens, timers are armed and queue consumers run.
+ * ({@link loadSYaml} with `queues`), the HTTP server listens, timers are armed and queue consumers run,
+ * and every function's minimum instances (scalingConfig.minInstances, provisionConfig.defaultTarget) are
+ * running and initialized - an instance FC keeps warm is started when it is deployed, not on the first event.
  */
 export async function startLocalFc(options: StartLocalFcOptions): Promise<LocalFc> {
   const model = await loadSYaml(options.sYamlPath, options.vars ?? {}, { queues: options.queues, runtimeEnv: options.extraEnv ?? {} });
@@ -185,13 +195,25 @@ export async function startLocalFc(options: StartLocalFcOptions): Promise<LocalF
     );
   }
 
+  // Minimum instances start at deploy time; one that fails to start is said loudly, as FC's currentError is.
+  await Promise.all(
+    [...runtimes.values()].map(async (r) => {
+      const { failed } = await r.provision();
+      for (const error of failed) {
+        const line = { level: 'ERROR', time: new Date().toISOString(), function: r.spec.functionName, kind: 'provisionFailed', error: `${error.errorType}: ${error.errorMessage}` };
+        sink(JSON.stringify(line));
+        process.stderr.write(`[local-fc] PROVISION FAILED ${r.spec.functionName}: ${line.error}\n`);
+      }
+    }),
+  );
+
   const runtimeOf = (name: string): FunctionRuntime => {
     const r = runtimes.get(name);
     if (r === undefined) throw new LocalFcError(`no function "${name}" in ${model.file} (functions: ${[...runtimes.keys()].join(', ')})`);
     return r;
   };
 
-  const record = (result: InvocationResult, how: { trigger: string; triggerType: string; attempt?: number; messageIds?: string[] }): void => {
+  const record = (result: InvocationResult, how: { trigger: string; triggerType: string; attempt?: number; messageIds?: string[]; pickupMs?: number }): void => {
     const rec: InvocationRecord = {
       time: new Date().toISOString(),
       function: result.functionName,
@@ -199,6 +221,9 @@ export async function startLocalFc(options: StartLocalFcOptions): Promise<LocalF
       triggerType: how.triggerType,
       requestId: result.requestId,
       durationMs: result.durationMs,
+      handlerMs: result.handlerMs,
+      ...(result.coldStart === undefined ? {} : { coldStart: result.coldStart }),
+      ...(how.pickupMs === undefined ? {} : { pickupMs: how.pickupMs }),
       outcome: result.outcome,
       ...(result.error === undefined ? {} : { error: `${result.error.errorType}: ${result.error.errorMessage}` }),
       ...(how.attempt === undefined ? {} : { attempt: how.attempt }),
@@ -292,7 +317,7 @@ export async function startLocalFc(options: StartLocalFcOptions): Promise<LocalF
       if (t.triggerType !== 'eventbridge') continue;
       const report = (r: MnsTriggerReport): void =>
         r.kind === 'delivered' || r.kind === 'failedAttempt'
-          ? record(r.result, { trigger: t.triggerName, triggerType: 'eventbridge', attempt: r.attempt, messageIds: r.messageIds })
+          ? record(r.result, { trigger: t.triggerName, triggerType: 'eventbridge', attempt: r.attempt, messageIds: r.messageIds, ...(r.kind === 'delivered' && r.pickupMs !== undefined ? { pickupMs: r.pickupMs } : {}) })
           : reportTriggerEvent(spec.functionName, t.triggerName, r);
       const consumer = new MnsTriggerConsumer({
         functionName: spec.functionName,
@@ -373,6 +398,7 @@ export async function startLocalFc(options: StartLocalFcOptions): Promise<LocalF
       return Promise.all(results);
     },
     instanceCount: (name) => runtimeOf(name).instanceCount,
+    instanceStartups: (name) => runtimeOf(name).startups(),
     pendingBusEvents: () => rules.reduce((n, r) => n + r.pending(), 0),
     invocationsInProgress: () => [...runtimes.values()].reduce((n, r) => n + r.inProgress, 0),
     control,

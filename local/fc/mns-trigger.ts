@@ -73,7 +73,8 @@ export interface MnsTriggerDeps {
 }
 
 export type MnsTriggerReport =
-  | { kind: 'delivered'; attempt: number; result: InvocationResult; messageIds: string[] }
+  /** pickupMs: from the oldest message's enqueue to its first invocation (the trigger's pickup; none on a retry). */
+  | { kind: 'delivered'; attempt: number; result: InvocationResult; messageIds: string[]; pickupMs?: number }
   | { kind: 'failedAttempt'; attempt: number; result: InvocationResult; messageIds: string[]; nextRetryMs?: number }
   | { kind: 'deadLettered'; messageId: string; deadLetterQueue: string }
   | { kind: 'dropped'; messageId: string; reason: string }
@@ -187,10 +188,13 @@ export class MnsTriggerConsumer {
     const handles = new Map(messages.map((m) => [m.messageId, m.receiptHandle]));
     const ids = messages.map((m) => m.messageId);
     const payload = Buffer.from(JSON.stringify(mnsTriggerPayload(messages, this.deps)));
+    const enqueued = Math.min(...messages.map((m) => m.enqueueTime ?? Number.POSITIVE_INFINITY));
     for (let attempt = 1; attempt <= policy.retries + 1; attempt++) {
+      const invokedAt = Date.now();
       const result = await this.deps.invoke(payload);
       if (result.ok) {
-        this.deps.report({ kind: 'delivered', attempt, result, messageIds: ids });
+        const pickupMs = attempt === 1 && Number.isFinite(enqueued) ? Math.max(0, invokedAt - enqueued) : undefined;
+        this.deps.report({ kind: 'delivered', attempt, result, messageIds: ids, ...(pickupMs === undefined ? {} : { pickupMs }) });
         await Promise.all([...handles.values()].map((h) => client.delete(trigger.queueName, h)));
         return;
       }

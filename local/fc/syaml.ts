@@ -152,6 +152,15 @@ export interface FunctionSpec {
    * checks the shape and keeps no Log Service: it has none (invocation logs stay with the invocation).
    */
   readonly logConfig?: 'auto' | { readonly project: string; readonly logstore: string };
+  /**
+   * Instances kept running ahead of events: the larger of `scalingConfig.minInstances` (FC 3.0's minimum
+   * number of instances, "Configure elastic policies for the minimum number of instances",
+   * help.aliyun.com/en/functioncompute/fc/configure-launch-snapshot-and-auto-scaling-rules) and
+   * `provisionConfig.defaultTarget` (provisioned instances, API struct PutProvisionConfigInput,
+   * alibabacloud.com/help/en/functioncompute/api-fc-2023-03-30-struct-putprovisionconfiginput); fc3 deploys
+   * both props (devsapp/fc3 src/subCommands/deploy/impl/{scaling,provision}_config.ts). 0 when neither is set.
+   */
+  readonly minInstances: number;
   readonly triggers: readonly TriggerSpec[];
   /** The resolved props, for checks this model does not cover. */
   readonly props: Readonly<Record<string, unknown>>;
@@ -321,6 +330,11 @@ function validateFunction(
 
   const logConfig = validateLogConfig(props['logConfig'], fail);
 
+  const minInstances = Math.max(
+    instanceCount(props['scalingConfig'], 'minInstances', 'scalingConfig.minInstances', fail),
+    instanceCount(props['provisionConfig'], 'defaultTarget', 'provisionConfig.defaultTarget', fail),
+  );
+
   const rawTriggers = props['triggers'] ?? [];
   if (!Array.isArray(rawTriggers)) fail('triggers', 'must be a list');
   const triggers = (rawTriggers as unknown[]).map((t, i) => validateTrigger(file, `${at}.triggers[${i}]`, t, queues));
@@ -346,9 +360,21 @@ function validateFunction(
     ...(logConfig !== undefined ? { logConfig } : {}),
     environmentVariables,
     initializer,
+    minInstances,
     triggers,
     props,
   };
+}
+
+/** A count of instances under `block[key]` (0 when the block or key is absent); refused unless an integer 0-10000 (the API's range). */
+function instanceCount(block: unknown, key: string, field: string, fail: (field: string, problem: string) => never): number {
+  if (block === undefined || block === null) return 0;
+  if (!isRecord(block)) return fail(field.split('.')[0]!, 'must be a map');
+  const v = block[key];
+  if (v === undefined || v === null || v === '') return 0;
+  const n = typeof v === 'number' ? v : Number(String(v));
+  if (!Number.isInteger(n) || n < 0 || n > 10000) return fail(field, `"${String(v)}" must be a whole number of instances, 0-10000`);
+  return n;
 }
 
 function validateTrigger(file: string, at: string, raw: unknown, queues: readonly string[] | undefined): TriggerSpec {

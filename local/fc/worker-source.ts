@@ -5,7 +5,7 @@
  *
  * Protocol (messages on parentPort):
  *   in : {type:'invoke', id, event: Uint8Array, context}   {type:'initialize', id, context}
- *   out: {type:'loaded'} | {type:'loadError', error}
+ *   out: {type:'loaded', loadMs} | {type:'loadError', error}   (loadMs: the require of the handler module)
  *        {type:'result', id, ok:true, kind:'bytes'|'string'|'json'|'empty', bytes?: Uint8Array}
  *        {type:'result', id, ok:false, error:{errorMessage, errorType, stackTrace}}
  *        {type:'log', requestId, level, message}
@@ -80,12 +80,16 @@ function call(fn, args) {
 }
 
 let mod;
+let loadMs = 0;
 async function load() {
+  const started = performance.now();
   try {
     mod = createRequire(workerData.file)(workerData.file);
   } catch (err) {
     if (err && err.code === 'ERR_REQUIRE_ESM') mod = await import(require('node:url').pathToFileURL(workerData.file).href);
     else throw err;
+  } finally {
+    loadMs = performance.now() - started;
   }
 }
 
@@ -109,7 +113,7 @@ parentPort.on('message', (msg) => {
 });
 
 load().then(
-  () => parentPort.postMessage({ type: 'loaded' }),
+  () => parentPort.postMessage({ type: 'loaded', loadMs }),
   (err) => parentPort.postMessage({ type: 'loadError', error: describeError(err) }),
 );
 `;

@@ -1,0 +1,70 @@
+import { createEcsPort, type EcsPortWithStats } from '../../cloud/ecs';
+import { fromFcContext, type EcsCredentials, type FcContextLike } from '../../cloud/credentials';
+import { TablestoreLedger } from '../../cloud/ledger';
+import { MnsQueues } from '../../cloud/mns';
+import type { LedgerPort } from '../../workflow/ledger';
+import type { QueuePort, TopicPort } from '../../workflow/ports';
+import type { FunctionConfig } from './config';
+
+/** The FC 3.0 context fields the clients are made from. */
+export interface InstanceContext extends FcContextLike {
+  readonly region?: string;
+  readonly accountId?: string;
+}
+
+/** What one function instance talks to the cloud with. */
+export interface InstanceClients {
+  readonly regionId: string;
+  readonly ecs: EcsPortWithStats;
+  readonly queue: QueuePort;
+  /** Outcomes are published on the MNS topic (the same MNS client as the queues). */
+  readonly topic: TopicPort;
+  readonly ledger: LedgerPort;
+}
+
+/**
+ * The clients of one function instance, made once - by the initializer when s.yaml wires one
+ * (instanceLifecycleConfig.initializer), else by the first invocation - and signing every request with the
+ * credentials of the latest context FC handed in (STS keys rotate; a warm instance must not keep signing
+ * with expired ones). Connections are kept alive by the clients' agents (cloud/ledger.ts for Tablestore;
+ * httpx's keep-alive agents for ECS and MNS).
+ */
+export function instanceClients(config: FunctionConfig, env: NodeJS.ProcessEnv = process.env) {
+  let credentials: EcsCredentials | undefined;
+  let clients: InstanceClients | undefined;
+  const current = (): EcsCredentials => {
+    if (credentials === undefined) throw new Error('no invocation context yet');
+    return credentials;
+  };
+  return {
+    /** The clients, made on the first call; `context`'s credentials sign from now on. */
+    ports(context: InstanceContext): InstanceClients {
+      credentials = fromFcContext(context);
+      if (clients === undefined) {
+        const regionId = context.region ?? env.FC_REGION ?? '';
+        const accountId = context.accountId ?? env.FC_ACCOUNT_ID ?? '';
+        if (regionId === '' || accountId === '') throw new Error('FC context has no region or accountId');
+        const mns = new MnsQueues({ endpoint: config.mnsEndpoint(accountId, regionId), accountId, credentials: current });
+        clients = {
+          regionId,
+          ecs: createEcsPort({ regionId, endpoint: config.ecsEndpoint(regionId), protocol: config.ecsProtocol, credentials: current, ...config.ecsRate }),
+          queue: mns,
+          topic: mns,
+          ledger: new TablestoreLedger({ endpoint: config.ledger.endpoint(regionId), instanceName: config.ledger.instanceName, credentials: current }),
+        };
+      }
+      return clients;
+    },
+  };
+}
+
+/**
+ * FC's initializer for a function whose clients come from `clients` (s.yaml `index.initialize`): runs once
+ * per instance before its first event - at deploy time for the minimum instances - so no failover pays for
+ * building them.
+ */
+export function initializerOf(clients: ReturnType<typeof instanceClients>) {
+  return async function initialize(context: InstanceContext): Promise<void> {
+    clients.ports(context);
+  };
+}
