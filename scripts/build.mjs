@@ -3,6 +3,7 @@
 import { build } from 'esbuild';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import tablestoreProto from './tablestore-proto.cjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const functionsDir = join(root, 'functions');
@@ -26,7 +27,17 @@ const common = {
   loader: { '.sh': 'text' },
   // @alicloud/mns picks lib/ (async functions) or a babel-transpiled es5/ at run time; Node 20 always
   // takes lib/, and es5/ needs babel-runtime, which is not installed: bundle only lib/.
-  alias: { '@alicloud/mns': '@alicloud/mns/lib/client.js' },
+  alias: {
+    '@alicloud/mns': '@alicloud/mns/lib/client.js',
+    // Used only by @darabonba/typescript's WebSocket client, which nothing here calls (the stub says why).
+    ws: './scripts/bundle-stubs/websocket-only.cjs',
+    'socks-proxy-agent': './scripts/bundle-stubs/websocket-only.cjs',
+    'https-proxy-agent': './scripts/bundle-stubs/websocket-only.cjs',
+    'http-proxy-agent': './scripts/bundle-stubs/websocket-only.cjs',
+  },
+  // The tablestore SDK's protocol messages from the SDK's own .proto files, not its 620 KB static code
+  // (scripts/tablestore-proto.cjs says how and why).
+  plugins: [tablestoreProto.tablestoreProtoPlugin()],
   logLevel: 'warning',
 };
 

@@ -5,7 +5,6 @@ import type { Step } from '../../workflow/messages';
 import { parseWake } from '../../workflow/operation';
 import { systemClock, type Clock, type QueuePort, type TopicPort } from '../../workflow/ports';
 import { DefaultWaitPolicy, runDelivery, type RunReport } from '../../workflow/runner';
-import guestScript from '../../guest/configure-eni.sh';
 import groupsYaml from '../../config/groups.yaml' with { type: 'text' };
 import { loadConfig, type FunctionConfig } from './config';
 import { decodeQueueEvent } from './events';
@@ -23,6 +22,7 @@ export interface StepFunctionDeps {
   readonly config: FunctionConfig;
   readonly ports: (context: StepFunctionContext) => { ecs: EcsPortWithStats; queue: QueuePort; topic: TopicPort; ledger: LedgerPort };
   readonly clock?: Clock;
+  /** The guest script (guest/configure-eni.sh): only configure-guest-routes runs it, so only its bundle carries it. */
   readonly guestScript?: string;
   readonly log?: (line: Record<string, unknown>) => void;
 }
@@ -73,7 +73,7 @@ export function createStepFunction(deps: StepFunctionDeps) {
         ledger,
         authority: { groups: deps.config.groups, allowUnmanaged: deps.config.allowUnmanaged },
         queues: deps.config.queues,
-        guestScript: deps.guestScript ?? guestScript,
+        guestScript: deps.guestScript ?? '',
         timeScale: deps.config.timeScale,
         wait: { ...DefaultWaitPolicy, budgetMs: deps.config.stepBudgetMs },
         deliveryId: message.messageId,
@@ -93,11 +93,11 @@ export function createStepFunction(deps: StepFunctionDeps) {
  * The function FC runs for `step`, built from the environment once per function instance: `handler` for
  * events, `initialize` for s.yaml's initializer (it makes the clients before the first event).
  */
-export function stepFunctionFromEnvironment(step: Step) {
+export function stepFunctionFromEnvironment(step: Step, guestScript?: string) {
   const config = loadConfig(process.env, groupsYaml);
   const clients = instanceClients(config);
   return {
-    handler: createStepFunction({ step, config, ports: (context) => clients.ports(context) }),
+    handler: createStepFunction({ step, config, ports: (context) => clients.ports(context), ...(guestScript === undefined ? {} : { guestScript }) }),
     initialize: initializerOf(clients),
   };
 }
