@@ -111,13 +111,15 @@ export const OperationState = z
     attachRequestedAt: z.number().optional(),
     guestRuns: z.number().int().default(0),
     invokeId: z.string().optional(),
-    /** When ECS accepted the last guest command: where the command's own time starts (the timeline picture). */
+    /** When ECS accepted the last guest command: where the command's own time starts (the timeline picture; the wait for its result is timed from here). */
     guestSentAt: z.number().optional(),
     /** The target's StartTime when the guest command was sent: a result counts only for that boot. */
     guestBoot: z.string().optional(),
     startRequestedAt: z.number().optional(),
     /** When verify-bound saw the ENI InUse on the target: an older state read soon after is a lagging read. */
     boundSeenAt: z.number().optional(),
+    /** The target's boot (bootOf its StartTime) verify-bound saw Running with the ENI bound. */
+    boundBoot: z.string().optional(),
     /** The code of ECS's last refusal of this operation's StartInstance (OperationDenied.NoStock, InstanceNotReady). */
     startRefusal: z.string().optional(),
     /** The ENI lease is this operation's (taken by validate). */

@@ -82,3 +82,6 @@ export interface InvocationResult {
   readonly errorCode: string;
   readonly errorInfo: string;
 }
+
+/** The boot an instance is in, as a short token: its StartTime in epoch seconds (or 0 when unknown). */
+export const bootOf = (startTime: string | undefined): string => String(Math.floor((Date.parse(startTime ?? '') || 0) / 1000));

@@ -1,5 +1,5 @@
 import { Step } from './messages';
-import type { StepFn } from './step';
+import { Transition, type Awaiting, type Operation, type StepFn } from './step';
 import { attach } from './steps/attach';
 import { configureGuestRoutes } from './steps/configure-guest-routes';
 import { stopIfRequired } from './steps/stop-if-required';
@@ -11,13 +11,21 @@ import { verifyBound } from './steps/verify-bound';
  * stop-if-required when nothing needs stopping, and jumps to verify-bound when the ENI is already bound),
  * but only along these edges.
  */
-export const Pipeline: Readonly<Record<Step, { run: StepFn; mayGoTo: readonly Step[] }>> = {
+export const Pipeline: Readonly<Record<Step, { run: StepFn; mayGoTo: readonly Step[]; awaits?: (op: Operation) => Awaiting | undefined }>> = {
   [Step.Validate]: { run: validate, mayGoTo: [Step.StopIfRequired, Step.Attach, Step.VerifyBound] },
   [Step.StopIfRequired]: { run: stopIfRequired, mayGoTo: [Step.Attach] },
   [Step.Attach]: { run: attach, mayGoTo: [Step.VerifyBound] },
-  [Step.VerifyBound]: { run: verifyBound, mayGoTo: [Step.Attach, Step.ConfigureGuestRoutes] },
+  // verify-bound starts right after attach asked ECS: the attach it checks is in motion for seconds, so
+  // its first look may wait until the attach is expected to be done (the runner's wait policy decides).
+  [Step.VerifyBound]: { run: verifyBound, mayGoTo: [Step.Attach, Step.ConfigureGuestRoutes], awaits: attachInMotion },
   [Step.ConfigureGuestRoutes]: { run: configureGuestRoutes, mayGoTo: [] },
 };
+
+/** The attach this operation last asked for, while no look has seen it bound yet. */
+function attachInMotion(op: Operation): Awaiting | undefined {
+  const since = op.state.attachRequestedAt;
+  return since !== undefined && op.state.boundSeenAt === undefined ? { transition: Transition.Attach, since } : undefined;
+}
 
 /**
  * Deployed names: a queue per step, the events and dead-letter queues, and the outcomes topic every

@@ -10,7 +10,7 @@ import { selectStandby } from './standby';
 import { Pipeline, type QueueNames } from './pipeline';
 import type { Clock, EcsPort, QueuePort, TopicPort } from './ports';
 import { Reason } from './rules';
-import { LostClaim, type Operation, type StepContext, type StepResult } from './step';
+import { LostClaim, Transition, type Awaiting, type Operation, type StepContext, type StepResult } from './step';
 import { startRefusalAdvice } from './steps/verify-bound';
 
 /** How a step waits for the cloud: poll with backoff inside one invocation, then a delayed wake-up. */
@@ -24,14 +24,36 @@ export interface WaitPolicy {
   readonly maxMs: number;
   /** One invocation polls at most this long (ms, real time): keep it well inside the function timeout. */
   readonly budgetMs: number;
+  /**
+   * How long each transition of ours is expected to take (ms, before timeScale). When a step says which
+   * one it waits for, looks before `expectMs - denseMs` are skipped (they could only see it in motion),
+   * looks come every `denseMs` until `denseForMs` past the expected end, then back off by `factor`.
+   * Without it (the peers' schedules), the steady polling above applies all along.
+   */
+  readonly expectMs?: Readonly<Record<Transition, number>>;
+  readonly denseMs?: number;
+  readonly denseForMs?: number;
 }
 
 /**
  * Every poll overshoots the moment the cloud finished by half an interval on average, and a failover waits
- * three times (detach, attach, guest command): 200 ms polls keep that near 0.3 s in all. Five describes a
- * second for a few seconds per operation fit the ECS budgets; bulk work is paced by the port's rate limiter.
+ * three times (detach, attach, guest command). Polling every 200 ms all along kept that near 0.3 s but cost
+ * 27 describes for two ENI transitions; looking every 100 ms only around the expected end keeps the
+ * overshoot near 50 ms per transition for two or three describes each. ECS publishes no latency for these
+ * (shared/reference/ecs-api.md: Terway's first check is at 3 s); the figures are those the local ECS models
+ * (local/ecs/README.md: detach 2 s, attach 3 s, command 1 s). A slower cloud only costs the back-off after
+ * the dense window; a faster one up to the difference in overshoot. Bulk work is paced by the port's rate limiter.
  */
-export const DefaultWaitPolicy: WaitPolicy = { initialMs: 200, steadyForMs: 6000, factor: 1.5, maxMs: 2000, budgetMs: 40_000 };
+export const DefaultWaitPolicy: WaitPolicy = {
+  initialMs: 200,
+  steadyForMs: 6000,
+  factor: 1.5,
+  maxMs: 2000,
+  budgetMs: 40_000,
+  expectMs: { [Transition.Detach]: 2000, [Transition.Attach]: 3000, [Transition.Command]: 1000 },
+  denseMs: 100,
+  denseForMs: 500,
+};
 
 /** A claim outlives the invocation's polling budget by this much (ms): time to hand on after the last look. */
 export const ClaimGraceMs = 15_000;
@@ -183,6 +205,13 @@ export async function runDelivery(wake: WakeMessage, deps: RunnerDeps): Promise<
   try {
     let delay = policy.initialMs * timeScale;
     let result: StepResult;
+    // A step that starts while a transition of ours is in motion (verify-bound after attach) looks first
+    // when it may be done, if that is inside this invocation's budget.
+    const first = untilExpected(Pipeline[rec.step].awaits?.(view(rec)), policy, timeScale, clock.now());
+    if (first > 0 && clock.now() + first < Math.min(started + policy.budgetMs, rec.deadlineAt)) {
+      polls++;
+      await clock.sleep(first);
+    }
     for (;;) {
       if (clock.now() > rec.deadlineAt) {
         result = { kind: 'end', outcome: 'failed', reason: Reason.DeadlineExceeded, detail: `the operation passed its deadline of ${rec.request.policy.deadlineSeconds} s during ${rec.step}` };
@@ -193,10 +222,12 @@ export async function runDelivery(wake: WakeMessage, deps: RunnerDeps): Promise<
       if (result.kind !== 'wait') break;
       metWait(result.detail);
       const now = clock.now();
-      if (now + delay > started + policy.budgetMs || now + delay > rec.deadlineAt) return await requeue(result.detail, delay);
+      const schedule = nextLook(result.awaiting, policy, timeScale, now, delay);
+      const sleep = schedule.sleep;
+      if (now + sleep > started + policy.budgetMs || now + sleep > rec.deadlineAt) return await requeue(result.detail, sleep);
       polls++;
-      await clock.sleep(delay);
-      if (clock.now() - started > policy.steadyForMs * timeScale) delay = Math.min(delay * policy.factor, policy.maxMs * timeScale);
+      await clock.sleep(sleep);
+      if (schedule.backOff || clock.now() - started > policy.steadyForMs * timeScale) delay = Math.min(delay * policy.factor, policy.maxMs * timeScale);
     }
 
     if (result.kind === 'next') {
@@ -315,6 +346,28 @@ export async function runDelivery(wake: WakeMessage, deps: RunnerDeps): Promise<
       ...Object.fromEntries(Object.entries(extra).filter(([, v]) => v !== undefined)),
     });
   }
+}
+
+/** ms until the dense looks around `awaiting`'s expected end begin (0: now, or nothing is expected). */
+function untilExpected(awaiting: Awaiting | undefined, policy: WaitPolicy, timeScale: number, now: number): number {
+  const expected = awaiting === undefined ? undefined : policy.expectMs?.[awaiting.transition];
+  if (awaiting === undefined || expected === undefined) return 0;
+  return Math.max(0, awaiting.since + (expected - (policy.denseMs ?? policy.initialMs)) * timeScale - now);
+}
+
+/**
+ * When to look next. A transition of ours with an expected duration: skip to just before its expected end,
+ * then look every denseMs for denseForMs past it, then back off (it is late: looks get sparser). Otherwise
+ * (nothing expected, or a policy without expectations) the steady delay.
+ */
+function nextLook(awaiting: Awaiting | undefined, policy: WaitPolicy, timeScale: number, now: number, delay: number): { sleep: number; backOff: boolean } {
+  const expected = awaiting === undefined ? undefined : policy.expectMs?.[awaiting.transition];
+  if (awaiting === undefined || expected === undefined) return { sleep: delay, backOff: false };
+  const skip = untilExpected(awaiting, policy, timeScale, now);
+  if (skip > 0) return { sleep: skip, backOff: false };
+  const dense = (policy.denseMs ?? policy.initialMs) * timeScale;
+  if (now < awaiting.since + (expected + (policy.denseForMs ?? 0)) * timeScale) return { sleep: dense, backOff: false };
+  return { sleep: Math.max(delay, dense), backOff: true };
 }
 
 const view = (r: OperationRecord): Operation => ({

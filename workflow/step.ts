@@ -15,8 +15,8 @@ export type Operation = Pick<OperationRecord, 'operationId' | 'request' | 'group
 export type StepResult =
   /** Hand the operation to `step` (through its queue). */
   | { kind: 'next'; step: Step; detail: string; plan?: Plan; state?: Partial<OperationState> }
-  /** Nothing to do until the cloud moves on: look again later. */
-  | { kind: 'wait'; detail: string; state?: Partial<OperationState> }
+  /** Nothing to do until the cloud moves on: look again later (`awaiting`: the transition it waits for, if one). */
+  | { kind: 'wait'; detail: string; state?: Partial<OperationState>; awaiting?: Awaiting }
   /** The operation is over. */
   | {
       kind: 'end';
@@ -59,6 +59,24 @@ export class LostClaim extends Error {
 }
 
 export type StepFn = (op: Operation, ctx: StepContext) => Promise<StepResult>;
+
+/** The cloud transitions a step waits out, each started by one write of ours. */
+export const Transition = { Detach: 'detach', Attach: 'attach', Command: 'command' } as const;
+export type Transition = (typeof Transition)[keyof typeof Transition];
+
+/**
+ * A transition this operation started at `since` (epoch ms, when ECS accepted the write): the runner's
+ * wait policy may skip the looks that could only see it still in motion and look often around the time
+ * it is expected to end (runner.ts, WaitPolicy.expectMs).
+ */
+export interface Awaiting {
+  readonly transition: Transition;
+  readonly since: number;
+}
+
+/** A wait for a transition of ours that started at `since`. */
+export const waitFor = (detail: string, awaiting: Awaiting, state?: Partial<OperationState>): StepResult =>
+  state ? { kind: 'wait', detail, state, awaiting } : { kind: 'wait', detail, awaiting };
 
 export const next = (step: Step, detail: string, extra: Omit<Extract<StepResult, { kind: 'next' }>, 'kind' | 'step' | 'detail'> = {}): StepResult => ({
   kind: 'next',

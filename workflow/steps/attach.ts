@@ -5,7 +5,7 @@ import { Step } from '../messages';
 import { EniStatus, InstanceStatus, type Eni } from '../model';
 import { failbackSuperseded, failbackTargetUnhealthy } from '../failback-target';
 import { Reason } from '../rules';
-import { fail, readMayLag, next, refused, superseded, wait, writeOrLookAgain, type Operation, type StepContext, type StepResult } from '../step';
+import { Transition, fail, readMayLag, next, refused, superseded, wait, waitFor, writeOrLookAgain, type Operation, type StepContext, type StepResult } from '../step';
 
 /** Refusals of AttachNetworkInterface with a state code looked at again before the attach counts as failed. */
 export const MaxAttachRefusals = 4;
@@ -27,7 +27,10 @@ export async function attach(op: Operation, ctx: StepContext): Promise<StepResul
   const plan = op.plan;
   if (plan === undefined) return fail(Reason.InvalidRequest, 'attach got an operation without a plan');
   const { eniId, instanceId, sourceInstanceId, policy } = op.request;
-  const described = await ctx.ecs.describeEni(eniId);
+  // Before the detach, one read of the source's ENIs shows this ENI too (it is on the source in the plan),
+  // and it is the read the detach's authority needs: the ENI is read once, not twice.
+  const onSource = plan.detachFrom !== undefined && op.state.detachSentAt === undefined ? await ctx.ecs.describeEnis({ instanceId: plan.detachFrom }) : undefined;
+  const described = onSource?.find((e) => e.eniId === eniId) ?? (await ctx.ecs.describeEni(eniId));
   if (described === undefined) return fail(Reason.EniNotFound, `ENI ${eniId} disappeared`);
   const eni: Eni = described;
   const owner = eni.instanceId;
@@ -42,9 +45,9 @@ export async function attach(op: Operation, ctx: StepContext): Promise<StepResul
       if (owner !== undefined && owner === sourceInstanceId) {
         const sent = op.state.detachSentAt;
         if (readMayLag(sent, now, ctx.timeScale)) {
-          return wait(`ENI ${eniId} still reads InUse on ${owner} ${now - sent} ms after ECS accepted its detach (reads lag writes); looking again`);
+          return waitFor(`ENI ${eniId} still reads InUse on ${owner} ${now - sent} ms after ECS accepted its detach (reads lag writes); looking again`, { transition: Transition.Detach, since: sent });
         }
-        const facts = await sourceFacts(eni, owner);
+        const facts = await sourceFacts(eni, owner, owner === plan.detachFrom ? onSource : undefined);
         if (failback) {
           const why = await failbackTargetUnhealthy(facts.target, policy.configureGuest, ctx.ecs);
           if (why !== undefined) return failbackSuperseded(why, eniId);
@@ -54,7 +57,8 @@ export async function attach(op: Operation, ctx: StepContext): Promise<StepResul
         // Another writer may have moved it first (a racing copy, a concurrent detach): look again, do not fail.
         const raced = await writeOrLookAgain('DetachNetworkInterface', eniId, () => ctx.ecs.detachEni({ eniId, instanceId: owner }));
         if (raced) return raced;
-        return wait(`asked ECS to detach ${eniId} from ${owner}`, { detachRequestedAt: op.state.detachRequestedAt ?? now, detachSentAt: ctx.clock.now() });
+        const sentAt = ctx.clock.now();
+        return waitFor(`asked ECS to detach ${eniId} from ${owner}`, { transition: Transition.Detach, since: sentAt }, { detachRequestedAt: op.state.detachRequestedAt ?? now, detachSentAt: sentAt });
       }
       return superseded(`ENI ${eniId} is now ${eni.status} on ${owner ?? 'another instance'}; another operation took it`);
 
@@ -68,7 +72,7 @@ export async function attach(op: Operation, ctx: StepContext): Promise<StepResul
         return fenceSource(owner);
       }
       const note = hung && !policy.fenceSource ? ' (hung: the source does not release it; fenceSource would force-stop it)' : '';
-      return wait(`ENI ${eniId} is Detaching from ${owner ?? 'its instance'}${note}`, { detachRequestedAt: since });
+      return waitFor(`ENI ${eniId} is Detaching from ${owner ?? 'its instance'}${note}`, { transition: Transition.Detach, since: op.state.detachSentAt ?? since }, { detachRequestedAt: since });
     }
 
     case EniStatus.Available:
@@ -78,12 +82,12 @@ export async function attach(op: Operation, ctx: StepContext): Promise<StepResul
       return fail(Reason.EniStateUnsupported, `ENI ${eniId} is ${eni.status}; it cannot be bound`);
   }
 
-  /** The cloud's facts about the source at the moment of a detach or fence. */
-  async function sourceFacts(current: Eni, source: string) {
-    const [instance, hold, onSource, target] = await Promise.all([
+  /** The cloud's facts about the source at the moment of a detach or fence (`enisOnSource`: read by this look already). */
+  async function sourceFacts(current: Eni, source: string, enisOnSource?: Eni[]) {
+    const [instance, hold, onSourceNow, target] = await Promise.all([
       ctx.ecs.describeInstance(source),
       ctx.ledger.getLease(powerHoldId(source)),
-      ctx.ecs.describeEnis({ instanceId: source }),
+      enisOnSource ?? ctx.ecs.describeEnis({ instanceId: source }),
       failback ? ctx.ecs.describeInstance(instanceId) : Promise.resolve(undefined),
     ]);
     return {
@@ -91,7 +95,7 @@ export async function attach(op: Operation, ctx: StepContext): Promise<StepResul
       ...(instance === undefined ? {} : { source: instance }),
       ...(target === undefined ? {} : { target }),
       sourceInPowerHold: (hold?.holders.length ?? 0) > 0,
-      servingEnis: await movedOntoSince(managedEnisServing(onSource, source, eniId, ctx.authority.groups), source),
+      servingEnis: await movedOntoSince(managedEnisServing(onSourceNow, source, eniId, ctx.authority.groups), source),
     };
   }
 
@@ -157,8 +161,9 @@ export async function attach(op: Operation, ctx: StepContext): Promise<StepResul
       }
       return fail(Reason.AttachFailed, `AttachNetworkInterface refused ${MaxAttachRefusals + 1} times: ${err.code}: ${err.message}`);
     }
+    // From when ECS accepted it: verify-bound times its looks (and the read-lag grace) from here.
     return next(Step.VerifyBound, `asked ECS to attach ${eniId} to ${instanceId}`, {
-      state: { attachRequests: op.state.attachRequests + 1, attachRequestedAt: now },
+      state: { attachRequests: op.state.attachRequests + 1, attachRequestedAt: ctx.clock.now() },
     });
   }
 }

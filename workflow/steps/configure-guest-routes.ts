@@ -2,18 +2,22 @@ import { buildGuestCommand, parseGuestResult, type GuestResult } from '../guest-
 import { groupOfEni } from '../groups';
 import { hookVersion } from '../prepare';
 import { powerHoldId } from '../ledger';
-import { EniStatus, InstanceStatus } from '../model';
+import { EniStatus, InstanceStatus, bootOf, type Instance } from '../model';
 import { Reason } from '../rules';
-import { fail, readMayLag, refused, wait, type Operation, type StepContext, type StepResult } from '../step';
+import { Transition, fail, readMayLag, refused, wait, waitFor, type Operation, type StepContext, type StepResult } from '../step';
 import { guestSkipReason } from './verify-bound';
 
-/** The boot an instance is in, as a short token: its StartTime in epoch seconds (or 0 when unknown). */
-export const bootOf = (startTime: string | undefined): string => String(Math.floor((Date.parse(startTime ?? '') || 0) / 1000));
 
 /** Cloud Assistant may come online some time after a start; this long, scaled, before we give up. */
 export const GuestAgentGraceMs = 120_000;
 /** The guest script's own time limit (RunCommand Timeout, seconds). */
 export const GuestCommandTimeoutSeconds = 120;
+/**
+ * While the guest command is in flight its result is polled alone; past this long (ms, scaled) each look
+ * reads the instance too, so a target stopped or restarted under the command is noticed before the
+ * command's own timeout.
+ */
+export const GuestStallCheckMs = 5_000;
 /** How many times the guest script is run for one operation before a retryable failure is final. */
 export const MaxGuestRuns = 3;
 /** The guest script's exit when no NIC has the ENI's MAC (guest/README.md). */
@@ -48,7 +52,16 @@ export async function configureGuestRoutes(op: Operation, ctx: StepContext): Pro
   const { instanceId, eniId, policy } = op.request;
   const now = ctx.clock.now();
 
-  const instance = await ctx.ecs.describeInstance(instanceId);
+  // A command in flight: its result first, alone while it is young (see GuestStallCheckMs).
+  const result = op.state.invokeId === undefined ? undefined : await ctx.ecs.describeInvocation({ invokeId: op.state.invokeId, instanceId });
+  const final = result !== undefined && FinalInvocationStates.has(result.status);
+  const sentAt = op.state.guestSentAt;
+  const inFlight = (what: string) => (sentAt === undefined ? wait(what) : waitFor(what, { transition: Transition.Command, since: sentAt }));
+  if (op.state.invokeId !== undefined && !final && sentAt !== undefined && now - sentAt < GuestStallCheckMs * ctx.timeScale) {
+    return inFlight(`guest script ${op.state.invokeId} is ${result?.status ?? 'not visible yet'}`);
+  }
+
+  const instance = await targetNow(op, ctx, now);
   if (instance === undefined) return fail(Reason.InstanceNotFound, `instance ${instanceId} disappeared`);
   const boot = bootOf(instance.startTime);
   const settled = !readMayLag(op.state.boundSeenAt, now, ctx.timeScale);
@@ -103,13 +116,11 @@ export async function configureGuestRoutes(op: Operation, ctx: StepContext): Pro
       clientToken: `${op.operationId}-g${runs}-${boot}`,
       name: `eni-failover-${eniId}`,
     });
-    return wait(`running the guest script on ${instanceId} (${invokeId})`, { invokeId, guestRuns: runs, guestBoot: boot, guestSentAt: ctx.clock.now() });
+    const sent = ctx.clock.now();
+    return waitFor(`running the guest script on ${instanceId} (${invokeId})`, { transition: Transition.Command, since: sent }, { invokeId, guestRuns: runs, guestBoot: boot, guestSentAt: sent });
   }
 
-  const result = await ctx.ecs.describeInvocation({ invokeId: op.state.invokeId, instanceId });
-  if (result === undefined || !FinalInvocationStates.has(result.status)) {
-    return wait(`guest script ${op.state.invokeId} is ${result?.status ?? 'not visible yet'}`);
-  }
+  if (result === undefined || !final) return inFlight(`guest script ${op.state.invokeId} is ${result?.status ?? 'not visible yet'}`);
   const parsed = parseGuestResult(result.output);
   if (result.status === 'Success' && result.exitCode === 0 && parsed.ok) {
     const r = parsed.result;
@@ -144,4 +155,17 @@ function guestVerdict(r: GuestResult): string {
   if (r.by === 'hook') return 'guest verified (configured by the hot-plug hook when the NIC appeared)';
   if (r.by === 'command') return `guest configured by the command (the hot-plug hook had not: ${r.hook ?? 'unknown'})`;
   return 'guest configured';
+}
+
+/**
+ * The target as this look needs it. Right after verify-bound saw it Running with the ENI bound (inside the
+ * read-lag grace), that look is used instead of a second read: its boot is checked again once the
+ * command's result is in, and every later look reads the instance.
+ */
+async function targetNow(op: Operation, ctx: StepContext, now: number): Promise<Pick<Instance, 'status' | 'osType' | 'startTime'> | undefined> {
+  const boot = op.state.boundBoot;
+  if (op.state.invokeId === undefined && op.state.guestRuns === 0 && boot !== undefined && readMayLag(op.state.boundSeenAt, now, ctx.timeScale) && op.plan !== undefined) {
+    return { status: InstanceStatus.Running, osType: op.plan.osType, startTime: boot === '0' ? undefined : new Date(Number(boot) * 1000).toISOString() };
+  }
+  return ctx.ecs.describeInstance(op.request.instanceId);
 }

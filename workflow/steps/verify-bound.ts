@@ -1,10 +1,10 @@
 import { StartRefusalCodes, isCloudError } from '../errors';
 import { Step } from '../messages';
-import { EniStatus, InstanceStatus } from '../model';
+import { EniStatus, InstanceStatus, bootOf } from '../model';
 import { powerHoldId } from '../ledger';
 import { leavePowerHold, startRequested } from '../operation';
 import { Reason } from '../rules';
-import { fail, readMayLag, next, refused, superseded, wait, writeOrLookAgain, type Operation, type StepContext, type StepResult } from '../step';
+import { Transition, fail, readMayLag, next, refused, superseded, wait, waitFor, writeOrLookAgain, type Operation, type StepContext, type StepResult } from '../step';
 
 /** How long a start this operation asked for may take before it fails (scaled by timeScale). */
 export const StartGraceMs = 120_000;
@@ -33,12 +33,13 @@ export async function verifyBound(op: Operation, ctx: StepContext): Promise<Step
   // ECS reads may lag the last write for a moment (DescribeNetworkInterfaces is eventually consistent): a
   // look right after this operation's attach is never taken as final.
   const justAttached = readMayLag(op.state.attachRequestedAt, ctx.clock.now(), ctx.timeScale);
+  const attaching = op.state.attachRequestedAt === undefined ? undefined : { transition: Transition.Attach, since: op.state.attachRequestedAt };
   if (eni.instanceId !== undefined && eni.instanceId !== instanceId) {
-    if (justAttached && eni.instanceId === op.request.sourceInstanceId) return wait(`ENI ${eniId} still reads ${eni.status} on ${eni.instanceId} just after the attach; looking again`);
+    if (justAttached && eni.instanceId === op.request.sourceInstanceId) return waitFor(`ENI ${eniId} still reads ${eni.status} on ${eni.instanceId} just after the attach; looking again`, attaching!);
     return superseded(`ENI ${eniId} is ${eni.status} on ${eni.instanceId}, not on ${instanceId}; another operation took it`);
   }
-  if (eni.status === EniStatus.Attaching) return wait(`ENI ${eniId} is Attaching to ${instanceId}`);
-  if (eni.status === EniStatus.Available && justAttached) return wait(`ENI ${eniId} still reads Available just after the attach; looking again`);
+  if (eni.status === EniStatus.Attaching) return attaching ? waitFor(`ENI ${eniId} is Attaching to ${instanceId}`, attaching) : wait(`ENI ${eniId} is Attaching to ${instanceId}`);
+  if (eni.status === EniStatus.Available && justAttached) return waitFor(`ENI ${eniId} still reads Available just after the attach; looking again`, attaching!);
   if (eni.status === EniStatus.Available) {
     if (op.state.attachRequests >= MaxAttachRequests) {
       return fail(Reason.AttachFailed, `ENI ${eniId} fell back to Available after ${op.state.attachRequests} attach requests`);
@@ -98,7 +99,11 @@ export async function verifyBound(op: Operation, ctx: StepContext): Promise<Step
   }
   // Also when the ENI was bound before this operation began: an earlier run may have died before the
   // guest was configured, and the script is idempotent (changes:0 is a confirmation).
-  return next(Step.ConfigureGuestRoutes, plan.action === 'alreadyBound' ? `${bound} (already before this operation); confirming the guest` : bound, { state: { boundSeenAt: now } });
+  // The boot seen Running here is handed on: configure-guest-routes sends its command for it without reading
+  // the instance again, and checks the boot once the command's result is in.
+  return next(Step.ConfigureGuestRoutes, plan.action === 'alreadyBound' ? `${bound} (already before this operation); confirming the guest` : bound, {
+    state: { boundSeenAt: now, boundBoot: bootOf(instance.startTime) },
+  });
 }
 
 /**
