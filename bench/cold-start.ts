@@ -4,7 +4,7 @@
  * `node -e` processes and timed. Run: `npx tsx bench/cold-start.ts`.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
@@ -82,6 +82,22 @@ export async function benchColdStart(runs = 7): Promise<Row[]> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Every function bundle of `npm run build` (dist/functions/<fn>/index.js), as FC loads it on a cold start:
+ * its `require` timed in `runs` fresh node processes, after one untimed load that warms the file cache.
+ */
+export function benchFunctionBundles(runs = 7): Row[] {
+  const dir = join(projectRoot, 'dist', 'functions');
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => {
+      const file = join(dir, d.name, 'index.js');
+      timeRequire(file);
+      const times = Array.from({ length: runs }, () => timeRequire(file));
+      return { entry: d.name, bundleBytes: statSync(file).size, medianMs: median(times), minMs: Math.min(...times), maxMs: Math.max(...times), runs };
+    });
 }
 
 /** The rows as a markdown table. */

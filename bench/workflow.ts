@@ -1,17 +1,17 @@
-import { statSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { startLocalCloud, defaultScenarioPath, projectRoot } from '../local/cloud';
 import { runInProcess } from '../workflow/in-process';
 import { parseBindRequest } from '../workflow/messages';
 import { parseGroups } from '../workflow/groups';
-import { startOperation } from '../workflow/operation';
 import { MemoryLedger } from '../workflow/memory-ledger';
 import { TablestoreLedger } from '../cloud/ledger';
+import type { OperationEvent } from '../workflow/messages';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { systemClock } from '../workflow/ports';
 import { DefaultWaitPolicy, type WaitPolicy } from '../workflow/runner';
+import { postAlarm, watchHops, TransitionName, type Hop, type HopSplit } from '../cli/hops';
+import { ManualClock } from '../local/fc';
 
 /**
  * The failover's end-to-end time against the inherent cloud time (the emulated detach + attach + guest
@@ -104,35 +104,6 @@ export async function benchWorkflow(): Promise<string> {
     out.push(`| ${r.name} | ${r.ms} | ${inherent} | ${(((r.ms - inherent) / inherent) * 100).toFixed(1)}% | ${r.calls} | ${(r.ms / ours.ms).toFixed(2)}x |`);
   }
 
-  // The same failover through the deployed shape: queues, triggers, five function bundles.
-  const e2e: number[] = [];
-  let e2eCalls = 0;
-  for (let i = 0; i < Runs; i++) {
-    const cloud = await startLocalCloud({ scenario: defaultScenarioPath, timeScale: Scale });
-    try {
-      cloud.ecs.control.setInstanceStatus({ instanceId: 'i-primary', status: 'Stopped' });
-      const parsed = parseBindRequest({ eniId: 'eni-service', instanceId: 'i-standby', sourceInstanceId: 'i-primary', regionId: cloud.regionId, origin: { kind: 'request', id: `bench-q-${i}`, time: new Date().toISOString() } });
-      if (!parsed.ok) throw new Error(parsed.error);
-      const mns = cloud.mnsQueues();
-      const ledger = new TablestoreLedger({ endpoint: cloud.info.tablestoreEndpoint, instanceName: cloud.info.tablestoreInstance, credentials: cloud.root });
-      const t0 = Date.now();
-      const op = await startOperation(parsed.value, { ledger, queue: mns, queues: cloud.queues, now: Date.now() });
-      for (let found = false; !found; ) {
-        for (const m of await mns.receive(cloud.queues.events, { waitSeconds: 5, max: 16 })) {
-          if ((JSON.parse(m.body) as { operationId: string }).operationId === op.operationId) found = true;
-        }
-      }
-      e2e.push(Date.now() - t0);
-      e2eCalls = cloud.ecs.control.calls().length;
-    } finally {
-      await cloud.close();
-    }
-  }
-  const m = median(e2e);
-  out.push('', `### Through the queues and the five function bundles (same scenario, median of ${Runs})`, '');
-  out.push('| path | end-to-end ms | inherent ms | overhead | ECS calls |', '|---|---:|---:|---:|---:|');
-  out.push(`| MNS -> EventBridge trigger -> FC worker, x5 steps | ${m} | ${inherent} | ${(((m - inherent) / inherent) * 100).toFixed(1)}% | ${e2eCalls} |`);
-
   // The ledger's cost: the same in-process failover with the ledger in memory (no round trips: what the
   // workflow cost before it had a ledger, plus the bookkeeping) and on the local Tablestore (real SDK).
   const ledgerRows: { name: string; ms: number; ots: number; byOp: string }[] = [];
@@ -168,17 +139,69 @@ export async function benchWorkflow(): Promise<string> {
   for (const r of ledgerRows) out.push(`| ${r.name} | ${r.ms} | ${(((r.ms - inherent) / inherent) * 100).toFixed(1)}% | ${r.ots}${r.byOp ? ` (${r.byOp})` : ''} |`);
   out.push('', `Tablestore vs in memory: ${(ledgerRows[1]!.ms / ledgerRows[0]!.ms).toFixed(3)}x the time; the wall-clock difference is the ledger's round trips (loopback here; a few ms each inside an Alibaba region).`);
 
-  // Bundle size and module load time of each function (cold start).
-  out.push('', '### Function bundles (cold start: median `require` time in 5 fresh node processes)', '');
-  out.push('| function | bundle KB | load ms |', '|---|---:|---:|');
-  for (const fn of ['validate', 'stop-if-required', 'attach', 'verify-bound', 'configure-guest-routes', 'on-alarm', 'on-ecs-event', 'on-schedule', 'on-request']) {
-    const file = join(projectRoot, 'dist', 'functions', fn, 'index.js');
-    const loads: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const r = spawnSync(process.execPath, ['-e', `const t=process.hrtime.bigint();try{require(${JSON.stringify(file)})}catch{};console.log(Number(process.hrtime.bigint()-t)/1e6)`], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
-      loads.push(Number(r.stdout.trim()));
-    }
-    out.push(`| ${fn} | ${(statSync(file).size / 1024).toFixed(0)} | ${median(loads).toFixed(1)} |`);
-  }
   return out.join('\n');
+}
+
+/** One failover through the deployed shape: CloudMonitor's POST -> on-alarm -> the step functions. */
+async function deployedFailover(warm: boolean, i: number): Promise<{ ms: number; calls: number; split: HopSplit }> {
+  // Timers on a manual clock and no ECS events, as npm start: the alarm's operation is the only one.
+  const cloud = await startLocalCloud({ scenario: defaultScenarioPath, timeScale: Scale, timerClock: new ManualClock(), ecsEvents: false, vars: { warmInstances: warm ? 1 : 0 } });
+  try {
+    const t0 = Date.now();
+    const hops = watchHops(cloud, t0);
+    cloud.ecs.control.setInstanceStatus({ instanceId: 'i-primary', status: 'Stopped' });
+    hops.httpSent(Date.now());
+    const { status, answer } = await postAlarm(cloud, 'i-primary');
+    const operationId = answer.operationIds?.[0];
+    if (status !== 202 || operationId === undefined) throw new Error(`deployed ${warm ? 'warm' : 'cold'} #${i}: on-alarm answered ${status} ${JSON.stringify(answer)}`);
+    const mns = cloud.mnsQueues();
+    let event: OperationEvent | undefined;
+    while (event === undefined) {
+      for (const m of await mns.receive(cloud.queues.events, { waitSeconds: 5, max: 16 })) {
+        const e = JSON.parse(m.body) as OperationEvent;
+        if (e.operationId === operationId) event = e;
+      }
+    }
+    const ms = Date.now() - t0;
+    if (event.outcome !== 'succeeded') throw new Error(`deployed ${warm ? 'warm' : 'cold'} #${i}: ${event.outcome} ${event.message}`);
+    const split = hops.split();
+    hops.stop();
+    return { ms, calls: cloud.ecs.control.calls().length, split };
+  } finally {
+    await cloud.close();
+  }
+}
+
+const HopOrder = ['on-alarm', 'validate', 'stop-if-required', 'attach', 'verify-bound', 'configure-guest-routes'];
+
+/**
+ * Issue 16: the failover through the deployed shape on a cold path (no warm instances: every function
+ * starts on its first event) and a warm one (s.yaml's minimum instances, started and initialized when the
+ * local FC "deploys"), each hop split into pickup, instance start, module load, initializer and handler,
+ * and each transition's poll overshoot; medians of Runs. `npm start` prints the same split for one run.
+ */
+export async function benchDeployedShape(): Promise<string> {
+  const inherent = (2 + 3 + 1) * 1000 * Scale;
+  const out = [`### Deployed shape: cold vs warm, per hop (alarm POST -> on-alarm -> queued step functions; detach 2 s + attach 3 s + guest command 1 s, x${Scale}; median of ${Runs})`, ''];
+  const summary: string[] = ['| path | end-to-end ms | inherent ms | end-to-end / inherent | ECS calls |', '|---|---:|---:|---:|---:|'];
+  for (const warm of [false, true]) {
+    const runs: Awaited<ReturnType<typeof deployedFailover>>[] = [];
+    for (let i = 0; i < Runs; i++) runs.push(await deployedFailover(warm, i));
+    const ms = median(runs.map((r) => r.ms));
+    const calls = median(runs.map((r) => r.calls));
+    summary.push(`| ${warm ? 'warm (minimum instances)' : 'cold (on-demand instances)'} | ${ms} | ${inherent} | ${(ms / inherent).toFixed(2)} | ${calls} |`);
+    out.push(`#### ${warm ? 'Warm' : 'Cold'} path`, '', '| hop | trigger pickup ms | instance start ms | module load ms | initializer ms | handler ms |', '|---|---:|---:|---:|---:|---:|');
+    for (const fn of HopOrder) {
+      const seen = runs.map((r) => r.split.hops.find((h) => h.function === fn)).filter((h): h is Hop => h !== undefined);
+      if (seen.length === 0) continue;
+      const m = (k: keyof Hop) => median(seen.map((h) => Number(h[k]))).toFixed(0);
+      out.push(`| ${fn} | ${m('pickupMs')} | ${m('instanceStartMs')} | ${m('moduleLoadMs')} | ${m('initializerMs')} | ${m('handlerMs')} |`);
+    }
+    const overs = Object.values(TransitionName).map((t) => {
+      const xs = runs.flatMap((r) => r.split.overshoots.filter((o) => o.transition === t).map((o) => o.ms));
+      return xs.length === 0 ? undefined : `${t} ${median(xs)} ms`;
+    });
+    out.push('', `poll overshoot (transition end to the first describe after it): ${overs.filter(Boolean).join(', ')}`, '');
+  }
+  return [...out, ...summary].join('\n');
 }

@@ -19,6 +19,7 @@ import { NetnsExecutor } from '../local/guest/netns-executor';
 import { NetnsTopology } from '../local/guest/netns-topology';
 import { EmulatedUdev } from '../local/guest/udev';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { hopTable, postAlarm, watchHops } from './hops';
 
 /**
  * `npm start`: a real failover on the local cloud, started the way production starts one. The primary
@@ -42,7 +43,7 @@ interface StepLine {
   waits?: string[];
 }
 
-const usage = `usage: npm start -- [--scenario FILE] [--time-scale X] [--failure stopped|unresponsive] [--real-guests] [--realistic]
+const usage = `usage: npm start -- [--scenario FILE] [--time-scale X] [--failure stopped|unresponsive] [--real-guests] [--realistic] [--cold]
   --realistic         the local ECS as rough as the real one (local/ecs/README.md, "realistic profile")
   --scenario FILE     a scenario with a primary (tag role=primary), a standby (role=standby) and a service ENI
                       bound to the primary (default: local/scenarios/two-node-failover.yaml); the failover
@@ -51,7 +52,9 @@ const usage = `usage: npm start -- [--scenario FILE] [--time-scale X] [--failure
   --real-guests       (root) instances are network namespaces, the guest script runs for real, and a client
                       measures the downtime of the service IP
   --failure MODE      how the primary fails: 'stopped' (its host went down; default) or 'unresponsive'
-                      (the OS hangs, ECS still says Running: the detach hangs until the source is fenced)`;
+                      (the OS hangs, ECS still says Running: the detach hangs until the source is fenced)
+  --cold              no warm instances (s.yaml vars.warmInstances 0): every function starts on its first
+                      event, as after weeks of idle without them`;
 
 /** The demo's three actors, found by their tags in the scenario. */
 interface Cast {
@@ -124,6 +127,7 @@ function parseDemoArgs() {
       failure: { type: 'string', default: 'stopped' },
       'real-guests': { type: 'boolean', default: false },
       realistic: { type: 'boolean', default: false },
+      cold: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -155,11 +159,12 @@ async function run(values: ReturnType<typeof parseDemoArgs>['values'], timeScale
     // starting a second failover of its own (both would race the alarm's operation for the same ENI).
     timerClock: new ManualClock(),
     ecsEvents: false,
+    ...(values.cold ? { vars: { warmInstances: 0 } } : {}),
     ...(guests ? { guestExecutor: guests.executor } : {}),
   });
   try {
     if (guests) await guests.setUp(cloud);
-    const code = await failover(cloud, cast, values.failure as 'stopped' | 'unresponsive', timeScale, guests);
+    const code = await failover(cloud, cast, values.failure as 'stopped' | 'unresponsive', timeScale, values.cold, guests);
     if (guests) await guests.report(cloud);
     return code;
   } finally {
@@ -168,7 +173,7 @@ async function run(values: ReturnType<typeof parseDemoArgs>['values'], timeScale
   }
 }
 
-async function failover(cloud: LocalCloud, cast: Cast, failure: 'stopped' | 'unresponsive', timeScale: number, guests?: RealGuests): Promise<number> {
+async function failover(cloud: LocalCloud, cast: Cast, failure: 'stopped' | 'unresponsive', timeScale: number, cold: boolean, guests?: RealGuests): Promise<number> {
   const { ecs, fc } = cloud;
   if (!fc || cloud.info.alarmUrl === '') throw new Error('the local cloud runs no on-alarm function (s.yaml)');
   const state = ecs.control.state();
@@ -185,6 +190,7 @@ async function failover(cloud: LocalCloud, cast: Cast, failure: 'stopped' | 'unr
   let operationId: string | undefined;
   const early: StepLine[] = [];
   const t0 = Date.now();
+  const hops = watchHops(cloud, t0);
   const stamp = () => `+${((Date.now() - t0) / 1000).toFixed(2).padStart(6)}s`;
   const printed: StepLine[] = [];
   const printStep = (entry: StepLine) => {
@@ -217,26 +223,10 @@ async function failover(cloud: LocalCloud, cast: Cast, failure: 'stopped' | 'unr
     console.log(`${stamp()}  ${cast.primary} FAILED: the OS hangs, the service stops answering; ECS still reports Running`);
   }
 
-  // CloudMonitor's callback, as it sends it (function-compute.md): form-urlencoded, dimensions as a string.
-  const fields = {
-    userId: cloud.accountId,
-    alertName: 'service-down',
-    timestamp: String(Date.now()),
-    alertState: 'ALARM',
-    dimensions: `{userId=${cloud.accountId}, instanceId=${cast.primary}}`,
-    expression: '$Maximum<1',
-    curValue: '0',
-    metricName: 'vm.ProcessCount',
-    metricProject: 'acs_ecs_dashboard',
-    instanceName: cast.primary,
-  };
   console.log(`${stamp()}  CloudMonitor alarm "service-down" is ALARM for ${cast.primary}: POST callback (application/x-www-form-urlencoded)`);
-  const res = await fetch(cloud.info.alarmUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded; charset=UTF-8', 'user-agent': 'CloudMonitor' },
-    body: new URLSearchParams(fields).toString(),
-  });
-  const answer = (await res.json().catch(() => ({}))) as { operationIds?: string[]; enqueued?: { note: string }[]; error?: string; ignored?: string };
+  hops.httpSent(Date.now());
+  const res = await postAlarm(cloud, cast.primary);
+  const answer = res.answer;
   if (res.status !== 202 || !answer.operationIds?.[0]) {
     console.log(`${stamp()}  on-alarm answered HTTP ${res.status}: ${JSON.stringify(answer)}`);
     return 1;
@@ -274,6 +264,13 @@ async function failover(cloud: LocalCloud, cast: Cast, failure: 'stopped' | 'unr
   const overhead = split.overheadMs;
   console.log(`overhead:          ${(overhead / 1000).toFixed(2)} s (${((overhead / inherent) * 100).toFixed(1)}%)`);
   console.log(`ECS API calls:     ${calls.length} (${summarise(calls.map((c) => c.action))})`);
+  // The same split `npm run bench` takes medians of ("Deployed shape: cold vs warm, per hop").
+  const hopSplit = hops.split();
+  hops.stop();
+  const ratio = (total - policyWait) / inherent;
+  console.log('');
+  console.log(`deployed shape, ${cold ? 'cold (no warm instances: each function starts on its first event)' : 'warm (s.yaml minimum instances, started and initialized at deploy)'}: end-to-end / inherent = ${ratio.toFixed(2)}`);
+  for (const line of hopTable(hopSplit)) console.log(line);
   // What the workflow rode out: refusals the port retried (throttling, transient codes) never reach a step's line.
   const refused = calls.filter((c) => c.code !== undefined);
   if (refused.length > 0) console.log(`ECS refusals met:  ${refused.length} (${summarise(refused.map((c) => `${c.action} ${c.code}`))}), each retried or looked at again`);

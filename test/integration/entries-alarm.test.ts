@@ -55,9 +55,13 @@ describe('Entry: CloudMonitor alarm -> on-alarm (HTTP) -> failover', () => {
     cloud.ecs.control.setInstanceStatus({ instanceId: 'i-primary', status: 'Stopped' });
     const windowStart = Math.floor(Date.now() / 600_000) * 600_000;
     const at = (s: number) => alarmFields({ timestamp: String(windowStart + s * 1000) });
+    // The failover is held before it moves the ENI until every repeat is answered: the repeats' on-alarm
+    // instances may start cold while the warm steps could otherwise finish the whole failover first.
+    const attachHeld = cloud.fc!.control.hold({ functionName: 'eni-failover-attach' });
     // Act
     const first = await postAlarm(cloud, at(1));
     const repeats = await Promise.all([postAlarm(cloud, at(61)), postAlarm(cloud, at(121)), postAlarm(cloud, at(181))]);
+    attachHeld.release();
     const opId = first.body.operationIds[0];
     const event = await waitForOutcome(cloud, opId);
     await settled(cloud);
