@@ -16,7 +16,7 @@ function copyOfRepo(): string {
   const doc = parse(readFileSync(join(repo, 's.yaml'), 'utf8')) as { resources: Record<string, { props: { code: string } }> };
   for (const r of Object.values(doc.resources)) {
     mkdirSync(join(dir, r.props.code), { recursive: true });
-    writeFileSync(join(dir, r.props.code, 'index.js'), 'exports.handler = async () => ({});\n');
+    writeFileSync(join(dir, r.props.code, 'index.js'), 'exports.handler = async () => ({});\nexports.initialize = async () => {};\n');
   }
   return dir;
 }

@@ -13,7 +13,7 @@ import { Reason } from '../../workflow/rules';
 import type { StepContext } from '../../workflow/step';
 import { attach } from '../../workflow/steps/attach';
 import { stopIfRequired } from '../../workflow/steps/stop-if-required';
-import { configureGuestRoutes } from '../../workflow/steps/configure-guest-routes';
+import { GuestStallCheckMs, configureGuestRoutes } from '../../workflow/steps/configure-guest-routes';
 import { FakeClock, FakeEcs } from '../helpers/fake-ecs';
 
 const GUEST = 'echo configuring\n';
@@ -307,6 +307,27 @@ describe('Chaos seed 28: a target stopped under its guest command, which nobody 
     const running = { ...op, state: { ...op.state, invokeId: 't-1', guestRuns: 1, guestBoot: 'x', boundSeenAt: clock.now() - 60_000 } };
     const result = await configureGuestRoutes(running, stepContext(ecs, clock));
     expect(result).toMatchObject({ kind: 'end', outcome: 'failed', reason: Reason.GuestNotConfigured, detail: expect.stringMatching(/stopped before its guest was configured .* start it and run the bind again/) });
+  });
+
+  it('a young command is polled alone; once it has run GuestStallCheckMs the stopped target is noticed', async () => {
+    // Prepare: the command was sent a moment ago; the target stopped under it.
+    const { clock, ecs } = world();
+    Object.assign(ecs.enis.get('eni-a')!, { instanceId: 'i-standby' });
+    ecs.instances.get('i-standby')!.status = 'Stopped';
+    const base = newRecord(request(), clock.now());
+    const op = { ...base, step: 'configure-guest-routes' as const, plan: { action: 'attach' as const, instancePrep: 'none' as const, targetStatusAtValidate: 'Running', osType: 'linux' as const, instanceType: 'ecs.g7.large', eni: { macAddress: '00:16:3e:00:00:aa', privateIps: ['10.0.1.50'] } } };
+    const running = { ...op, state: { ...op.state, invokeId: 't-1', guestRuns: 1, guestBoot: 'x', boundSeenAt: clock.now() - 60_000, guestSentAt: clock.now() } };
+    let instanceReads = 0;
+    const describeInstance = ecs.describeInstance.bind(ecs);
+    ecs.describeInstance = async (id: string) => (instanceReads++, describeInstance(id));
+    // Act
+    const young = await configureGuestRoutes(running, stepContext(ecs, clock));
+    await clock.sleep(GuestStallCheckMs);
+    const stalled = await configureGuestRoutes(running, stepContext(ecs, clock));
+    // Assess: the first look read only the command's result and waits for it; the later one read the instance and ended.
+    expect(young).toMatchObject({ kind: 'wait', awaiting: { transition: 'command', since: running.state.guestSentAt } });
+    expect(stalled).toMatchObject({ kind: 'end', outcome: 'failed', reason: Reason.GuestNotConfigured });
+    expect(instanceReads).toBe(1);
   });
 });
 

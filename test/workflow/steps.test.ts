@@ -100,6 +100,25 @@ describe('Workflow: whole operations against the in-memory ECS', () => {
     expect(event.durationMs).toBeLessThan(7500);
   });
 
+  it('reads the cloud only around the expected end of each transition: 2 ENI reads per ENI transition, 2 result reads for the command', async () => {
+    // Prepare: count the reads the whole failover makes (detach 2 s, attach 3 s, command 1 s in the fake ECS).
+    const { ecs, clock } = twoNodes();
+    const reads: string[] = [];
+    for (const m of ['describeEni', 'describeEnis', 'describeInstance', 'describeInvocation'] as const) {
+      const original = (ecs[m] as (...a: unknown[]) => Promise<unknown>).bind(ecs);
+      (ecs as unknown as Record<string, unknown>)[m] = async (...a: unknown[]) => (reads.push(m), original(...a));
+    }
+    // Act
+    const event = await run(ecs, clock, request({ sourceInstanceId: 'i-primary' }));
+    // Assess: validate 1 ENI read; attach 1 (the source's ENIs) + 2 while Detaching; verify-bound 2; guest 1 + 2 results.
+    expect(event.outcome).toBe('succeeded');
+    const eniReads = reads.filter((r) => r === 'describeEni' || r === 'describeEnis').length;
+    expect(eniReads).toBeLessThanOrEqual(8);
+    expect(reads.filter((r) => r === 'describeInvocation')).toHaveLength(2);
+    // ... and still overshoots each of the three transitions by little (100 ms looks around the expected ends).
+    expect(event.durationMs).toBeLessThan(6000 + 3 * 150);
+  });
+
   it('asks the guest script to persist only when the policy says so', async () => {
     const off = twoNodes();
     await run(off.ecs, off.clock, request({ sourceInstanceId: 'i-primary' }));
