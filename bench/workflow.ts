@@ -164,6 +164,8 @@ async function deployedFailover(warm: boolean, i: number): Promise<{ ms: number;
     }
     const ms = Date.now() - t0;
     if (event.outcome !== 'succeeded') throw new Error(`deployed ${warm ? 'warm' : 'cold'} #${i}: ${event.outcome} ${event.message}`);
+    // The last step publishes the outcome before its invocation ends: let its record arrive.
+    for (const until = Date.now() + 2000; !hops.split().hops.some((h) => h.function === event!.step) && Date.now() < until; ) await new Promise((r) => setTimeout(r, 10));
     const split = hops.split();
     hops.stop();
     return { ms, calls: cloud.ecs.control.calls().length, split };

@@ -264,7 +264,9 @@ async function failover(cloud: LocalCloud, cast: Cast, failure: 'stopped' | 'unr
   const overhead = split.overheadMs;
   console.log(`overhead:          ${(overhead / 1000).toFixed(2)} s (${((overhead / inherent) * 100).toFixed(1)}%)`);
   console.log(`ECS API calls:     ${calls.length} (${summarise(calls.map((c) => c.action))})`);
-  // The same split `npm run bench` takes medians of ("Deployed shape: cold vs warm, per hop").
+  // The same split `npm run bench` takes medians of ("Deployed shape: cold vs warm, per hop"); the last
+  // step's invocation ends after it published the outcome.
+  for (const until = Date.now() + 2000; !hops.split().hops.some((h) => h.function === event.step) && Date.now() < until; ) await new Promise((r) => setTimeout(r, 10));
   const hopSplit = hops.split();
   hops.stop();
   const ratio = (total - policyWait) / inherent;

@@ -110,6 +110,8 @@ export const OperationState = z
     attachRequests: z.number().int().default(0),
     attachRequestedAt: z.number().optional(),
     guestRuns: z.number().int().default(0),
+    /** Runs of the guest script after a retryable failure other than a NIC still on its way (bounded by MaxGuestRuns). */
+    guestRetries: z.number().int().default(0),
     invokeId: z.string().optional(),
     /** When ECS accepted the last guest command: where the command's own time starts (the timeline picture; the wait for its result is timed from here). */
     guestSentAt: z.number().optional(),

@@ -69,8 +69,8 @@ describe('Build: the tablestore protocol module of the function bundles', () => 
     const got = members(generated);
     for (const [path, value] of members(original)) {
       if (typeof value !== 'function') continue;
-      const proto = (value as MessageClass).prototype;
-      const mine = (got.get(path) as MessageClass).prototype;
+      const proto = (value as unknown as MessageClass).prototype;
+      const mine = (got.get(path) as unknown as MessageClass).prototype;
       for (const field of Object.getOwnPropertyNames(proto)) {
         if (field === 'constructor' || typeof proto[field] === 'function') continue;
         if (JSON.stringify(mine[field]) !== JSON.stringify(proto[field]) || Buffer.isBuffer(mine[field]) !== Buffer.isBuffer(proto[field])) mismatches.push(`${path}.${field}`);

@@ -310,6 +310,24 @@ describe('Workflow: whole operations against the in-memory ECS', () => {
     expect(ecs.writes.filter((w) => w === 'run i-standby')).toHaveLength(3);
   });
 
+  it('runs that waited for a late NIC do not use up the retries of a lost command (realistic bench, seed 7)', async () => {
+    // Prepare: the NIC reaches the guest after two runs, then the agent loses two commands; the fifth run works.
+    const { ecs, clock } = twoNodes();
+    const real = ecs.guest;
+    let runs = 0;
+    ecs.guest = (id, script) => {
+      runs++;
+      if (runs <= 2) return { exitCode: 10, output: 'eni-failover-error: 10 mac-not-found: no network device has MAC 00:16:3e:aa:bb:cc after 30s\n' };
+      if (runs <= 4) return { exitCode: -1, output: '', status: 'Aborted', errorCode: 'DeliveryTimeout' };
+      return real(id, script);
+    };
+    // Act
+    const event = await run(ecs, clock, request({ sourceInstanceId: 'i-primary' }));
+    // Assess
+    expect(event).toMatchObject({ outcome: 'succeeded', guest: { device: 'eth1' } });
+    expect(ecs.writes.filter((w) => w === 'run i-standby')).toHaveLength(5);
+  });
+
   it.each([
     ['Aborted', 'DeliveryTimeout'],
     ['Aborted', 'ClientNotRunning'],

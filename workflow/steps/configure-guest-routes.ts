@@ -144,8 +144,12 @@ export async function configureGuestRoutes(op: Operation, ctx: StepContext): Pro
   if (nicOnItsWay) {
     return wait(`guest script ${op.state.invokeId} ended ${why}; the NIC may not have reached the guest yet: running it again (run ${op.state.guestRuns + 1} of at most ${MaxNicWaitRuns})`, { invokeId: undefined, guestBoot: undefined });
   }
-  if (retryable && op.state.guestRuns < MaxGuestRuns) {
-    return wait(`guest script ${op.state.invokeId} ended ${why}; running it again (run ${op.state.guestRuns + 1} of ${MaxGuestRuns})`, { invokeId: undefined, guestBoot: undefined });
+  // Runs that only waited for the NIC do not use up the retries of other failures: a late NIC then a lost
+  // command is not final. A NIC still missing past its wait counts every run, as before.
+  const macNotFound = !parsed.ok && parsed.code === MacNotFoundExit;
+  const retriesLeft = macNotFound ? op.state.guestRuns < MaxGuestRuns : op.state.guestRetries < MaxGuestRuns - 1;
+  if (retryable && retriesLeft) {
+    return wait(`guest script ${op.state.invokeId} ended ${why}; running it again (retry ${op.state.guestRetries + 1} of ${MaxGuestRuns - 1})`, { invokeId: undefined, guestBoot: undefined, guestRetries: op.state.guestRetries + 1 });
   }
   return fail(Reason.GuestConfigFailed, `ENI ${eniId} is bound but the guest script failed on ${instanceId}${op.state.guestRuns > 1 ? ` (${op.state.guestRuns} runs)` : ''}: ${why}`);
 }
