@@ -27,7 +27,7 @@ const RealismRuns = 7;
 
 /** ms before timeScale; the runner multiplies by it. */
 const Schedules: { name: string; wait: WaitPolicy }[] = [
-  { name: 'eni-failover (200 ms for 6 s, then x1.5 to 2 s)', wait: { ...DefaultWaitPolicy, budgetMs: 600_000 } },
+  { name: 'eni-failover (100 ms looks around each expected end, then x1.5 to 2 s)', wait: { ...DefaultWaitPolicy, budgetMs: 600_000 } },
   { name: 'Terway (3 s x1.5)', wait: { initialMs: 3000, steadyForMs: 0, factor: 1.5, maxMs: 3000 * 1.5 ** 8, budgetMs: 600_000 } },
   { name: 'Terraform (every 5 s)', wait: { initialMs: 5000, steadyForMs: 0, factor: 1, maxMs: 5000, budgetMs: 600_000 } },
   { name: 'OOS templates (every 15 s)', wait: { initialMs: 15000, steadyForMs: 0, factor: 1, maxMs: 15000, budgetMs: 600_000 } },
