@@ -84,7 +84,7 @@ interface Bucket {
 }
 
 /**
- * A token bucket per API with adaptive rate. Capacity is one second's worth of the budget (at least 1);
+ * A token bucket per API with adaptive rate. Capacity is one second's worth of the whole budget (at least 1);
  * the rate starts at `budget / share` per window, halves on every Throttling answer (not below an eighth
  * of the start) and grows by the start with every call that passes (not above the whole budget). Guarantees: `acquire` resolves when the caller may call; callers are served in arrival order;
  * after {@link throttled} no call of that API starts before the server's next window; it never sleeps
@@ -193,8 +193,13 @@ export class RateLimiter {
       const perWindow = this.perMinute(api);
       const maxPerMs = perWindow / this.windowMs;
       const startPerMs = maxPerMs / this.shareOf(api);
-      // A sixtieth of a window at the start rate (ECS's minute: one second's worth), at least one call.
-      const capacity = Math.max(1, Math.floor((startPerMs * this.windowMs) / 60));
+      // The burst is a sixtieth of the whole budget's window (ECS's minute: one second's worth of the
+      // account's budget), whatever the share: a lone failover polls a transition a few times in quick
+      // succession, and a burst of one token at budget/share paced those looks ~2 s apart (33/min for
+      // DescribeNetworkInterfaces at share 24). Even if every sharer bursts at once, the bursts take
+      // share/60 of the window (24 sharers: 40%); the sustained rate stays budget/share, and Throttling
+      // still halves it.
+      const capacity = Math.max(1, Math.floor(perWindow / 60));
       bucket = { tokens: capacity, updatedAt: this.clock.now(), perMs: startPerMs, startPerMs, minPerMs: startPerMs * MinimumRateFraction, maxPerMs, capacity, blockedUntil: 0 };
       this.buckets.set(api, bucket);
     }
