@@ -1,27 +1,15 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli, type CliIo } from '../../cli/app';
 import { ExitCode } from '../../cli/usage';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud';
+import { runCliCaptured as cli } from '../helpers/cli';
 
 /**
  * The CLI against the local cloud: real ECS and MNS SDK requests over loopback, signed with the keys the
  * local cloud generated and read from the `--local-file` JSON, as an operator would run it.
  */
-const repo = join(__dirname, '../..');
-const defaults = {
-  groupsYaml: readFileSync(join(repo, 'config/groups.yaml'), 'utf8'),
-  guestScript: readFileSync(join(repo, 'guest/configure-eni.sh'), 'utf8'),
-};
 
-async function cli(args: string[], cwd: string) {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = { stdout: { write: (t: string) => (stdout += t), isTTY: false }, stderr: { write: (t: string) => (stderr += t) }, env: {}, cwd };
-  const code = await runCli(args, io, defaults);
-  return { code, stdout, stderr };
-}
 
 describe('CLI: bind and status against the local cloud (in-process workflow)', () => {
   let cloud: LocalCloud;

@@ -5,26 +5,15 @@ import { join } from 'node:path';
 import { runCli, type CliIo } from '../../cli/app';
 import { ExitCode } from '../../cli/usage';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud';
+import { cliDefaults, repo, runCliCaptured as cli } from '../helpers/cli';
 
 /**
  * The operator's side of the CLI: colour only for a terminal (and never with NO_COLOR), --verbose on
  * stderr, --profile credentials, the heartbeat of submit --wait, and `local up | status | down` owning
  * their connection file without printing secrets.
  */
-const repo = join(__dirname, '../..');
-const defaults = {
-  groupsYaml: readFileSync(join(repo, 'config/groups.yaml'), 'utf8'),
-  guestScript: readFileSync(join(repo, 'guest/configure-eni.sh'), 'utf8'),
-};
 const Sgr = /\u001b\[[0-9;]*m/;
 
-async function cli(args: string[], cwd: string, opts: { tty?: boolean; env?: NodeJS.ProcessEnv } = {}) {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = { stdout: { write: (t: string) => (stdout += t), isTTY: opts.tty ?? false }, stderr: { write: (t: string) => (stderr += t) }, env: opts.env ?? {}, cwd };
-  const code = await runCli(args, io, defaults);
-  return { code, stdout, stderr };
-}
 
 describe('CLI output for people: colour, NO_COLOR, --verbose, --profile', () => {
   let cloud: LocalCloud;
@@ -167,7 +156,7 @@ describe('submit --wait says where the operation is while it waits', () => {
     let stdout = '';
     let stderr = '';
     const io: CliIo = { stdout: { write: (t: string) => (stdout += t), isTTY: false }, stderr: { write: (t: string) => (stderr += t) }, env: {}, cwd: dir };
-    const run = runCli(['submit', '--eni', 'eni-service', '--instance', 'i-standby', '--from', 'i-primary', '--wait', '--timeout', '60', '--local-file', join(dir, 'cloud.json')], io, defaults);
+    const run = runCli(['submit', '--eni', 'eni-service', '--instance', 'i-standby', '--from', 'i-primary', '--wait', '--timeout', '60', '--local-file', join(dir, 'cloud.json')], io, cliDefaults);
     await hold.whenWaiting(1, 20_000);
     // Act: wait (on the output itself) for a heartbeat while the operation sits at attach, then let it go on.
     const until = Date.now() + 20_000;

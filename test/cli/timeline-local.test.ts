@@ -1,27 +1,18 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli, type CliIo } from '../../cli/app';
 import { duration } from '../../cli/timeline';
 import { ExitCode } from '../../cli/usage';
 import type { LocalCloud } from '../../local/cloud';
 import { cloudWith, ledgerOf, operationFor, runThroughQueues, scenarioFile } from '../integration/helpers';
 import { allText, findAll, hasClass, parseXml } from '../helpers/xml';
+import { runCliCaptured as cli } from '../helpers/cli';
 
 /**
  * `eni-failover timeline` end to end: a failover through s.yaml's functions on the local cloud (the built
  * bundles, the queues, the local Tablestore ledger), then its picture drawn by the CLI from the ledger.
  */
-const repo = join(__dirname, '../..');
-const defaults = { groupsYaml: readFileSync(join(repo, 'config/groups.yaml'), 'utf8'), guestScript: readFileSync(join(repo, 'guest/configure-eni.sh'), 'utf8') };
 
-async function cli(args: string[], cwd: string) {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = { stdout: { write: (t: string) => (stdout += t), isTTY: false }, stderr: { write: (t: string) => (stderr += t) }, env: {}, cwd };
-  const code = await runCli(args, io, defaults);
-  return { code, stdout, stderr };
-}
 
 describe('CLI: timeline of a failover on the local cloud', () => {
   let cloud: LocalCloud;

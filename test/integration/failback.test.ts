@@ -1,12 +1,12 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli, type CliIo } from '../../cli/app';
 import { ExitCode } from '../../cli/usage';
 import type { LocalCloud } from '../../local/cloud';
 import { ManualClock } from '../../local/fc';
 import { failbackClockId } from '../../workflow/ledger';
 import { Realistic, TimeScale, alarmFields, entryCloud, eniState, eventually, instanceState, ledgerOf, postAlarm, twoNode, waitForOutcome, writes } from './helpers';
+import { runCliCaptured as cli } from '../helpers/cli';
 
 /**
  * Failback with hysteresis (workflow/failback.ts) through the local cloud: the built functions of s.yaml,
@@ -218,13 +218,4 @@ describe('Failback with hysteresis', () => {
   });
 });
 
-const repo = join(__dirname, '../..');
-const defaults = { groupsYaml: readFileSync(join(repo, 'config/groups.yaml'), 'utf8'), guestScript: readFileSync(join(repo, 'guest/configure-eni.sh'), 'utf8') };
 
-async function cli(args: string[], cwd: string) {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = { stdout: { write: (t: string) => (stdout += t), isTTY: false }, stderr: { write: (t: string) => (stderr += t) }, env: {}, cwd };
-  const code = await runCli(args, io, defaults);
-  return { code, stdout, stderr };
-}
