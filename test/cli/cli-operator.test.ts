@@ -151,8 +151,10 @@ describe('submit --wait says where the operation is while it waits', () => {
   });
 
   it('a heartbeat line on stderr names the current step from the ledger; stdout keeps only the result', async () => {
-    // Prepare: the attach step is held, so the operation sits at attach for longer than a heartbeat.
-    const hold = cloud.fc!.control.hold({ functionName: 'eni-failover-attach', count: 1 });
+    // Prepare: every attach invocation is held, so the operation sits at attach for longer than a
+    // heartbeat. Every one, not just the first: at x0.01 the attach message's visibility timeout is 1.2 s,
+    // so a held delivery's message is delivered again, and that copy would carry the operation on.
+    const hold = cloud.fc!.control.hold({ functionName: 'eni-failover-attach' });
     let stdout = '';
     let stderr = '';
     const io: CliIo = { stdout: { write: (t: string) => (stdout += t), isTTY: false }, stderr: { write: (t: string) => (stderr += t) }, env: {}, cwd: dir };
