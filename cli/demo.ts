@@ -11,6 +11,7 @@ import { EniStatus } from '../workflow/model';
 import { DetachHangsAfterMs } from '../workflow/steps/attach';
 import guestScript from '../guest/configure-eni.sh';
 import { waitForOutcome as waitForOperationOutcome } from './app';
+import { maskAlarmToken } from './local-up';
 import { systemClock } from '../workflow/ports';
 import { defaultScenarioPath, startLocalCloud, type LocalCloud } from '../local/cloud';
 import { loadScenario, parseScenario, type Scenario } from '../local/ecs';
@@ -179,11 +180,9 @@ async function failover(cloud: LocalCloud, cast: Cast, failure: 'stopped' | 'unr
   const state = ecs.control.state();
   const eni = state.enis.find((e) => e.eniId === cast.eniId)!;
   const latency = ecs.model.scenario.latency;
-  // The alarm URL carries the secret: show it without the token.
-  const alarmUrlShown = cloud.info.alarmUrl.replace(/token=[^&]*/, 'token=***');
   console.log(`local cloud up: ECS ${cloud.info.ecsEndpoint}, MNS ${cloud.info.mnsEndpoint}, FC ${cloud.info.fcEndpoint} (${fc.functions.length} functions from s.yaml)`);
   console.log(`service ENI ${eni.eniId} (${eni.privateIps.join(', ')}) is ${eni.status} on ${cast.primary}; standby ${cast.standby}; failover group "demo": [${cast.primary}, ${cast.standby}]`);
-  console.log(`CloudMonitor alarm callback: ${alarmUrlShown}`);
+  console.log(`CloudMonitor alarm callback: ${maskAlarmToken(cloud.info.alarmUrl)}`);
   console.log(`emulated latencies: detach ${latency.detachSeconds} s, attach ${latency.attachSeconds} s, stop ${latency.stopSeconds} s, command ${latency.commandSeconds} s` + (timeScale === 1 ? '' : ` (x${timeScale})`));
 
   // Step lines may arrive before on-alarm's HTTP answer names the operation: keep them until it does.

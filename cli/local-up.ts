@@ -97,12 +97,15 @@ function processExists(pid: number): boolean {
   }
 }
 
+/** The alarm callback URL as it may be shown: its `token` (the on-alarm secret) replaced by ***. */
+export const maskAlarmToken = (url: string): string => url.replace(/token=[^&]*/, 'token=***');
+
 /** The info as it may be shown: the key secret and the alarm token replaced by ***. */
 export function masked<T extends Partial<LocalCloudInfo>>(info: T): T {
   return {
     ...info,
     ...(info.accessKeySecret !== undefined ? { accessKeySecret: '***' } : {}),
-    ...(info.alarmUrl !== undefined ? { alarmUrl: info.alarmUrl.replace(/token=[^&]*/, 'token=***') } : {}),
+    ...(info.alarmUrl !== undefined ? { alarmUrl: maskAlarmToken(info.alarmUrl) } : {}),
   };
 }
 
