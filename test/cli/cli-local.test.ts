@@ -1,9 +1,6 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ExitCode } from '../../cli/usage';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud';
-import { runCliCaptured as cli } from '../helpers/cli';
+import { cliCloud, dropCliCloud, runCliCaptured as cli } from '../helpers/cli';
 
 /**
  * The CLI against the local cloud: real ECS and MNS SDK requests over loopback, signed with the keys the
@@ -15,16 +12,8 @@ describe('CLI: bind and status against the local cloud (in-process workflow)', (
   let cloud: LocalCloud;
   let dir: string;
   let local: string[];
-  beforeAll(async () => {
-    cloud = await startLocalCloud({ timeScale: 0.01, functions: false });
-    dir = mkdtempSync(join(tmpdir(), 'cli-local-'));
-    writeFileSync(join(dir, 'cloud.json'), JSON.stringify(cloud.info));
-    local = ['--local-file', join(dir, 'cloud.json')];
-  });
-  afterAll(async () => {
-    await cloud.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  beforeAll(async () => void ({ cloud, dir, local } = await cliCloud(() => startLocalCloud({ timeScale: 0.01, functions: false }), 'cli-local-')));
+  afterAll(() => dropCliCloud({ cloud, dir }));
   beforeEach(() => cloud.ecs.control.reset());
   const holder = () => cloud.ecs.control.state().enis.find((e) => e.eniId === 'eni-service');
 
@@ -147,16 +136,8 @@ describe('CLI: submit to the deployed workflow (s.yaml functions on the local cl
   let cloud: LocalCloud;
   let dir: string;
   let local: string[];
-  beforeAll(async () => {
-    cloud = await startLocalCloud({ timeScale: 0.01 });
-    dir = mkdtempSync(join(tmpdir(), 'cli-submit-'));
-    writeFileSync(join(dir, 'cloud.json'), JSON.stringify(cloud.info));
-    local = ['--local-file', join(dir, 'cloud.json')];
-  });
-  afterAll(async () => {
-    await cloud.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  beforeAll(async () => void ({ cloud, dir, local } = await cliCloud(() => startLocalCloud({ timeScale: 0.01 }), 'cli-submit-')));
+  afterAll(() => dropCliCloud({ cloud, dir }));
 
   it('submit --wait sends the request to the requests queue and follows the operation to its outcome', async () => {
     const { code, stdout } = await cli(['submit', '--eni', 'eni-service', '--instance', 'i-standby', '--from', 'i-primary', '--wait', '--timeout', '20', '--json', ...local], dir);

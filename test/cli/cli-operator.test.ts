@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { runCli, type CliIo } from '../../cli/app';
 import { ExitCode } from '../../cli/usage';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud';
-import { cliDefaults, repo, runCliCaptured as cli } from '../helpers/cli';
+import { cliCloud, cliDefaults, dropCliCloud, repo, runCliCaptured as cli } from '../helpers/cli';
 
 /**
  * The operator's side of the CLI: colour only for a terminal (and never with NO_COLOR), --verbose on
@@ -19,16 +19,8 @@ describe('CLI output for people: colour, NO_COLOR, --verbose, --profile', () => 
   let cloud: LocalCloud;
   let dir: string;
   let local: string[];
-  beforeAll(async () => {
-    cloud = await startLocalCloud({ timeScale: 0.01, functions: false });
-    dir = mkdtempSync(join(tmpdir(), 'cli-operator-'));
-    writeFileSync(join(dir, 'cloud.json'), JSON.stringify(cloud.info));
-    local = ['--local-file', join(dir, 'cloud.json')];
-  });
-  afterAll(async () => {
-    await cloud.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  beforeAll(async () => void ({ cloud, dir, local } = await cliCloud(() => startLocalCloud({ timeScale: 0.01, functions: false }), 'cli-operator-')));
+  afterAll(() => dropCliCloud({ cloud, dir }));
 
   it('colours a terminal, and the same words stay plain for a pipe, with NO_COLOR, and with --json', async () => {
     const tty = await cli(['status', ...local], dir, { tty: true });
@@ -140,15 +132,8 @@ describe('CLI output for people: colour, NO_COLOR, --verbose, --profile', () => 
 describe('submit --wait says where the operation is while it waits', () => {
   let cloud: LocalCloud;
   let dir: string;
-  beforeAll(async () => {
-    cloud = await startLocalCloud({ timeScale: 0.01 });
-    dir = mkdtempSync(join(tmpdir(), 'cli-heartbeat-'));
-    writeFileSync(join(dir, 'cloud.json'), JSON.stringify(cloud.info));
-  });
-  afterAll(async () => {
-    await cloud.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  beforeAll(async () => void ({ cloud, dir } = await cliCloud(() => startLocalCloud({ timeScale: 0.01 }), 'cli-heartbeat-')));
+  afterAll(() => dropCliCloud({ cloud, dir }));
 
   it('a heartbeat line on stderr names the current step from the ledger; stdout keeps only the result', async () => {
     // Prepare: every attach invocation is held, so the operation sits at attach for longer than a

@@ -1,12 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { duration } from '../../cli/timeline';
 import { ExitCode } from '../../cli/usage';
 import type { LocalCloud } from '../../local/cloud';
 import { cloudWith, ledgerOf, operationFor, runThroughQueues, scenarioFile } from '../integration/helpers';
 import { allText, findAll, hasClass, parseXml } from '../helpers/xml';
-import { runCliCaptured as cli } from '../helpers/cli';
+import { cliCloud, dropCliCloud, runCliCaptured as cli } from '../helpers/cli';
 
 /**
  * `eni-failover timeline` end to end: a failover through s.yaml's functions on the local cloud (the built
@@ -18,16 +17,8 @@ describe('CLI: timeline of a failover on the local cloud', () => {
   let cloud: LocalCloud;
   let dir: string;
   let local: string[];
-  beforeAll(async () => {
-    cloud = await cloudWith(scenarioFile('two-node-failover'));
-    dir = mkdtempSync(join(tmpdir(), 'cli-timeline-'));
-    writeFileSync(join(dir, 'cloud.json'), JSON.stringify(cloud.info));
-    local = ['--local-file', join(dir, 'cloud.json')];
-  });
-  afterAll(async () => {
-    await cloud.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  beforeAll(async () => void ({ cloud, dir, local } = await cliCloud(() => cloudWith(scenarioFile('two-node-failover')), 'cli-timeline-')));
+  afterAll(() => dropCliCloud({ cloud, dir }));
 
   it('draws one bar per step invocation the ledger recorded, ending at the outcome event', async () => {
     cloud.ecs.control.setInstanceStatus({ instanceId: 'i-primary', status: 'Stopped' });
