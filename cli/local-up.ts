@@ -166,7 +166,7 @@ function banner(info: OwnedInfo, file: string, timeScale: number): string {
     ['MNS', info.mnsEndpoint],
     ['Tablestore', `${info.tablestoreEndpoint} (instance ${info.tablestoreInstance})`],
     ['FC', info.fcEndpoint || '(functions not running)'],
-    ['alarm URL', masked(info).alarmUrl || '(none)'],
+    ['alarm URL', maskAlarmToken(info.alarmUrl) || '(none)'],
     ['access key', `${info.accessKeyId} / *** (the secret and the alarm token are in the file, mode 0600)`],
   ];
   return [
