@@ -1,9 +1,10 @@
 import { join } from 'node:path';
-import { startLocalCloud, defaultScenarioPath, projectRoot } from '../local/cloud';
+import { startLocalCloud, defaultScenarioPath, projectRoot, type LocalCloud } from '../local/cloud';
 import { runInProcess } from '../workflow/in-process';
 import { parseBindRequest } from '../workflow/messages';
 import { parseGroups } from '../workflow/groups';
 import { MemoryLedger } from '../workflow/memory-ledger';
+import type { LedgerPort } from '../workflow/ledger';
 import { TablestoreLedger } from '../cloud/ledger';
 import type { OperationEvent } from '../workflow/messages';
 import { readFileSync } from 'node:fs';
@@ -35,6 +36,44 @@ const Schedules: { name: string; wait: WaitPolicy }[] = [
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+/** The cloud's own time on the failover's critical path: detach 2 s + attach 3 s + guest command 1 s, scaled. */
+const InherentMs = (2 + 3 + 1) * 1000 * Scale;
+
+/**
+ * One in-process failover of the demo ENI from a Stopped i-primary to i-standby, on a fresh local cloud of
+ * `scenario` (functions off): `measure` reads the cloud's counters and the run's wall time before the cloud
+ * closes. A failover that does not succeed throws, naming `label`.
+ */
+async function timedFailover<T>(
+  scenario: string | Record<string, unknown>,
+  label: string,
+  originId: string,
+  options: { readonly wait?: WaitPolicy; readonly ledger?: (cloud: LocalCloud) => LedgerPort },
+  measure: (cloud: LocalCloud, ms: number) => T,
+): Promise<T> {
+  const cloud = await startLocalCloud({ scenario: scenario as never, timeScale: Scale, functions: false });
+  try {
+    cloud.ecs.control.setInstanceStatus({ instanceId: 'i-primary', status: 'Stopped' });
+    const parsed = parseBindRequest({ eniId: 'eni-service', instanceId: 'i-standby', sourceInstanceId: 'i-primary', regionId: cloud.regionId, origin: { kind: 'cli', id: originId, time: new Date().toISOString() } });
+    if (!parsed.ok) throw new Error(parsed.error);
+    const ledger = options.ledger?.(cloud) ?? new MemoryLedger();
+    const t0 = Date.now();
+    const event = await runInProcess(parsed.value, {
+      ecs: cloud.ecsPort(),
+      clock: systemClock,
+      guestScript: 'true',
+      timeScale: Scale,
+      ...(options.wait ? { wait: options.wait } : {}),
+      ledger,
+      authority: { groups: parseGroups(groupsYaml, 'config/groups.yaml'), allowUnmanaged: false },
+    });
+    if (event.outcome !== 'succeeded') throw new Error(`${label}: ${event.outcome} ${event.message}`);
+    return measure(cloud, Date.now() - t0);
+  } finally {
+    await cloud.close();
+  }
+}
+
 /**
  * The same in-process failover on the kind ECS and on the realistic one (issue 11), same run, seeds 1..Runs
  * for the realistic draws: what the roughness costs end to end, in ECS calls, and how often it was met.
@@ -48,20 +87,11 @@ export async function benchRealism(): Promise<string> {
     const refusals: number[] = [];
     for (let i = 0; i < RealismRuns; i++) {
       const scenario = name === 'kind ECS' ? base : { ...base, realism: { extends: 'realistic', seed: i + 1 } };
-      const cloud = await startLocalCloud({ scenario: scenario as never, timeScale: Scale, functions: false });
-      try {
-        cloud.ecs.control.setInstanceStatus({ instanceId: 'i-primary', status: 'Stopped' });
-        const parsed = parseBindRequest({ eniId: 'eni-service', instanceId: 'i-standby', sourceInstanceId: 'i-primary', regionId: cloud.regionId, origin: { kind: 'cli', id: `bench-r-${i}`, time: new Date().toISOString() } });
-        if (!parsed.ok) throw new Error(parsed.error);
-        const t0 = Date.now();
-        const event = await runInProcess(parsed.value, { ecs: cloud.ecsPort(), clock: systemClock, guestScript: 'true', timeScale: Scale, ledger: new MemoryLedger(), authority: { groups: parseGroups(groupsYaml, 'config/groups.yaml'), allowUnmanaged: false } });
-        if (event.outcome !== 'succeeded') throw new Error(`${name} seed ${i + 1}: ${event.outcome} ${event.message}`);
-        times.push(Date.now() - t0);
+      await timedFailover(scenario, `${name} seed ${i + 1}`, `bench-r-${i}`, {}, (cloud, ms) => {
+        times.push(ms);
         calls.push(cloud.ecs.control.calls().length);
         refusals.push(cloud.ecs.control.calls().filter((c) => c.code !== undefined).length);
-      } finally {
-        await cloud.close();
-      }
+      });
     }
     rows.push({ name, ms: median(times), calls: median(calls), refusals: median(refusals) });
   }
@@ -75,25 +105,15 @@ export async function benchRealism(): Promise<string> {
 
 export async function benchWorkflow(): Promise<string> {
   const out: string[] = [];
-  const inherent = (2 + 3 + 1) * 1000 * Scale;
   const rows: { name: string; ms: number; calls: number }[] = [];
   for (const s of Schedules) {
     const times: number[] = [];
     const calls: number[] = [];
     for (let i = 0; i < Runs; i++) {
-      const cloud = await startLocalCloud({ scenario: defaultScenarioPath, timeScale: Scale, functions: false });
-      try {
-        cloud.ecs.control.setInstanceStatus({ instanceId: 'i-primary', status: 'Stopped' });
-        const parsed = parseBindRequest({ eniId: 'eni-service', instanceId: 'i-standby', sourceInstanceId: 'i-primary', regionId: cloud.regionId, origin: { kind: 'cli', id: `bench-${i}`, time: new Date().toISOString() } });
-        if (!parsed.ok) throw new Error(parsed.error);
-        const t0 = Date.now();
-        const event = await runInProcess(parsed.value, { ecs: cloud.ecsPort(), clock: systemClock, guestScript: 'true', timeScale: Scale, wait: s.wait, ledger: new MemoryLedger(), authority: { groups: parseGroups(groupsYaml, 'config/groups.yaml'), allowUnmanaged: false } });
-        if (event.outcome !== 'succeeded') throw new Error(`${s.name}: ${event.outcome} ${event.message}`);
-        times.push(Date.now() - t0);
+      await timedFailover(defaultScenarioPath, s.name, `bench-${i}`, { wait: s.wait }, (cloud, ms) => {
+        times.push(ms);
         calls.push(cloud.ecs.control.calls().length);
-      } finally {
-        await cloud.close();
-      }
+      });
     }
     rows.push({ name: s.name, ms: median(times), calls: median(calls) });
   }
@@ -101,7 +121,7 @@ export async function benchWorkflow(): Promise<string> {
   out.push(`### Failover (detach 2 s + attach 3 s + guest command 1 s, x${Scale}; median of ${Runs}, in-process steps, real SDK to the local ECS)`, '');
   out.push('| polling schedule | end-to-end ms | inherent ms | overhead | ECS calls | time vs eni-failover |', '|---|---:|---:|---:|---:|---:|');
   for (const r of rows) {
-    out.push(`| ${r.name} | ${r.ms} | ${inherent} | ${(((r.ms - inherent) / inherent) * 100).toFixed(1)}% | ${r.calls} | ${(r.ms / ours.ms).toFixed(2)}x |`);
+    out.push(`| ${r.name} | ${r.ms} | ${InherentMs} | ${(((r.ms - InherentMs) / InherentMs) * 100).toFixed(1)}% | ${r.calls} | ${(r.ms / ours.ms).toFixed(2)}x |`);
   }
 
   // The ledger's cost: the same in-process failover with the ledger in memory (no round trips: what the
@@ -112,31 +132,25 @@ export async function benchWorkflow(): Promise<string> {
     let ots = 0;
     let byOp = '';
     for (let i = 0; i < Runs; i++) {
-      const cloud = await startLocalCloud({ scenario: defaultScenarioPath, timeScale: Scale, functions: false });
-      try {
-        cloud.ecs.control.setInstanceStatus({ instanceId: 'i-primary', status: 'Stopped' });
-        const parsed = parseBindRequest({ eniId: 'eni-service', instanceId: 'i-standby', sourceInstanceId: 'i-primary', regionId: cloud.regionId, origin: { kind: 'cli', id: `bench-l-${i}`, time: new Date().toISOString() } });
-        if (!parsed.ok) throw new Error(parsed.error);
-        const ledger = kind === 'in memory' ? new MemoryLedger() : new TablestoreLedger({ endpoint: cloud.info.tablestoreEndpoint, instanceName: cloud.info.tablestoreInstance, credentials: cloud.root });
-        const before = cloud.tablestore.control.calls().length;
-        const t0 = Date.now();
-        const event = await runInProcess(parsed.value, { ecs: cloud.ecsPort(), clock: systemClock, guestScript: 'true', timeScale: Scale, ledger, authority: { groups: parseGroups(groupsYaml, 'config/groups.yaml'), allowUnmanaged: false } });
-        if (event.outcome !== 'succeeded') throw new Error(`ledger ${kind}: ${event.outcome} ${event.message}`);
-        times.push(Date.now() - t0);
+      let before = 0;
+      const ledger = (cloud: LocalCloud): LedgerPort => {
+        before = cloud.tablestore.control.calls().length;
+        return kind === 'in memory' ? new MemoryLedger() : new TablestoreLedger({ endpoint: cloud.info.tablestoreEndpoint, instanceName: cloud.info.tablestoreInstance, credentials: cloud.root });
+      };
+      await timedFailover(defaultScenarioPath, `ledger ${kind}`, `bench-l-${i}`, { ledger }, (cloud, ms) => {
+        times.push(ms);
         const calls = cloud.tablestore.control.calls().slice(before);
         ots = calls.length;
         const counts: Record<string, number> = {};
         for (const c of calls) counts[c.operation] = (counts[c.operation] ?? 0) + 1;
         byOp = Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ');
-      } finally {
-        await cloud.close();
-      }
+      });
     }
     ledgerRows.push({ name: kind, ms: median(times), ots, byOp });
   }
   out.push('', `### The operation ledger's cost (same failover in-process, x${Scale}, median of ${Runs})`, '');
   out.push('| ledger | end-to-end ms | overhead over inherent | Tablestore calls per operation |', '|---|---:|---:|---|');
-  for (const r of ledgerRows) out.push(`| ${r.name} | ${r.ms} | ${(((r.ms - inherent) / inherent) * 100).toFixed(1)}% | ${r.ots}${r.byOp ? ` (${r.byOp})` : ''} |`);
+  for (const r of ledgerRows) out.push(`| ${r.name} | ${r.ms} | ${(((r.ms - InherentMs) / InherentMs) * 100).toFixed(1)}% | ${r.ots}${r.byOp ? ` (${r.byOp})` : ''} |`);
   out.push('', `Tablestore vs in memory: ${(ledgerRows[1]!.ms / ledgerRows[0]!.ms).toFixed(3)}x the time; the wall-clock difference is the ledger's round trips (loopback here; a few ms each inside an Alibaba region).`);
 
   return out.join('\n');
@@ -183,7 +197,6 @@ const HopOrder = ['on-alarm', 'validate', 'stop-if-required', 'attach', 'verify-
  * and each transition's poll overshoot; medians of Runs. `npm start` prints the same split for one run.
  */
 export async function benchDeployedShape(): Promise<string> {
-  const inherent = (2 + 3 + 1) * 1000 * Scale;
   const out = [`### Deployed shape: cold vs warm, per hop (alarm POST -> on-alarm -> queued step functions; detach 2 s + attach 3 s + guest command 1 s, x${Scale}; median of ${Runs})`, ''];
   const summary: string[] = ['| path | end-to-end ms | inherent ms | end-to-end / inherent | ECS calls |', '|---|---:|---:|---:|---:|'];
   for (const warm of [false, true]) {
@@ -191,7 +204,7 @@ export async function benchDeployedShape(): Promise<string> {
     for (let i = 0; i < Runs; i++) runs.push(await deployedFailover(warm, i));
     const ms = median(runs.map((r) => r.ms));
     const calls = median(runs.map((r) => r.calls));
-    summary.push(`| ${warm ? 'warm (minimum instances)' : 'cold (on-demand instances)'} | ${ms} | ${inherent} | ${(ms / inherent).toFixed(2)} | ${calls} |`);
+    summary.push(`| ${warm ? 'warm (minimum instances)' : 'cold (on-demand instances)'} | ${ms} | ${InherentMs} | ${(ms / InherentMs).toFixed(2)} | ${calls} |`);
     out.push(`#### ${warm ? 'Warm' : 'Cold'} path`, '', '| hop | trigger pickup ms | instance start ms | module load ms | initializer ms | handler ms |', '|---|---:|---:|---:|---:|---:|');
     for (const fn of HopOrder) {
       const seen = runs.map((r) => r.split.hops.find((h) => h.function === fn)).filter((h): h is Hop => h !== undefined);
