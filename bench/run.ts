@@ -1,6 +1,6 @@
 /* `npm run bench`: every benchmark of the project, printed as markdown tables. Not a test: numbers are
    read by people, never asserted. */
-import { benchColdStart, benchFunctionBundles, toMarkdown as coldMd } from './cold-start';
+import { benchColdStart, benchFunctionBundles, bundlesToMarkdown, toMarkdown as coldMd } from './cold-start';
 import { benchLocalEcs, toMarkdown as ecsMd } from './ecs';
 import { benchLocalFc, toMarkdown as fcMd } from './fc';
 import { benchLocalMns, toMarkdown as mnsMd } from './mns';
@@ -22,8 +22,8 @@ async function main() {
   console.log(mnsMd(await benchLocalMns()));
   console.log('\n## Local FC runtime\n');
   console.log(fcMd(await benchLocalFc()));
-  console.log('\n## Function bundles (cold start: median `require` of each dist/functions bundle in fresh node processes)\n');
-  console.log(coldMd(benchFunctionBundles()));
+  console.log('\n## Function bundles (cold start: median `require` of each dist/functions bundle in fresh node processes, with and without its V8 code cache)\n');
+  console.log(bundlesToMarkdown(benchFunctionBundles()));
   console.log('\n## ECS port cold start\n');
   console.log(coldMd(await benchColdStart()));
 }

@@ -1,7 +1,8 @@
 // Bundles every function under functions/<name>/index.ts into dist/functions/<name>/index.js (what s.yaml
 // points at, one bundle per function for a small cold start), and the CLI into dist/cli.js.
 import { build } from 'esbuild';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import tablestoreProto from './tablestore-proto.cjs';
 
@@ -34,6 +35,9 @@ const common = {
     'socks-proxy-agent': './scripts/bundle-stubs/websocket-only.cjs',
     'https-proxy-agent': './scripts/bundle-stubs/websocket-only.cjs',
     'http-proxy-agent': './scripts/bundle-stubs/websocket-only.cjs',
+    // Used only by @darabonba/typescript's func.js (merge) and date.js ($dara.Date): the stubs say why.
+    lodash: './scripts/bundle-stubs/lodash-merge.cjs',
+    moment: './scripts/bundle-stubs/moment-unused.cjs',
   },
   // The tablestore SDK's protocol messages from the SDK's own .proto files, not its 620 KB static code
   // (scripts/tablestore-proto.cjs says how and why).
@@ -44,11 +48,21 @@ const common = {
 rmSync(join(root, 'dist', 'functions'), { recursive: true, force: true });
 await Promise.all([
   ...names.map((name) =>
-    build({ ...common, entryPoints: [join(functionsDir, name, 'index.ts')], outfile: join(root, 'dist', 'functions', name, 'index.js') }),
+    build({ ...common, entryPoints: [join(functionsDir, name, 'index.ts')], outfile: join(root, 'dist', 'functions', name, 'bundle.js') }),
   ),
   build({ ...common, minify: false, entryPoints: [join(root, 'cli', 'demo.ts')], outfile: join(root, 'dist', 'demo.js') }),
   ...(existsSync(join(root, 'cli', 'main.ts'))
     ? [build({ ...common, minify: false, entryPoints: [join(root, 'cli', 'main.ts')], outfile: join(root, 'dist', 'cli.js') })]
     : []),
 ]);
+// Each function directory: the loader FC runs (index.js), the bundle, and V8's code cache of the bundle
+// (scripts/function-loader.cjs says why). The cache is made by compiling and running the bundle's top level
+// once in a fresh node - the functions compiled by then are what a cold start would compile - with the
+// environment a function sees before its first event (none of ours: no client is made at load).
+for (const name of names) {
+  const dir = join(root, 'dist', 'functions', name);
+  copyFileSync(join(root, 'scripts', 'function-loader.cjs'), join(dir, 'index.js'));
+  const made = spawnSync(process.execPath, [join(root, 'scripts', 'make-code-cache.cjs'), join(dir, 'bundle.js')], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+  if (made.status !== 0) throw new Error(`build: the code cache of ${name} could not be made: ${made.stderr || made.stdout}`);
+}
 console.log(`build: ${names.length} function bundle(s)${names.length ? ': ' + names.join(', ') : ''}`);
