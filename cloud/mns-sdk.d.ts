@@ -60,3 +60,8 @@ declare module '@alicloud/mns' {
 
   export = MNSClient;
 }
+
+/** @alicloud/mns 1.2.0 lib/helper.js: the response parser its client uses (xml2js.parseString as a promise). */
+declare module '@alicloud/mns/lib/helper' {
+  export function parseXML(input: string): Promise<unknown>;
+}

@@ -30,6 +30,8 @@ const common = {
   // takes lib/, and es5/ needs babel-runtime, which is not installed: bundle only lib/.
   alias: {
     '@alicloud/mns': '@alicloud/mns/lib/client.js',
+    // The client's response parser (cloud/mns.ts prime()): its own file, not a path under client.js.
+    '@alicloud/mns/lib/helper': './node_modules/@alicloud/mns/lib/helper.js',
     // Used only by @darabonba/typescript's WebSocket client, which nothing here calls (the stub says why).
     ws: './scripts/bundle-stubs/websocket-only.cjs',
     'socks-proxy-agent': './scripts/bundle-stubs/websocket-only.cjs',

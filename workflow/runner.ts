@@ -297,14 +297,20 @@ export async function runDelivery(wake: WakeMessage, deps: RunnerDeps): Promise<
   }
 
   /**
-   * Frees the ENI's lease, publishes the outcome on the outcomes topic (tagged with the outcome, for
+   * Frees the ENI's lease and publishes the outcome on the outcomes topic (tagged with the outcome, for
    * subscriptions that filter; failures also go to the dead-letter queue), then records that it did.
    */
   async function publish(event: OperationEvent): Promise<void> {
-    await releaseEniLease(ledger, rec.request.eniId, rec.operationId, { outcome: event.outcome, instanceId: rec.request.instanceId, ...(event.reason ? { reason: event.reason } : {}), step: event.step }, clock.now());
     const body = JSON.stringify(event);
-    await deps.topic.publish(queues.outcomes, body, { tag: event.outcome });
-    if (event.outcome === Outcome.Failed) await deps.queue.send(queues.deadLetter, body);
+    // The outcome is recorded already; freeing the lease and telling the subscribers are independent. A
+    // next operation on the ENI that a subscriber starts at once finds the lease a moment later (validate waits).
+    await Promise.all([
+      releaseEniLease(ledger, rec.request.eniId, rec.operationId, { outcome: event.outcome, instanceId: rec.request.instanceId, ...(event.reason ? { reason: event.reason } : {}), step: event.step }, clock.now()),
+      (async () => {
+        await deps.topic.publish(queues.outcomes, body, { tag: event.outcome });
+        if (event.outcome === Outcome.Failed) await deps.queue.send(queues.deadLetter, body);
+      })(),
+    ]);
     // Best effort: if this write is lost, a later copy publishes the same event again (same operationId).
     const done = changed({ published: true });
     if (await ledger.update(done)) rec = done;

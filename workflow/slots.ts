@@ -28,7 +28,8 @@ export async function reservedOn(ledger: LedgerPort, instanceId: string, now: nu
   return liveReservations(lease, now, exceptEniId).map((r) => r.eniId);
 }
 
-function liveReservations(lease: LeaseRecord | undefined, now: number, exceptEniId?: string): Reservation[] {
+/** The reservations of a slots row live at `now`, other than `exceptEniId`'s. */
+export function liveReservations(lease: LeaseRecord | undefined, now: number, exceptEniId?: string): Reservation[] {
   return (lease?.reserved ?? []).filter((r) => r.until > now && r.eniId !== exceptEniId);
 }
 
@@ -43,16 +44,17 @@ export type SlotAnswer =
  * row lists the reservation and at no moment did bound + reserved ENIs exceed `quota`; a reservation of the
  * same ENI is replaced, not added (a repeated trigger reserves once); reservations of ENIs now bound, or
  * past their deadline, are dropped as it writes. Throws when the row changed {@link ReserveTries} times in a
- * row (the caller's trigger is retried).
+ * row (the caller's trigger is retried). `seen`: the row as the caller just read it (null: absent), used
+ * for the first try instead of a read; a row that changed since fails the compare-and-set and is read again.
  */
 export async function reserveStandbySlot(
   ledger: LedgerPort,
-  args: { standby: string; eniId: string; operationId: string; until: number; now: number; boundEniIds: readonly string[]; quota: number },
+  args: { standby: string; eniId: string; operationId: string; until: number; now: number; boundEniIds: readonly string[]; quota: number; seen?: LeaseRecord | null },
 ): Promise<SlotAnswer> {
   const id = standbySlotsId(args.standby);
   const bound = new Set(args.boundEniIds.filter((e) => e !== args.eniId));
   for (let tries = 0; tries < ReserveTries; tries++) {
-    const lease = await ledger.getLease(id);
+    const lease = tries === 0 && args.seen !== undefined ? (args.seen ?? undefined) : await ledger.getLease(id);
     const others = liveReservations(lease, args.now, args.eniId).filter((r) => !bound.has(r.eniId));
     if (bound.size + others.length >= args.quota) return { ok: false, bound: bound.size, reserved: others.length, quota: args.quota };
     const next: LeaseRecord = {

@@ -99,10 +99,11 @@ export async function selectStandby(input: SelectStandbyInput, ecs: EcsPort): Pr
       pass(PassOver.OtherZone, `${id} is in zone ${instance.zoneId}, the ENI in ${eni.zoneId}`);
       continue;
     }
-    const type = await ecs.describeInstanceType(instance.instanceType);
+    // The type's quota and the slots in flight are independent reads: one round trip.
+    const [type, reservedIds] = await Promise.all([ecs.describeInstanceType(instance.instanceType), input.reservedOn?.(id) ?? []]);
     if (type !== undefined) {
       const bound = instance.eniIds.filter((e) => e !== eni.eniId);
-      const reserved = input.reservedOn === undefined ? [] : (await input.reservedOn(id)).filter((e) => e !== eni.eniId && !bound.includes(e));
+      const reserved = reservedIds.filter((e) => e !== eni.eniId && !bound.includes(e));
       const used = bound.length + reserved.length + (input.plannedEnis?.get(id) ?? 0);
       if (used >= type.eniQuantity) {
         const inFlight = reserved.length > 0 ? ` and ${reserved.length} on their way (operations in flight)` : '';

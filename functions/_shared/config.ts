@@ -38,6 +38,8 @@ const Env = z.object({
   FAILOVER_GROUPS: z.string().optional(),
   /** 'true' lets requests bind ENIs that are in no group (the deployment's choice, never a message's). */
   ALLOW_UNMANAGED: z.enum(['true', 'false', '']).default('false'),
+  /** s.yaml vars.warmInstances: the instances each failover function keeps running; 0 turns warm-ahead on (workflow/warm-ahead.ts). */
+  WARM_INSTANCES: z.coerce.number().int().min(0).max(1000).optional(),
 });
 
 export interface FunctionConfig {
@@ -53,6 +55,11 @@ export interface FunctionConfig {
   /** The failover groups: from FAILOVER_GROUPS, else the bundled config/groups.yaml. */
   readonly groups: GroupsConfig;
   readonly allowUnmanaged: boolean;
+  /**
+   * The instances this function keeps running (s.yaml scalingConfig.minInstances, WARM_INSTANCES): 0, the
+   * steps warm their successors ahead; more, the initializer primes the ECS client too; unset, neither.
+   */
+  readonly warmInstances?: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, bundledGroupsYaml = ''): FunctionConfig {
@@ -81,6 +88,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, bundledGroupsYa
         ? parseGroups(e.FAILOVER_GROUPS, 'FAILOVER_GROUPS')
         : parseGroups(bundledGroupsYaml, 'config/groups.yaml (bundled)'),
     allowUnmanaged: e.ALLOW_UNMANAGED === 'true',
+    ...(e.WARM_INSTANCES === undefined ? {} : { warmInstances: e.WARM_INSTANCES }),
   };
 }
 

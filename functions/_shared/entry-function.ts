@@ -406,7 +406,7 @@ export function entryFunctionFromEnvironment(
 ) {
   const config: FunctionConfig = loadConfig(env, bundledGroupsYaml);
   const clients = instanceClients(config, env);
-  return { handler: entryHandler(kind, config, clients, env, prepareScripts), initialize: initializerOf(clients) };
+  return { handler: entryHandler(kind, config, clients, env, prepareScripts), initialize: initializerOf(clients, config) };
 }
 
 /** {@link entryFunctionFromEnvironment}'s handler alone. */

@@ -3,6 +3,7 @@ import type { FcContextLike } from '../../cloud/credentials';
 import type { LedgerPort } from '../../workflow/ledger';
 import type { Step } from '../../workflow/messages';
 import { parseWake } from '../../workflow/operation';
+import { WarmAheadEveryMs, WarmAheadOf, isWarmAhead, warmAheadBody, warmAheadGate } from '../../workflow/warm-ahead';
 import { systemClock, type Clock, type QueuePort, type TopicPort } from '../../workflow/ports';
 import { DefaultWaitPolicy, runDelivery, type RunReport } from '../../workflow/runner';
 import groupsYaml from '../../config/groups.yaml' with { type: 'text' };
@@ -25,10 +26,15 @@ export interface StepFunctionDeps {
   /** The guest script (guest/configure-eni.sh): only configure-guest-routes runs it, so only its bundle carries it. */
   readonly guestScript?: string;
   readonly log?: (line: Record<string, unknown>) => void;
+  /**
+   * The steps keep no instance running (s.yaml vars.warmInstances: 0): a delivery of a step that waits on
+   * the cloud first sends its successor a warm-ahead message, at most once per `everyMs` (workflow/warm-ahead.ts).
+   */
+  readonly warmAhead?: { readonly everyMs: number };
 }
 
 /** What one invocation did with each message it was given. */
-export type MessageReport = { messageId: string } & (RunReport | { kind: 'rejected'; error: string });
+export type MessageReport = { messageId: string } & (RunReport | { kind: 'rejected'; error: string } | { kind: 'warmed' });
 
 /**
  * The adapter between an EventBridge MNS trigger and one workflow step: decode, parse the wake-up, run the
@@ -40,6 +46,8 @@ export type MessageReport = { messageId: string } & (RunReport | { kind: 'reject
 export function createStepFunction(deps: StepFunctionDeps) {
   const clock = deps.clock ?? systemClock;
   const log = deps.log ?? ((line) => console.log(JSON.stringify(line)));
+  const successor = deps.warmAhead === undefined ? undefined : WarmAheadOf[deps.step];
+  const gate = deps.warmAhead === undefined ? undefined : warmAheadGate(deps.warmAhead.everyMs);
   return async function handler(event: Buffer | string, context: StepFunctionContext): Promise<MessageReport[]> {
     const { ecs, queue, topic, ledger } = deps.ports(context);
     const reject = async (messageId: string, error: string, body: string): Promise<MessageReport> => {
@@ -56,6 +64,11 @@ export function createStepFunction(deps: StepFunctionDeps) {
 
     const reports: MessageReport[] = [];
     for (const message of decoded.messages) {
+      // An entry's warm-ahead (workflow/warm-ahead.ts): this instance has started, which was the point.
+      if (isWarmAhead(message.body)) {
+        reports.push({ messageId: message.messageId, kind: 'warmed' });
+        continue;
+      }
       const parsed = parseWake(message.body);
       if (!parsed.ok) {
         reports.push(await reject(message.messageId, `malformed wake-up: ${parsed.error}`, message.body));
@@ -65,6 +78,14 @@ export function createStepFunction(deps: StepFunctionDeps) {
         reports.push(await reject(message.messageId, `wake-up for step ${parsed.value.step} arrived at ${deps.step}`, message.body));
         continue;
       }
+      // Sent alongside the delivery, never failing it: a lost one only means the successor starts cold.
+      const warming =
+        successor !== undefined && gate!.due(clock.now())
+          ? queue.send(deps.config.queues[successor], warmAheadBody(deps.step)).then(
+              () => log({ step: deps.step, decision: 'warm-ahead', to: successor, requestId: context.requestId }),
+              (err: unknown) => log({ step: deps.step, decision: 'warm-ahead', to: successor, lost: (err as Error).message, requestId: context.requestId }),
+            )
+          : undefined;
       const report = await runDelivery(parsed.value, {
         ecs: ecs.withDeadline(clock.now() + deps.config.stepBudgetMs),
         queue,
@@ -78,7 +99,7 @@ export function createStepFunction(deps: StepFunctionDeps) {
         wait: { ...DefaultWaitPolicy, budgetMs: deps.config.stepBudgetMs },
         deliveryId: message.messageId,
         log: (line: Record<string, unknown>) => log({ ...line, requestId: context.requestId, messageId: message.messageId }),
-      });
+      }).finally(() => warming);
       if (report.kind === 'unknown') {
         reports.push(await reject(message.messageId, report.error, message.body));
         continue;
@@ -97,7 +118,13 @@ export function stepFunctionFromEnvironment(step: Step, guestScript?: string) {
   const config = loadConfig(process.env, groupsYaml);
   const clients = instanceClients(config);
   return {
-    handler: createStepFunction({ step, config, ports: (context) => clients.ports(context), ...(guestScript === undefined ? {} : { guestScript }) }),
-    initialize: initializerOf(clients),
+    handler: createStepFunction({
+      step,
+      config,
+      ports: (context) => clients.ports(context),
+      ...(guestScript === undefined ? {} : { guestScript }),
+      ...(config.warmInstances === 0 ? { warmAhead: { everyMs: WarmAheadEveryMs * config.timeScale } } : {}),
+    }),
+    initialize: initializerOf(clients, config),
   };
 }

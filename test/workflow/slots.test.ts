@@ -31,4 +31,23 @@ describe('Standby slots', () => {
     // Past eni-b's deadline its slot is free again.
     expect((await reserveStandbySlot(ledger, { ...base, now: 10_001, boundEniIds: ['eni-p0', 'eni-x', 'eni-a'], eniId: 'eni-c', operationId: 'op-c' })).ok).toBe(true);
   });
+
+  it('starts from the row the caller read (seen), and a row that changed since fails the compare-and-set and is read again', async () => {
+    // Prepare: one free slot left (primary and eni-x bound, eni-a reserved, quota 4); the caller read the row before eni-a's reservation.
+    const ledger = new MemoryLedger();
+    const before = (await ledger.getLease('slots/i-standby')) ?? null;
+    expect((await reserveStandbySlot(ledger, { ...base, eniId: 'eni-a', operationId: 'op-a' })).ok).toBe(true);
+    // Act: two reservations from the stale read; the second would overfill the standby if the stale row were trusted.
+    const first = await reserveStandbySlot(ledger, { ...base, eniId: 'eni-b', operationId: 'op-b', seen: before });
+    const second = await reserveStandbySlot(ledger, { ...base, eniId: 'eni-c', operationId: 'op-c', seen: before });
+    // Assess: the first got the last slot after re-reading (eni-a kept), the second is refused with the true count.
+    expect(first.ok).toBe(true);
+    expect(second).toEqual({ ok: false, bound: 2, reserved: 2, quota: 4 });
+    expect((await reservedOn(ledger, 'i-standby', base.now)).sort()).toEqual(['eni-a', 'eni-b']);
+    // A fresh read is used as is: no second read (the row is where it was read).
+    const row = await ledger.getLease('slots/i-standby');
+    const reads = jest.spyOn(ledger, 'getLease');
+    expect((await reserveStandbySlot(ledger, { ...base, quota: 5, eniId: 'eni-d', operationId: 'op-d', seen: row ?? null })).ok).toBe(true);
+    expect(reads).not.toHaveBeenCalled();
+  });
 });

@@ -109,13 +109,15 @@ export async function normaliseAlarm(alarm: AlarmCallback, deps: EntryDeps & { w
   const at = alarm.timestampMs ?? deps.now();
   if (alarm.alertState === AlarmState.Ok) return alarmBackToOk(alarm, at, deps);
   if (!Triggering.has(alarm.alertState)) return { kind: 'ignored', reason: `${alarm.alertState} state` };
-  await recordPreferredFailure(alarm, at, deps);
   const origin = {
     kind: 'alarm' as const,
     id: `${alarm.alertName}/${alarm.instanceId}/${windowStart(at, deps.windowSeconds ?? DefaultFlapWindowSeconds)}`.slice(0, 256),
     time: new Date(at).toISOString(),
   };
-  return { kind: 'decided', decisions: await failoverFrom(alarm.instanceId, origin, deps) };
+  // Independent: the failback clock's reset (a ledger row per group) and the failover's own reads. Both
+  // are done before the entry answers; either failing fails the callback, which CloudMonitor repeats.
+  const [, decisions] = await Promise.all([recordPreferredFailure(alarm, at, deps), failoverFrom(alarm.instanceId, origin, deps)]);
+  return { kind: 'decided', decisions };
 }
 
 /**

@@ -1,11 +1,11 @@
 import { BindRequest, deriveOperationId, type Origin } from '../messages';
 import { describeGroupEnis, groupsOfInstance, type FailoverGroup, type GroupsConfig } from '../groups';
 import { EniStatus, type Eni, type Instance } from '../model';
-import type { LedgerPort } from '../ledger';
+import { standbySlotsId, type LeaseRecord, type LedgerPort } from '../ledger';
 import { operationMovingFrom } from '../operation';
 import type { EcsPort } from '../ports';
 import { Reason } from '../rules';
-import { reserveStandbySlot, reservedOn } from '../slots';
+import { liveReservations, reserveStandbySlot } from '../slots';
 import { selectStandby, type PassedOver } from '../standby';
 
 /**
@@ -101,7 +101,9 @@ export async function failoverFrom(failedInstanceId: string, origin: Origin, dep
   if (groups.length === 0) return [{ kind: 'skip', reason: `${failedInstanceId} is a member of no failover group` }];
   const decisions: EntryDecision[] = [];
   for (const group of groups) {
-    const held = await describeGroupEnis(deps.ecs, group, failedInstanceId);
+    // The members are read alongside (one round trip, not two); only a repeated trigger that finds
+    // nothing held does not need them.
+    const [held, instances] = await Promise.all([describeGroupEnis(deps.ecs, group, failedInstanceId), deps.ecs.describeInstances(group.members)]);
     if (held.length === 0) {
       // Already moved, never held, or in flight right now (a repeated alarm while the first one's
       // operation detaches it): the last joins that operation.
@@ -110,7 +112,6 @@ export async function failoverFrom(failedInstanceId: string, origin: Origin, dep
       else decisions.push({ kind: 'skip', group: group.name, reason: `${failedInstanceId} holds no ENI of group ${group.name} (already moved, or never held): nothing to do` });
       continue;
     }
-    const instances = await deps.ecs.describeInstances(group.members);
     const planned = new Map<string, number>();
     for (const eni of held) {
       if (eni.status !== EniStatus.InUse) {
@@ -158,8 +159,16 @@ async function chooseAndReserve(
   const ledger = deps.ledger;
   for (let tries = 0; tries < ChooseTries; tries++) {
     const now = deps.now();
+    // The slots rows selection read: the reservation starts from the chosen standby's (its compare-and-set
+    // catches a row that changed since), instead of reading it a second time.
+    const slotRows = new Map<string, LeaseRecord | null>();
+    const readSlots = async (id: string): Promise<string[]> => {
+      const row = await ledger!.getLease(standbySlotsId(id));
+      slotRows.set(id, row ?? null);
+      return liveReservations(row, now, eni.eniId).map((r) => r.eniId);
+    };
     const choice = await selectStandby(
-      { group, eni, excludeInstanceId: failedInstanceId, instances, plannedEnis: planned, ...(ledger === undefined ? {} : { reservedOn: (id: string) => reservedOn(ledger, id, now, eni.eniId) }) },
+      { group, eni, excludeInstanceId: failedInstanceId, instances, plannedEnis: planned, ...(ledger === undefined ? {} : { reservedOn: readSlots }) },
       deps.ecs,
     );
     if (!choice.ok) return choice;
@@ -175,6 +184,7 @@ async function chooseAndReserve(
       now,
       boundEniIds: choice.standby.eniIds,
       quota: type.eniQuantity,
+      ...(slotRows.has(choice.standby.instanceId) ? { seen: slotRows.get(choice.standby.instanceId)! } : {}),
     });
     if (slot.ok) return { ...choice, request };
   }

@@ -1,8 +1,8 @@
 import { managedEnisServing } from '../authority';
 import { CloudErrorKind, isCloudError } from '../errors';
-import { eniLeaseId, powerHoldId } from '../ledger';
+import { eniLeaseId, powerHoldId, type LeaseRecord } from '../ledger';
 import { Step } from '../messages';
-import { EniStatus, InstanceStatus, type Eni } from '../model';
+import { EniStatus, InstanceStatus, type Eni, type Instance } from '../model';
 import { failbackSuperseded, failbackTargetUnhealthy } from '../failback-target';
 import { Reason } from '../rules';
 import { Transition, fail, readMayLag, next, refused, superseded, wait, waitFor, writeOrLookAgain, type Operation, type StepContext, type StepResult } from '../step';
@@ -29,7 +29,11 @@ export async function attach(op: Operation, ctx: StepContext): Promise<StepResul
   const { eniId, instanceId, sourceInstanceId, policy } = op.request;
   // Before the detach, one read of the source's ENIs shows this ENI too (it is on the source in the plan),
   // and it is the read the detach's authority needs: the ENI is read once, not twice.
-  const onSource = plan.detachFrom !== undefined && op.state.detachSentAt === undefined ? await ctx.ecs.describeEnis({ instanceId: plan.detachFrom }) : undefined;
+  // The source's instance and power hold, which the detach's authority reads next, are read alongside.
+  const first = plan.detachFrom !== undefined && op.state.detachSentAt === undefined;
+  const [onSource, prefetched] = first
+    ? await Promise.all([ctx.ecs.describeEnis({ instanceId: plan.detachFrom! }), Promise.all([ctx.ecs.describeInstance(plan.detachFrom!), ctx.ledger.getLease(powerHoldId(plan.detachFrom!))])])
+    : [undefined, undefined];
   const described = onSource?.find((e) => e.eniId === eniId) ?? (await ctx.ecs.describeEni(eniId));
   if (described === undefined) return fail(Reason.EniNotFound, `ENI ${eniId} disappeared`);
   const eni: Eni = described;
@@ -47,7 +51,7 @@ export async function attach(op: Operation, ctx: StepContext): Promise<StepResul
         if (readMayLag(sent, now, ctx.timeScale)) {
           return waitFor(`ENI ${eniId} still reads InUse on ${owner} ${now - sent} ms after ECS accepted its detach (reads lag writes); looking again`, { transition: Transition.Detach, since: sent });
         }
-        const facts = await sourceFacts(eni, owner, owner === plan.detachFrom ? onSource : undefined);
+        const facts = await sourceFacts(eni, owner, owner === plan.detachFrom ? onSource : undefined, owner === plan.detachFrom ? prefetched : undefined);
         if (failback) {
           const why = await failbackTargetUnhealthy(facts.target, policy.configureGuest, ctx.ecs);
           if (why !== undefined) return failbackSuperseded(why, eniId);
@@ -82,11 +86,11 @@ export async function attach(op: Operation, ctx: StepContext): Promise<StepResul
       return fail(Reason.EniStateUnsupported, `ENI ${eniId} is ${eni.status}; it cannot be bound`);
   }
 
-  /** The cloud's facts about the source at the moment of a detach or fence (`enisOnSource`: read by this look already). */
-  async function sourceFacts(current: Eni, source: string, enisOnSource?: Eni[]) {
+  /** The cloud's facts about the source at the moment of a detach or fence (`enisOnSource`, `read`: read by this look already). */
+  async function sourceFacts(current: Eni, source: string, enisOnSource?: Eni[], read?: readonly [Instance | undefined, LeaseRecord | undefined]) {
     const [instance, hold, onSourceNow, target] = await Promise.all([
-      ctx.ecs.describeInstance(source),
-      ctx.ledger.getLease(powerHoldId(source)),
+      read ? read[0] : ctx.ecs.describeInstance(source),
+      read ? read[1] : ctx.ledger.getLease(powerHoldId(source)),
       enisOnSource ?? ctx.ecs.describeEnis({ instanceId: source }),
       failback ? ctx.ecs.describeInstance(instanceId) : Promise.resolve(undefined),
     ]);

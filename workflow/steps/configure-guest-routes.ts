@@ -78,7 +78,9 @@ export async function configureGuestRoutes(op: Operation, ctx: StepContext): Pro
     const skip = guestSkipReason(policy.configureGuest, instance.osType);
     if (skip !== undefined) return { kind: 'end', outcome: 'succeeded', detail: `ENI ${eniId} bound; guest configuration skipped: ${skip}` };
     if (instance.status !== InstanceStatus.Running) return wait(`${instanceId} is ${instance.status}; its guest is configured once it runs`);
-    if (!(await ctx.ecs.cloudAssistantOnline(instanceId))) {
+    // The agent's state and the ENI's are independent reads: one round trip.
+    const [online, eni] = await Promise.all([ctx.ecs.cloudAssistantOnline(instanceId), ctx.ecs.describeEni(eniId)]);
+    if (!online) {
       // The agent comes online some time after its instance runs (ecs-realism.md): the grace runs from the
       // latest of the operation's start, this operation's StartInstance and the boot ECS reports (StartTime
       // has minute precision, so it can only make the grace shorter by under a minute, never longer).
@@ -89,7 +91,6 @@ export async function configureGuestRoutes(op: Operation, ctx: StepContext): Pro
       }
       return wait(`Cloud Assistant on ${instanceId} is not online yet`);
     }
-    const eni = await ctx.ecs.describeEni(eniId);
     if (eni === undefined) return fail(Reason.EniNotFound, `ENI ${eniId} disappeared`);
     const seen = op.state.boundSeenAt;
     if ((eni.status !== EniStatus.InUse || eni.instanceId !== instanceId) && readMayLag(seen, now, ctx.timeScale)) {
