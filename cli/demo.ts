@@ -188,6 +188,8 @@ async function failover(cloud: LocalCloud, cast: Cast, failure: 'stopped' | 'unr
   // Step lines may arrive before on-alarm's HTTP answer names the operation: keep them until it does.
   let operationId: string | undefined;
   const early: StepLine[] = [];
+  // Warm functions prime their ECS client at deploy (one DescribeInstances each): not the failover's calls.
+  const deployCalls = ecs.control.calls().length;
   const t0 = Date.now();
   const hops = watchHops(cloud, t0);
   const stamp = () => `+${((Date.now() - t0) / 1000).toFixed(2).padStart(6)}s`;
@@ -242,7 +244,7 @@ async function failover(cloud: LocalCloud, cast: Cast, failure: 'stopped' | 'unr
     await new Promise((r) => setTimeout(r, 10));
   }
   const after = ecs.control.state().enis.find((e) => e.eniId === eni.eniId);
-  const calls = ecs.control.calls();
+  const calls = ecs.control.calls().slice(deployCalls);
   // One split for the text and the picture (cli/timeline/model.ts): the known latency of each transition
   // the operation went through, the policy's wait for a hung detach, and the rest is overhead.
   const record = await operationRecord(cloud, operationId);
@@ -262,7 +264,7 @@ async function failover(cloud: LocalCloud, cast: Cast, failure: 'stopped' | 'unr
   if (policyWait > 0) console.log(`policy wait:       ${(policyWait / 1000).toFixed(2)} s (the detach-hang threshold before the fence, ${DetachHangsAfterMs / 1000} s from the detach request, then the forced stop, ${latency.stopSeconds} s)`);
   const overhead = split.overheadMs;
   console.log(`overhead:          ${(overhead / 1000).toFixed(2)} s (${((overhead / inherent) * 100).toFixed(1)}%)`);
-  console.log(`ECS API calls:     ${calls.length} (${summarise(calls.map((c) => c.action))})`);
+  console.log(`ECS API calls:     ${calls.length} (${summarise(calls.map((c) => c.action))})${deployCalls > 0 ? `; ${deployCalls} more at deploy (the warm functions' initializers priming their ECS client)` : ''}`);
   // The same split `npm run bench` takes medians of ("Deployed shape: cold vs warm, per hop"); the last
   // step's invocation ends after it published the outcome.
   for (const until = Date.now() + 2000; !hops.split().hops.some((h) => h.function === event.step) && Date.now() < until; ) await new Promise((r) => setTimeout(r, 10));

@@ -23,6 +23,17 @@ export interface Hop {
   readonly cold: boolean;
 }
 
+/** Whether a step function's answer says it only took warm-ahead messages. */
+function answeredWarmed(body: Buffer | undefined): boolean {
+  if (body === undefined || body.length > 4096) return false;
+  try {
+    const reports = JSON.parse(body.toString('utf8')) as unknown;
+    return Array.isArray(reports) && reports.length > 0 && reports.every((r) => (r as { kind?: unknown })?.kind === 'warmed');
+  } catch {
+    return false;
+  }
+}
+
 export const TransitionName = { Detach: 'detach', Attach: 'attach', Command: 'guest command' } as const;
 export type TransitionName = (typeof TransitionName)[keyof typeof TransitionName];
 
@@ -35,6 +46,8 @@ export interface Overshoot {
 export interface HopSplit {
   readonly hops: readonly Hop[];
   readonly overshoots: readonly Overshoot[];
+  /** Functions whose instance a warm-ahead message started (those invocations are not hops). */
+  readonly warmed: readonly string[];
 }
 
 /** What the demo and the bench need of the local cloud. */
@@ -48,9 +61,15 @@ export function watchHops(cloud: Cloud, t0: number): { split(): HopSplit; httpSe
   const fc = cloud.fc;
   if (fc === undefined) throw new Error('the local cloud runs no functions');
   const hops: Hop[] = [];
+  const warmed: string[] = [];
   let httpSentAt: number | undefined;
   const ends: { transition: TransitionName; at: number; action: string }[] = [];
-  const onInvocation = (record: InvocationRecord): void => {
+  const onInvocation = (record: InvocationRecord, result?: { body?: Buffer }): void => {
+    // A warm-ahead (workflow/warm-ahead.ts) is not a hop of the operation: it started the instance the hop runs on.
+    if (answeredWarmed(result?.body)) {
+      warmed.push(record.function.replace(/^eni-failover-/, ''));
+      return;
+    }
     const end = Date.now();
     const start = end - record.durationMs;
     const cold = record.coldStart;
@@ -82,7 +101,7 @@ export function watchHops(cloud: Cloud, t0: number): { split(): HopSplit; httpSe
         const seen = calls.find((c) => c.action === end.action && c.at >= end.at);
         return seen === undefined ? [] : [{ transition: end.transition, ms: seen.at - end.at }];
       });
-      return { hops: [...hops].sort((a, b) => a.startMs - b.startMs), overshoots };
+      return { hops: [...hops].sort((a, b) => a.startMs - b.startMs), overshoots, warmed: [...warmed] };
     },
     stop() {
       fc.events.off('invocation', onInvocation);
@@ -100,6 +119,7 @@ export function hopTable(split: HopSplit): string[] {
     ...split.hops.map((h) => `| ${h.function}${h.cold ? ' (cold)' : ''} | ${f(h.pickupMs)} | ${f(h.instanceStartMs)} | ${f(h.moduleLoadMs)} | ${f(h.initializerMs)} | ${f(h.handlerMs)} |`),
   ];
   if (split.overshoots.length > 0) lines.push('', `poll overshoot: ${split.overshoots.map((o) => `${o.transition} ${f(o.ms)} ms`).join(', ')}`);
+  if (split.warmed.length > 0) lines.push(`warmed ahead (started by a warm-ahead message while the previous step waited on the cloud): ${[...new Set(split.warmed)].join(', ')}`);
   return lines;
 }
 
