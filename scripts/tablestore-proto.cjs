@@ -9,7 +9,8 @@
 // decoder.js and filter.js see what they saw: for every message a constructor with create, encode,
 // decode, fromObject, toObject and verify and the same prototype defaults (bytes fields default to an empty
 // Buffer, as pbjs emits them); for every enum the object pbjs emits (names to numbers, numbers to names
-// through its prototype). Each message's codec is generated on its first use instead of at load.
+// through its prototype). Each message's constructor is built on its first access and its codec on its
+// first use, instead of at load.
 // test/build/tablestore-proto.test.ts compares the two type by type. CommonJS, so the test can load it.
 'use strict';
 const { dirname, join } = require('node:path');
@@ -42,7 +43,17 @@ function expose(ns) {
       if (f.type === "bytes" && !f.repeated) out.prototype[f.name] = $protobuf.util.newBuffer([]);
     });
   }
-  (ns.nestedArray || []).forEach(function (n) { out[n.name] = expose(n); });
+  // Each nested type or enum is built on first access, not at load: a function uses a handful of the
+  // SDK's hundreds of messages, and building a constructor generates its code (not in V8's code cache).
+  (ns.nestedArray || []).forEach(function (n) {
+    var value, built = false;
+    Object.defineProperty(out, n.name, {
+      enumerable: true,
+      configurable: true,
+      get: function () { if (!built) { value = expose(n); built = true; } return value; },
+      set: function (v) { value = v; built = true; },
+    });
+  });
   return out;
 }
 module.exports = expose(root);

@@ -2,7 +2,9 @@ import { createEcsPort, type EcsPortWithStats } from '../../cloud/ecs';
 import { fromFcContext, type EcsCredentials, type FcContextLike } from '../../cloud/credentials';
 import { TablestoreLedger } from '../../cloud/ledger';
 import { MnsQueues } from '../../cloud/mns';
-import type { LedgerPort } from '../../workflow/ledger';
+import { parseLease, parseRecord, type LeaseRecord, type LedgerPort, type OperationRecord } from '../../workflow/ledger';
+import { BindRequest } from '../../workflow/messages';
+import { newRecord } from '../../workflow/operation';
 import type { QueuePort, TopicPort } from '../../workflow/ports';
 import type { FunctionConfig } from './config';
 
@@ -68,16 +70,40 @@ export function initializerOf(clients: ReturnType<typeof instanceClients>, confi
     const { ledger, queue, ecs } = clients.ports(context);
     // Every delivery makes several ledger, MNS and ECS calls, and a client's first call compiles its code
     // (signing, encoding, parsing: 5-20 ms each on the bench machine). Primed here, the first failover
-    // does not pay for it: one read of a ledger row that does not exist, the MNS client's response parser
-    // run on a canned answer (no request), and - only in a function kept warm (WARM_INSTANCES > 0), whose
-    // initializer runs at deploy, not on a failover's path - one DescribeInstances of the group members.
-    // A function started on demand makes no ECS call for its start.
+    // does not pay for it: one read of a ledger row that does not exist, the ledger's record and lease
+    // parsers and the MNS client's response parser run on canned values (no request), and - only in a
+    // function kept warm (WARM_INSTANCES > 0), whose initializer runs at deploy, not on a failover's path -
+    // one DescribeInstances of the group members and the ledger's two conditional writes on rows that do
+    // not exist (their conditions cannot hold: nothing is written). A function started on demand makes no
+    // ECS call for its start.
+    const warm = (config.warmInstances ?? 0) > 0;
+    const { record, lease } = primingRows();
     await Promise.all([
       ledger.get(PrimingId).catch(() => undefined),
       (queue as { prime?: () => Promise<void> }).prime?.(),
-      (config.warmInstances ?? 0) > 0 ? primeEcs(ecs, config.groups) : undefined,
+      warm ? primeEcs(ecs, config.groups) : undefined,
+      warm ? ledger.update(record).catch(() => undefined) : undefined,
+      warm ? ledger.putLease(lease).catch(() => undefined) : undefined,
     ]);
   };
+}
+
+/**
+ * A record and a lease no operation has, parsed once by the ledger's parsers. Both have version 2: a
+ * write of them expects version 1 of a row that does not exist, so it is refused and writes nothing.
+ */
+function primingRows(): { record: OperationRecord; lease: LeaseRecord } {
+  const now = Date.now();
+  const request = BindRequest.parse({ eniId: 'eni-initializerpriming', instanceId: 'i-initializerpriming', regionId: 'cn-hangzhou', origin: { kind: 'cli', id: PrimingId, time: new Date(now).toISOString() } });
+  const record: OperationRecord = { ...newRecord(request, now), operationId: PrimingId, version: 2 };
+  const lease: LeaseRecord = { resourceId: PrimingId, version: 2, operationId: PrimingId, until: 0, holders: [], updatedAt: now };
+  try {
+    parseRecord(JSON.stringify(record));
+    parseLease(JSON.stringify(lease));
+  } catch {
+    // A parser that refuses the canned rows only costs the first failover its compile time.
+  }
+  return { record, lease };
 }
 
 /** One DescribeInstances of (up to 100 of) the group members; never fails. */

@@ -12,12 +12,13 @@ import { alarmFields, entryCloud, postAlarm, scenarioFile } from './helpers';
 
 const FailoverFunctions = ['on-alarm', 'validate', 'attach', 'verify-bound', 'configure-guest-routes'].map((f) => `eni-failover-${f}`);
 
-async function failover(warmInstances: number): Promise<{ before: string[]; records: InvocationRecord[]; outcome: string }> {
+async function failover(warmInstances: number): Promise<{ before: string[]; ledgerBefore: string[]; records: InvocationRecord[]; outcome: string }> {
   // x0.25: the detach (0.5 s) and the attach (0.75 s) outlast an instance start here, as they do in the cloud
   // (2 s, 3 s); at the suite's x0.01 a wake-up would come while its warm-ahead instance still starts.
   const cloud: LocalCloud = await entryCloud(scenarioFile('two-node-failover'), { ecsEvents: false, vars: { warmInstances }, timeScale: 0.25 });
   try {
     const before = cloud.ecs.control.calls().map((c) => `${c.action}${c.code ? ` ${c.code}` : ''}`);
+    const ledgerBefore = cloud.tablestore.control.calls().filter((c) => /Row$/.test(c.operation)).map((c) => `${c.operation} ${c.code ?? 'ok'}`);
     const records: InvocationRecord[] = [];
     cloud.fc!.events.on('invocation', (r: InvocationRecord) => records.push(r));
     cloud.ecs.control.setInstanceStatus({ instanceId: 'i-primary', status: 'Stopped' });
@@ -28,7 +29,7 @@ async function failover(warmInstances: number): Promise<{ before: string[]; reco
     for (const until = Date.now() + 60_000; Date.now() < until; ) {
       for (const m of await mns.receive(cloud.queues.events, { waitSeconds: 1, max: 16 })) {
         const e = JSON.parse(m.body) as { operationId: string; outcome: string };
-        if (e.operationId === operationId) return { before, records, outcome: e.outcome };
+        if (e.operationId === operationId) return { before, ledgerBefore, records, outcome: e.outcome };
       }
     }
     throw new Error('no outcome within 60 s');
@@ -39,8 +40,10 @@ async function failover(warmInstances: number): Promise<{ before: string[]; reco
 
 describe('the failover functions at a failover', () => {
   test('warm instances: primed at deploy (one DescribeInstances per failover function), no cold start on the way', async () => {
-    const { before, records, outcome } = await failover(1);
+    const { before, ledgerBefore, records, outcome } = await failover(1);
     expect(outcome).toBe('succeeded');
+    // The ledger's priming writes were refused (rows that do not exist): nothing was written at deploy.
+    expect(new Set(ledgerBefore)).toEqual(new Set(['GetRow ok', 'UpdateRow OTSConditionCheckFail']));
     // on-alarm and the five steps (stop-if-required is kept warm too), one each.
     expect(before).toEqual(Array(6).fill('DescribeInstances'));
     const onPath = records.filter((r) => FailoverFunctions.includes(r.function));
@@ -49,9 +52,10 @@ describe('the failover functions at a failover', () => {
   });
 
   test('no warm instances: no ECS call before the alarm; attach and verify-bound warm their successors, whose wake-ups meet started instances', async () => {
-    const { before, records, outcome } = await failover(0);
+    const { before, ledgerBefore, records, outcome } = await failover(0);
     expect(outcome).toBe('succeeded');
     expect(before).toEqual([]);
+    expect(ledgerBefore).toEqual([]);
     // The warm-ahead invocations started the instances; the deliveries of the operation found them started.
     for (const fn of ['verify-bound', 'configure-guest-routes']) {
       const all = records.filter((r) => r.function === `eni-failover-${fn}`);
