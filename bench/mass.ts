@@ -118,17 +118,21 @@ async function runCase(c: Case): Promise<MassResult> {
   cloud.fc!.events.on('invocation', (record: InvocationRecord) => invocations.push(record));
   try {
     const mnsBefore = cloud.mns.requestCount;
+    // What the warm instances' initializers did at deploy (priming) is not the failover's traffic.
+    const ecsBefore = cloud.ecs.control.calls().length;
+    const otsBefore = cloud.tablestore.control.calls().length;
     const t0 = Date.now();
     if (planned) await clock.advance(1_000);
     else cloud.ecs.control.failHost({ hostId: FailingHost });
     const { ops, ownReads } = await settle(cloud, layout.eniIds.length);
     // The end: the last outcome recorded (the ledger's end write), not when this loop noticed it.
     const endToEndMs = Math.max(...ops.map((o) => o.updatedAt)) - t0;
-    const served = cloud.ecs.control.calls().filter((call) => !call.code?.startsWith('Throttling'));
+    const ecsCalls = cloud.ecs.control.calls().slice(ecsBefore);
+    const served = ecsCalls.filter((call) => !call.code?.startsWith('Throttling'));
     const byApi = new Map<string, number>();
     for (const call of served) byApi.set(call.action, (byApi.get(call.action) ?? 0) + 1);
     const [floorApi, rateFloorMs] = [...byApi].map(([api, n]) => [api, (n / (Limits[api] ?? Infinity)) * 60_000 * Scale] as const).reduce((a, b) => (b[1] > a[1] ? b : a), ['-', 0] as const);
-    const ots = cloud.tablestore.control.calls();
+    const ots = cloud.tablestore.control.calls().slice(otsBefore);
     const steps = invocations.filter((r) => r.function.startsWith('eni-failover-'));
     return {
       name: c.name,
@@ -137,7 +141,7 @@ async function runCase(c: Case): Promise<MassResult> {
       floorMs: Math.max(rateFloorMs, InherentMs),
       floorApi: rateFloorMs >= InherentMs ? floorApi : 'latency',
       ecsCalls: served.length,
-      throttled: cloud.ecs.control.calls().length - served.length,
+      throttled: ecsCalls.length - served.length,
       failures: layout.eniIds.length - ops.filter((o) => o.status === 'succeeded').length + Math.max(0, ops.length - layout.eniIds.length),
       operations: ops.length,
       mnsRequests: cloud.mns.requestCount - mnsBefore,

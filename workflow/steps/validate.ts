@@ -25,7 +25,11 @@ export async function validate(op: Operation, ctx: StepContext): Promise<StepRes
 /** Reads the cloud and decides the plan (or the end, or a wait). */
 async function decide(op: Operation, ctx: StepContext): Promise<StepResult> {
   const { eniId, instanceId, sourceInstanceId, policy } = op.request;
-  const [instance, eni] = await Promise.all([ctx.ecs.describeInstance(instanceId), ctx.ecs.describeEni(eniId)]);
+  // A request that needs its source down (ECS events, reconcile) reads the source with the target: one
+  // DescribeInstances for both, in the same round trip as the ENI.
+  const withSource = sourceInstanceId !== undefined && sourceInstanceId !== instanceId && sourceMustBeDown(op.request);
+  const [instances, eni] = await Promise.all([ctx.ecs.describeInstances(withSource ? [instanceId, sourceInstanceId] : [instanceId]), ctx.ecs.describeEni(eniId)]);
+  const instance = instances.find((i) => i.instanceId === instanceId);
 
   if (instance === undefined) {
     return fail(Reason.InstanceNotFound, `instance ${instanceId} does not exist in ${op.request.regionId}; check the id and region`);
@@ -43,7 +47,7 @@ async function decide(op: Operation, ctx: StepContext): Promise<StepResult> {
     if (why !== undefined) return failbackSuperseded(why, eniId);
   }
   if (sourceInstanceId !== undefined && eni.instanceId === sourceInstanceId && sourceMustBeDown(op.request)) {
-    const source = await ctx.ecs.describeInstance(sourceInstanceId);
+    const source = withSource ? instances.find((i) => i.instanceId === sourceInstanceId) : await ctx.ecs.describeInstance(sourceInstanceId);
     if (!isDown(source)) {
       return { kind: 'end', outcome: 'superseded', reason: Reason.SourceRecovered, detail: `${sourceInstanceId} is ${source!.status} again; the ${op.request.origin.kind} that asked for this move is out of date, so ${eniId} stays where it is` };
     }
