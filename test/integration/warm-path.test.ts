@@ -44,8 +44,8 @@ describe('the failover functions at a failover', () => {
     expect(outcome).toBe('succeeded');
     // The ledger's priming writes were refused (rows that do not exist): nothing was written at deploy.
     expect(new Set(ledgerBefore)).toEqual(new Set(['GetRow ok', 'UpdateRow OTSConditionCheckFail']));
-    // on-alarm and the five steps (stop-if-required is kept warm too), one each.
-    expect(before).toEqual(Array(6).fill('DescribeInstances'));
+    // on-alarm, on-ecs-event and the five steps (stop-if-required is kept warm too), one each.
+    expect(before).toEqual(Array(7).fill('DescribeInstances'));
     const onPath = records.filter((r) => FailoverFunctions.includes(r.function));
     expect(onPath.map((r) => r.function)).toEqual(expect.arrayContaining(FailoverFunctions));
     expect(onPath.filter((r) => r.coldStart !== undefined).map((r) => r.function)).toEqual([]);
