@@ -435,7 +435,10 @@ async function rescueDetachedEni(rec: OperationRecord, reason: string | undefine
   const { eniId, instanceId, sourceInstanceId, regionId } = rec.request;
   if (rec.state.detachRequestedAt === undefined || rec.request.origin.id.startsWith(RescueOriginPrefix)) return undefined;
   const eni = await ctx.ecs.describeEni(eniId);
-  if (eni === undefined || eni.status !== EniStatus.Available) return undefined;
+  // Detaching after this operation's own detach is bound nowhere in a moment (or already: a read may lag
+  // the change, local/ecs/realism.ts): rescued as Available is; the rescue's attach waits for it.
+  const leaving = eni?.status === EniStatus.Detaching && rec.state.detachSentAt !== undefined;
+  if (eni === undefined || (eni.status !== EniStatus.Available && !leaving)) return undefined;
   const group = groupOfEni(deps.authority.groups, eni);
   if (group === undefined) return `${eniId} is bound nowhere and in no group: bind it by hand`;
   const targetFailed = reason === undefined || !SourceFailures.has(reason);

@@ -43,6 +43,8 @@ export interface EntryFunctionDeps {
   readonly windowSeconds?: number;
   /** The deployment lets requests bind ENIs in no group (ALLOW_UNMANAGED); never a message's choice. */
   readonly allowUnmanaged?: boolean;
+  /** The local cloud's faster clock (TIME_SCALE; 1 in production): scales the entries' own waits. */
+  readonly timeScale?: number;
   /** Reconcile wakes running operations untouched this long (StalledAfterMs; scaled by the local cloud). */
   readonly staleAfterMs?: number;
   readonly log?: (line: Record<string, unknown>) => void;
@@ -133,6 +135,8 @@ function setup(deps: EntryFunctionDeps, context: StepFunctionContext) {
     groups: deps.groups,
     regionId: ports.regionId,
     now: () => clock.now(),
+    sleep: (ms: number) => clock.sleep(ms),
+    timeScale: deps.timeScale ?? 1,
     windowSeconds: deps.windowSeconds ?? DefaultFlapWindowSeconds,
   };
   const send = (result: EntryResult, entry: string) =>
@@ -423,6 +427,7 @@ function entryHandler(kind: EntryKind, config: FunctionConfig, clients: ReturnTy
     groups: config.groups,
     allowUnmanaged: config.allowUnmanaged,
     staleAfterMs: StalledAfterMs * config.timeScale,
+    timeScale: config.timeScale,
     windowSeconds: e.FLAP_WINDOW_SECONDS,
     ...(prepareScripts ? { prepareScripts } : {}),
     ports: (context) => clients.ports(context),

@@ -149,6 +149,43 @@ describe('Entry: ECS events', () => {
     expect(request).toMatchObject({ eniId: 'eni-web', instanceId: 'i-standby', sourceInstanceId: 'i-primary', origin: { kind: 'event', id: 'Instance:StateChange/i-primary/2026-11-26T03:00:00.000Z' } });
   });
 
+  it('looks again when the instance reads Running right after the stop it reported (a read may lag), and acts on the stop', async () => {
+    // Prepare: ECS stopped i-primary, but the first read still shows it Running; the event is 100 ms old.
+    const w = world();
+    const eventMs = w.clock.now() - 100;
+    const event = { ...stateChange, eventTime: new Date(eventMs).toISOString(), content: { ...stateChange.content, state: 'Stopped' } };
+    const seen: string[] = [];
+    const read = w.ecs.describeInstance.bind(w.ecs);
+    jest.spyOn(w.ecs, 'describeInstance').mockImplementation(async (id) => {
+      const i = await read(id);
+      if (id === 'i-primary') seen.push(`read ${i?.status}`);
+      return i;
+    });
+    const sleep = async (ms: number) => {
+      seen.push(`sleep ${ms}`);
+      w.clock.t += ms;
+      w.ecs.instances.get('i-primary')!.status = 'Stopped'; // the read caught up
+    };
+    // Act
+    const [request] = binds(await normaliseEcsEvent(event, { ...w.deps, sleep, timeScale: 1 }));
+    // Assess: the Running read, one wait, the Stopped read, then the failover.
+    expect(seen.slice(0, 3)).toEqual(['read Running', 'sleep 500', 'read Stopped']);
+    expect(request).toMatchObject({ eniId: 'eni-web', instanceId: 'i-standby', sourceInstanceId: 'i-primary' });
+  });
+
+  it('ignores the stop once reads past the lag grace still show it Running; without a sleep it reads once', async () => {
+    for (const withSleep of [true, false]) {
+      const w = world();
+      const event = { ...stateChange, eventTime: new Date(w.clock.now()).toISOString() };
+      const reads = jest.spyOn(w.ecs, 'describeInstance');
+      const sleep = async (ms: number) => void (w.clock.t += ms);
+      const result = await normaliseEcsEvent(event, { ...w.deps, ...(withSleep ? { sleep, timeScale: 1 } : {}) });
+      expect(result).toEqual({ kind: 'ignored', reason: expect.stringMatching(/i-primary is Running now/) });
+      // With the sleep: the first read and one every 500 ms for the 5 s grace.
+      expect(reads.mock.calls.filter(([id]) => id === 'i-primary')).toHaveLength(withSleep ? 11 : 1);
+    }
+  });
+
   it('gives Stopping and Stopped of one stop the same operationId', async () => {
     const { deps } = primaryDown(); // the event reports it, and ECS agrees when asked
     const a = binds(await normaliseEcsEvent(stateChange, deps))[0]!;

@@ -181,6 +181,38 @@ describe('Races: an ENI taken from its source is never left bound nowhere (chaos
     expect(ecs.enis.get('eni-a')).toMatchObject({ status: 'InUse', instanceId: 'i-third' });
   });
 
+  it('an ENI that still reads Detaching from its source when the operation fails (a read lagging the detach) is rescued too', async () => {
+    // Prepare: as above, and the rescue's read of the ENI shows the detach still in motion.
+    const { clock, ecs, ledger } = world();
+    ecs.instances.get('i-primary')!.status = 'Stopped';
+    ecs.failNext('attachEni', new CloudError('fatal', 'Forbidden.RAM', 'not allowed here', { api: 'AttachNetworkInterface' }));
+    const attachEni = ecs.attachEni.bind(ecs);
+    const describeEni = ecs.describeEni.bind(ecs);
+    let lagging = false;
+    jest.spyOn(ecs, 'attachEni').mockImplementation(async (args) => {
+      try {
+        return await attachEni(args);
+      } catch (err) {
+        lagging = true;
+        throw err;
+      }
+    });
+    jest.spyOn(ecs, 'describeEni').mockImplementation(async (id) => {
+      const eni = await describeEni(id);
+      if (!lagging || eni === undefined) return eni;
+      lagging = false;
+      return { ...eni, status: 'Detaching', instanceId: 'i-primary' };
+    });
+    const deps = { ecs, clock, guestScript: GUEST, authority, ledger };
+    // Act
+    const failed = await runInProcess(request(), deps);
+    // Assess: the rescue was started, and it binds the ENI once it is Available.
+    expect(failed).toMatchObject({ outcome: 'failed', rescue: expect.stringMatching(/operation op-[0-9a-f]{16} binds it to i-third/) });
+    const rescueId = /operation (op-[0-9a-f]{16})/.exec(failed.rescue!)![1]!;
+    expect((await runInProcess((await ledger.get(rescueId))!.request, deps)).outcome).toBe('succeeded');
+    expect(ecs.enis.get('eni-a')).toMatchObject({ status: 'InUse', instanceId: 'i-third' });
+  });
+
   it('a fence of a hung source is not refused because an operation is still binding another ENI there (chaos seed 28)', async () => {
     const { clock, ecs, ledger } = world();
     ecs.instances.get('i-primary')!.guestResponsive = false;

@@ -1,6 +1,7 @@
 import { powerHoldId } from '../ledger';
 import { groupsPreferring, recordFailbackFailure } from '../failback';
-import { InstanceStatus } from '../model';
+import { InstanceStatus, type Instance } from '../model';
+import { ReadLagGraceMs, readMayLag } from '../step';
 import { DefaultFlapWindowSeconds, failoverFrom, windowStart, type EntryDeps, type EntryResult } from './failover';
 
 /**
@@ -87,6 +88,29 @@ export function parseEventTime(text: string): number {
   return Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${sec}${frac ?? ''}${offset}`);
 }
 
+/** How often an entry looks again at an instance whose read may lag the event (ms, before timeScale). */
+export const LaggingReadPollMs = 500;
+
+/**
+ * The instance as ECS describes it, read after the failure an event at `eventMs` reports. A read may lag a
+ * state change (the local ECS's realistic profile models 0-2 s, local/ecs/realism.ts readLagSeconds - a
+ * guess: Terraform's provider and Terway both re-read after changes). A Running (or Starting) read of an
+ * instance that reported a stop or failure moments ago may be older than the event: it is read again every
+ * {@link LaggingReadPollMs} until it shows the instance down or the event is older than the read-lag grace
+ * (ReadLagGraceMs, as the steps allow their own writes). Then Running means it is running again.
+ */
+async function instanceAfter(instanceId: string, eventMs: number | undefined, deps: EntryDeps): Promise<Instance | undefined> {
+  const scale = deps.timeScale ?? 1;
+  let now = await deps.ecs.describeInstance(instanceId);
+  const up = (i: Instance | undefined) => i !== undefined && (i.status === InstanceStatus.Running || i.status === InstanceStatus.Starting);
+  // Bounded by looks too: an event stamped ahead of this clock (skew) must not hold the entry longer.
+  for (let looks = 0; deps.sleep !== undefined && up(now) && readMayLag(eventMs, deps.now(), scale) && looks < ReadLagGraceMs / LaggingReadPollMs; looks++) {
+    await deps.sleep(LaggingReadPollMs * scale);
+    now = await deps.ecs.describeInstance(instanceId);
+  }
+  return now;
+}
+
 /** Why an event does not start a failover, or undefined when it does. */
 export function whyIgnored(e: EcsEvent): string | undefined {
   if (!e.name.startsWith('Instance:')) return `${e.name} is not an instance event`;
@@ -117,7 +141,7 @@ export async function normaliseEcsEvent(input: unknown, deps: EntryDeps & { wind
   }
   // The event is a wake-up too: what the instance is now, and whether this workflow stopped it on purpose
   // (a power hold: a Stopped-only standby stopped for a bind, a pre-2018 restart), decide.
-  const now = await deps.ecs.describeInstance(e.instanceId);
+  const now = await instanceAfter(e.instanceId, e.timeMs, deps);
   const hold = await deps.ledger?.getLease(powerHoldId(e.instanceId));
   const ours = hold !== undefined && (hold.holders.length > 0 || hold.stoppedBy !== undefined || hold.startOwedBy !== undefined);
   const at = e.timeMs ?? deps.now();

@@ -54,6 +54,10 @@ export interface EntryDeps {
   readonly now: () => number;
   /** The operation ledger: entry points read instance power holds from it (the workflow's own stops). */
   readonly ledger?: LedgerPort;
+  /** Waits (ms, real time): an entry that must look again (a read that may lag an event) sleeps with it; without it, it does not. */
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** The local cloud's faster clock (1 in production): scales the entry's waits. */
+  readonly timeScale?: number;
 }
 
 /**
