@@ -21,6 +21,18 @@ const untouchable = new Proxy({} as LedgerPort, {
   },
 });
 
+/** `step`'s FC handler over the fake world, with `ledger`, warming ahead when `warmAhead` says. */
+function stepHandler(w: ReturnType<typeof world>, step: 'attach' | 'verify-bound', ledger: LedgerPort, warmAhead?: { everyMs: number }) {
+  return createStepFunction({
+    step,
+    config: loadConfig({}, GROUPS_YAML),
+    clock: w.clock,
+    log: () => {},
+    ...(warmAhead ? { warmAhead } : {}),
+    ports: () => ({ ecs: Object.assign(w.ecs, { withDeadline: () => w.ecs, stats: () => ({}) }) as never, queue: w.queue, topic: topicDeliveringTo(w.queue, queues.events), ledger }),
+  });
+}
+
 describe('warm-ahead messages', () => {
   test('exactly {kind, from} with a step name is one; anything else is not', () => {
     expect(isWarmAhead(warmAheadBody('attach'))).toBe(true);
@@ -43,13 +55,7 @@ describe('warm-ahead messages', () => {
 
   test('a step answers it "warmed": no ledger, no ECS call, nothing dead-lettered', async () => {
     const w = world();
-    const handler = createStepFunction({
-      step: 'verify-bound',
-      config: loadConfig({}, GROUPS_YAML),
-      clock: w.clock,
-      log: () => {},
-      ports: () => ({ ecs: Object.assign(w.ecs, { withDeadline: () => w.ecs, stats: () => ({}) }) as never, queue: w.queue, topic: topicDeliveringTo(w.queue, queues.events), ledger: untouchable }),
-    });
+    const handler = stepHandler(w, 'verify-bound', untouchable);
     const out = await handler(event(warmAheadBody('attach')), context);
     expect(out).toEqual([{ messageId: 'M0', kind: 'warmed' }]);
     expect(w.queue.on(queues.deadLetter)).toEqual([]);
@@ -59,14 +65,7 @@ describe('warm-ahead messages', () => {
   test('with warmAhead, attach warms verify-bound alongside a delivery, once per interval; without it, never', async () => {
     for (const warm of [true, false]) {
       const w = world();
-      const handler = createStepFunction({
-        step: 'attach',
-        config: loadConfig({}, GROUPS_YAML),
-        clock: w.clock,
-        log: () => {},
-        ...(warm ? { warmAhead: { everyMs: 60_000 } } : {}),
-        ports: () => ({ ecs: Object.assign(w.ecs, { withDeadline: () => w.ecs, stats: () => ({}) }) as never, queue: w.queue, topic: topicDeliveringTo(w.queue, queues.events), ledger: new MemoryLedger() }),
-      });
+      const handler = stepHandler(w, 'attach', new MemoryLedger(), warm ? { everyMs: 60_000 } : undefined);
       // Wake-ups of operations this ledger does not know: dead-lettered as always, the warm-ahead sent anyway.
       const wake = JSON.stringify({ kind: 'eni-failover.wake', operationId: 'op-0123456789abcdef', step: 'attach', attempt: 0 });
       await handler(event(wake), context);
