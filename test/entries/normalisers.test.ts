@@ -186,6 +186,30 @@ describe('Entry: ECS events', () => {
     }
   });
 
+  it('reads the failed instance and its group members in one DescribeInstances', async () => {
+    const { deps, ecs } = primaryDown();
+    // The fake answers describeInstances through describeInstance: count the port's entry points only.
+    const calls: string[] = [];
+    const many = ecs.describeInstances.bind(ecs);
+    const one = ecs.describeInstance.bind(ecs);
+    let inside = false;
+    jest.spyOn(ecs, 'describeInstances').mockImplementation(async (ids) => {
+      calls.push(`describeInstances ${[...ids].sort().join(',')}`);
+      inside = true;
+      try {
+        return await many(ids);
+      } finally {
+        inside = false;
+      }
+    });
+    jest.spyOn(ecs, 'describeInstance').mockImplementation(async (id) => {
+      if (!inside) calls.push(`describeInstance ${id}`);
+      return one(id);
+    });
+    expect(binds(await normaliseEcsEvent(stateChange, deps))).toHaveLength(1);
+    expect(calls).toEqual(['describeInstances i-primary,i-standby,i-third']);
+  });
+
   it('gives Stopping and Stopped of one stop the same operationId', async () => {
     const { deps } = primaryDown(); // the event reports it, and ECS agrees when asked
     const a = binds(await normaliseEcsEvent(stateChange, deps))[0]!;

@@ -2,6 +2,7 @@ import { powerHoldId } from '../ledger';
 import { groupsPreferring, recordFailbackFailure } from '../failback';
 import { InstanceStatus, type Instance } from '../model';
 import { ReadLagGraceMs, readMayLag } from '../step';
+import { groupsOfInstance } from '../groups';
 import { DefaultFlapWindowSeconds, failoverFrom, windowStart, type EntryDeps, type EntryResult } from './failover';
 
 /**
@@ -99,9 +100,9 @@ export const LaggingReadPollMs = 500;
  * {@link LaggingReadPollMs} until it shows the instance down or the event is older than the read-lag grace
  * (ReadLagGraceMs, as the steps allow their own writes). Then Running means it is running again.
  */
-async function instanceAfter(instanceId: string, eventMs: number | undefined, deps: EntryDeps): Promise<Instance | undefined> {
+async function instanceAfter(instanceId: string, eventMs: number | undefined, deps: EntryDeps, first: Instance | undefined): Promise<Instance | undefined> {
   const scale = deps.timeScale ?? 1;
-  let now = await deps.ecs.describeInstance(instanceId);
+  let now = first;
   const up = (i: Instance | undefined) => i !== undefined && (i.status === InstanceStatus.Running || i.status === InstanceStatus.Starting);
   // Bounded by looks too: an event stamped ahead of this clock (skew) must not hold the entry longer.
   for (let looks = 0; deps.sleep !== undefined && up(now) && readMayLag(eventMs, deps.now(), scale) && looks < ReadLagGraceMs / LaggingReadPollMs; looks++) {
@@ -141,13 +142,17 @@ export async function normaliseEcsEvent(input: unknown, deps: EntryDeps & { wind
   }
   // The event is a wake-up too: what the instance is now, and whether this workflow stopped it on purpose
   // (a power hold: a Stopped-only standby stopped for a bind, a pre-2018 restart), decide.
-  const now = await instanceAfter(e.instanceId, e.timeMs, deps);
-  const hold = await deps.ledger?.getLease(powerHoldId(e.instanceId));
+  // One DescribeInstances for the instance and its groups' members (the failover's standby choice needs
+  // them), in the same round trip as the power hold.
+  const members = [...new Set([e.instanceId, ...groupsOfInstance(deps.groups, e.instanceId).flatMap((g) => g.members)])];
+  const [read, hold] = await Promise.all([deps.ecs.describeInstances(members), deps.ledger?.getLease(powerHoldId(e.instanceId))]);
+  const now = await instanceAfter(e.instanceId, e.timeMs, deps, read.find((i) => i.instanceId === e.instanceId));
   const ours = hold !== undefined && (hold.holders.length > 0 || hold.stoppedBy !== undefined || hold.startOwedBy !== undefined);
   const at = e.timeMs ?? deps.now();
   // A preferred member that stopped, even one Running again already, failed inside its failback hold.
-  if (!ours) await recordPreferredFailure(e, e.instanceId, at, deps);
+  const failbackClock = ours ? undefined : recordPreferredFailure(e, e.instanceId, at, deps);
   if (now !== undefined && (now.status === InstanceStatus.Running || now.status === InstanceStatus.Starting)) {
+    await failbackClock;
     return { kind: 'ignored', reason: `${e.instanceId} is ${now.status} now; the ${e.state ?? e.name} it reported is over` };
   }
   if (ours) {
@@ -159,7 +164,9 @@ export async function normaliseEcsEvent(input: unknown, deps: EntryDeps & { wind
   // per ENI), so every failing event shares the StateChange spelling of the id.
   const id = `${FailureOriginName}/${e.instanceId}/${window}`;
   const origin = { kind: 'event' as const, id, time: new Date(at).toISOString() };
-  return { kind: 'decided', decisions: await failoverFrom(e.instanceId, origin, deps) };
+  const known = read.map((i) => (i.instanceId === e.instanceId && now !== undefined ? now : i));
+  const [, decisions] = await Promise.all([failbackClock, failoverFrom(e.instanceId, origin, deps, known)]);
+  return { kind: 'decided', decisions };
 }
 
 /** An ECS failure of a group's preferred member stops its failback clock (workflow/failback.ts). */

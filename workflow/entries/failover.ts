@@ -100,14 +100,17 @@ function failure(args: { group: FailoverGroup; eniId: string; source?: string; o
  * against its quota together; one decision per group ENI the failed instance holds (or one skip per
  * group holding none, or one skip when the instance is in no group).
  */
-export async function failoverFrom(failedInstanceId: string, origin: Origin, deps: EntryDeps): Promise<EntryDecision[]> {
+export async function failoverFrom(failedInstanceId: string, origin: Origin, deps: EntryDeps, known?: readonly Instance[]): Promise<EntryDecision[]> {
   const groups = groupsOfInstance(deps.groups, failedInstanceId);
   if (groups.length === 0) return [{ kind: 'skip', reason: `${failedInstanceId} is a member of no failover group` }];
   const decisions: EntryDecision[] = [];
   for (const group of groups) {
     // The members are read alongside (one round trip, not two); only a repeated trigger that finds
     // nothing held does not need them.
-    const [held, instances] = await Promise.all([describeGroupEnis(deps.ecs, group, failedInstanceId), deps.ecs.describeInstances(group.members)]);
+    // `known`: the members as the caller read them a moment ago in this invocation (on-ecs-event reads them
+    // with the failed instance), else read now.
+    const have = known !== undefined && group.members.every((m) => known.some((i) => i.instanceId === m)) ? known.filter((i) => group.members.includes(i.instanceId)) : undefined;
+    const [held, instances] = await Promise.all([describeGroupEnis(deps.ecs, group, failedInstanceId), have ?? deps.ecs.describeInstances(group.members)]);
     if (held.length === 0) {
       // Already moved, never held, or in flight right now (a repeated alarm while the first one's
       // operation detaches it): the last joins that operation.
