@@ -65,6 +65,8 @@ export interface MassResult {
   readonly ecsCalls: number;
   readonly throttled: number;
   readonly failures: number;
+  /** What the failures were: each operation that did not succeed (outcome, reason), and ENIs with more than one operation. */
+  readonly failed: readonly string[];
   readonly operations: number;
   readonly mnsRequests: number;
   readonly fcInvocations: number;
@@ -143,6 +145,10 @@ async function runCase(c: Case): Promise<MassResult> {
       ecsCalls: served.length,
       throttled: ecsCalls.length - served.length,
       failures: layout.eniIds.length - ops.filter((o) => o.status === 'succeeded').length + Math.max(0, ops.length - layout.eniIds.length),
+      failed: [
+        ...ops.filter((o) => o.status !== 'succeeded').map((o) => `${o.request.eniId} ${o.status}${o.outcome?.reason ? ` (${o.outcome.reason})` : ''}: ${o.outcome?.message ?? ''}`.slice(0, 300)),
+        ...[...new Set(ops.map((o) => o.request.eniId))].filter((eni) => ops.filter((o) => o.request.eniId === eni).length > 1).map((eni) => `${eni}: ${ops.filter((o) => o.request.eniId === eni).length} operations`),
+      ],
       operations: ops.length,
       mnsRequests: cloud.mns.requestCount - mnsBefore,
       fcInvocations: steps.length,
@@ -217,6 +223,7 @@ export function toMarkdown(results: readonly MassResult[]): string {
       `| ${r.name} | ${(r.endToEndMs / 1000).toFixed(2)} | ${(r.floorMs / 1000).toFixed(2)} (${r.floorApi}) | ${ratio.toFixed(2)} | ${(r.ecsCalls / r.enis).toFixed(1)} | ${r.throttled} (${((100 * r.throttled) / Math.max(1, r.ecsCalls + r.throttled)).toFixed(1)}%) | ${r.failures} |`,
     );
   }
+  for (const r of results) if (r.failed.length > 0) out.push('', `${r.name}: ${r.failed.join('; ')}`);
   out.push('', 'Invocations per function (mean ms): ' + results.map((r) => `${r.name}: ${Object.entries(r.byFunction).map(([fn, v]) => `${fn} ${v.invocations} (${v.meanMs})`).join(', ')}`).join('; ') + '.');
   out.push('', 'Limits per minute: ' + Object.entries(Limits).map(([api, n]) => `${api} ${n}`).join(', ') + '.');
   out.push('', '### What 1000 failovers cost (scaled from each run; ECS API calls are free)', '');

@@ -86,13 +86,11 @@ export function initializerOf(clients: ReturnType<typeof instanceClients>, confi
       await ledger.get(PrimingId).catch(() => undefined);
       if (warm) await Promise.all([ledger.update(record).catch(() => undefined), ledger.putLease(lease).catch(() => undefined), ledger.getLease(PrimingId).catch(() => undefined)]);
     };
+    // The rounds run side by side: what compiles is the code they run, not their order, and an instance
+    // started on demand in a storm (a scale-out of a warm function) waits two round trips for them, not 16.
     await Promise.all([
-      (async () => {
-        for (let i = 0; i < rounds; i++) await ledgerRound();
-      })(),
-      (async () => {
-        for (let i = 0; i < rounds; i++) await (queue as { prime?: () => Promise<void> }).prime?.();
-      })(),
+      ...Array.from({ length: rounds }, () => ledgerRound()),
+      ...Array.from({ length: rounds }, () => (queue as { prime?: () => Promise<void> }).prime?.()),
       warm ? primeEcs(ecs, config.groups) : undefined,
     ]);
   };

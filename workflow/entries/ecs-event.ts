@@ -93,10 +93,10 @@ export function parseEventTime(text: string): number {
 export const LaggingReadPollMs = 500;
 
 /**
- * The instance as ECS describes it, read after the failure an event at `eventMs` reports. A read may lag a
+ * The instance as ECS describes it, read after the state change an event at `eventMs` reports. A read may lag a
  * state change (the local ECS's realistic profile models 0-2 s, local/ecs/realism.ts readLagSeconds - a
  * guess: Terraform's provider and Terway both re-read after changes). A Running (or Starting) read of an
- * instance that reported a stop or failure moments ago may be older than the event: it is read again every
+ * instance that reported Stopping or Stopped moments ago may be older than the event: it is read again every
  * {@link LaggingReadPollMs} until it shows the instance down or the event is older than the read-lag grace
  * (ReadLagGraceMs, as the steps allow their own writes). Then Running means it is running again.
  */
@@ -146,7 +146,10 @@ export async function normaliseEcsEvent(input: unknown, deps: EntryDeps & { wind
   // them), in the same round trip as the power hold.
   const members = [...new Set([e.instanceId, ...groupsOfInstance(deps.groups, e.instanceId).flatMap((g) => g.members)])];
   const [read, hold] = await Promise.all([deps.ecs.describeInstances(members), deps.ledger?.getLease(powerHoldId(e.instanceId))]);
-  const now = await instanceAfter(e.instanceId, e.timeMs, deps, read.find((i) => i.instanceId === e.instanceId));
+  // Only a state change reports a state the instance has already left Running for; a failure event
+  // (SystemFailure.Stop Executing) may come while it still runs, and the StateChange that follows it acts.
+  const first = read.find((i) => i.instanceId === e.instanceId);
+  const now = e.state !== undefined ? await instanceAfter(e.instanceId, e.timeMs, deps, first) : first;
   const ours = hold !== undefined && (hold.holders.length > 0 || hold.stoppedBy !== undefined || hold.startOwedBy !== undefined);
   const at = e.timeMs ?? deps.now();
   // A preferred member that stopped, even one Running again already, failed inside its failback hold.
