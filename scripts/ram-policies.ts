@@ -117,8 +117,24 @@ export function queuesOf(root: string, fn: string, prefix: string): string[] {
     out.add(q.validate);
     // on-schedule's reconcile wakes stalled operations at the step their record names.
     if (fn === 'on-schedule' && /rewakeStalled\(/.test(read(root, 'functions/_shared/entry-function.ts'))) for (const s of ['stop-if-required', 'attach', 'verify-bound', 'configure-guest-routes']) out.add(`${prefix}${s}`);
+    // An entry told the warm instances (WARM_INSTANCES in its s.yaml environment) warms attach ahead when
+    // there are none (workflow/warm-ahead.ts EntryWarmsAhead); the others never do.
+    const warms = /EntryWarmsAhead:\s*Step\s*=\s*Step\.(\w+)/.exec(read(root, 'workflow/warm-ahead.ts'));
+    if (warms !== null && /warmAheadBody\(/.test(read(root, 'functions/_shared/entry-function.ts')) && entryKnowsWarmInstances(root, fn)) {
+      out.add(`${prefix}${warms[1]!.replace(/[A-Z]/g, (c, i: number) => (i ? '-' : '') + c.toLowerCase())}`);
+    }
   }
   return [...out].sort();
+}
+
+/** Whether `fn`'s environment in s.yaml (its own map, or the vars map it names) sets WARM_INSTANCES. */
+function entryKnowsWarmInstances(root: string, fn: string): boolean {
+  const doc = parse(read(root, 's.yaml')) as { vars: Record<string, unknown>; resources: Record<string, { props?: { functionName?: string; environmentVariables?: unknown } }> };
+  const resource = Object.values(doc.resources).find((r) => r.props?.functionName === `eni-failover-${fn}`);
+  let env = resource?.props?.environmentVariables;
+  const named = typeof env === 'string' ? /^\$\{vars\.(\w+)\}$/.exec(env) : null;
+  if (named) env = doc.vars[named[1]!];
+  return typeof env === 'object' && env !== null && 'WARM_INSTANCES' in env;
 }
 
 /** The topics a function publishes on: the outcomes topic, when its code (or its kind's shared code) publishes. */

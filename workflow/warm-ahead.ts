@@ -9,7 +9,7 @@ import { Step } from './messages';
  * operation's wake-up finds it started. It wakes nothing: a step answers it without reading the ledger or
  * the cloud, so a forged one costs an invocation and nothing else. Validate warms nobody: its successor's
  * wake-up follows at once and would meet an instance still starting (one instance serves one event at a
- * time, so it would start a second one).
+ * time, so it would start a second one). The entries warm attach (EntryWarmsAhead).
  */
 export const WarmAheadKind = 'eni-failover.warm-ahead';
 
@@ -19,6 +19,13 @@ export const WarmAheadOf: Readonly<Partial<Record<Step, Step>>> = {
   [Step.Attach]: Step.VerifyBound,
   [Step.VerifyBound]: Step.ConfigureGuestRoutes,
 };
+
+/**
+ * The step an entry warms when it is about to start operations: attach, whose wake-up comes after
+ * validate's start and run (a cold start's time and more) - validate's own comes at once and would meet an
+ * instance still starting. Later steps are warmed by the steps before them.
+ */
+export const EntryWarmsAhead: Step = Step.Attach;
 
 /** At most one warm-ahead message per step instance this often (ms, before timeScale): FC keeps idle instances for minutes. */
 export const WarmAheadEveryMs = 60_000;

@@ -6,12 +6,13 @@ import { describeIssues } from '../../workflow/messages';
 import { StalledAfterMs, publishOnce, rewakeStalled, startOperation } from '../../workflow/operation';
 import type { QueueNames } from '../../workflow/pipeline';
 import { systemClock, type Clock, type EcsPort, type QueuePort, type TopicPort } from '../../workflow/ports';
-import { normaliseAlarm, parseAlarmCallback } from '../../workflow/entries/alarm';
+import { AlarmState, normaliseAlarm, parseAlarmCallback } from '../../workflow/entries/alarm';
 import { normaliseEcsEvent } from '../../workflow/entries/ecs-event';
 import { DefaultFlapWindowSeconds, type EntryDecision, type EntryDeps, type EntryResult } from '../../workflow/entries/failover';
 import { isFailbackMessage, normaliseFailbackRequest, normaliseRequest, parseFailbackEnvelope, parseRequestEnvelope } from '../../workflow/entries/request';
 import { normaliseSchedule, parseSchedulePayload, type TimerEventLike } from '../../workflow/entries/schedule';
 import { prepareStandbys, type PrepareReport } from '../../workflow/entries/prepare';
+import { EntryWarmsAhead, WarmAheadEveryMs, warmAheadBody, warmAheadGate } from '../../workflow/warm-ahead';
 import { loadConfig, type FunctionConfig } from './config';
 import { decodeQueueEvent } from './events';
 import { initializerOf, instanceClients } from './instance-clients';
@@ -50,6 +51,11 @@ export interface EntryFunctionDeps {
   readonly log?: (line: Record<string, unknown>) => void;
   /** on-schedule: the guest scripts the prepare pass installs (embedded by the bundle); no prepare pass without them. */
   readonly prepareScripts?: { readonly guestScript: string; readonly installScript: string };
+  /**
+   * The steps keep no instance running (s.yaml vars.warmInstances: 0): an entry about to start operations
+   * warms attach ahead, at most once per `everyMs` (workflow/warm-ahead.ts).
+   */
+  readonly warmAhead?: { readonly everyMs: number };
 }
 
 /** What an invocation did, in the order decided (also logged, one JSON line per item). */
@@ -124,6 +130,9 @@ export async function dispatch(
   return summary;
 }
 
+/** One gate per entry deps (one per function instance in FC). */
+const warmGates = new WeakMap<EntryFunctionDeps, ReturnType<typeof warmAheadGate>>();
+
 function setup(deps: EntryFunctionDeps, context: StepFunctionContext) {
   const clock = deps.clock ?? systemClock;
   const log = deps.log ?? ((line) => console.log(JSON.stringify(line)));
@@ -139,11 +148,27 @@ function setup(deps: EntryFunctionDeps, context: StepFunctionContext) {
     timeScale: deps.timeScale ?? 1,
     windowSeconds: deps.windowSeconds ?? DefaultFlapWindowSeconds,
   };
-  const send = (result: EntryResult, entry: string) =>
-    result.kind === 'ignored'
-      ? Promise.resolve<DispatchSummary>({ enqueued: [], failed: [], skipped: [] })
-      : dispatch(result.decisions, { queue: ports.queue, topic: ports.topic, ledger: ports.ledger, queues: deps.queues, now: clock.now(), log: (l) => log({ ...l, requestId: context.requestId }), entry });
-  return { clock, log, ports, entryDeps, send };
+  /** Sends attach its warm-ahead when one is due; never fails the entry (a lost one only means a cold start). */
+  const warmAhead = async (entry: string): Promise<void> => {
+    if (deps.warmAhead === undefined) return;
+    let gate = warmGates.get(deps);
+    if (gate === undefined) warmGates.set(deps, (gate = warmAheadGate(deps.warmAhead.everyMs)));
+    if (!gate.due(clock.now())) return;
+    await ports.queue.send(deps.queues[EntryWarmsAhead], warmAheadBody(entry)).then(
+      () => log({ entry, decision: 'warm-ahead', to: EntryWarmsAhead, requestId: context.requestId }),
+      (err: unknown) => log({ entry, decision: 'warm-ahead', to: EntryWarmsAhead, lost: (err as Error).message, requestId: context.requestId }),
+    );
+  };
+  const send = async (result: EntryResult, entry: string): Promise<DispatchSummary> => {
+    if (result.kind === 'ignored') return { enqueued: [], failed: [], skipped: [] };
+    const binds = result.decisions.some((d) => d.kind === 'bind');
+    const [summary] = await Promise.all([
+      dispatch(result.decisions, { queue: ports.queue, topic: ports.topic, ledger: ports.ledger, queues: deps.queues, now: clock.now(), log: (l) => log({ ...l, requestId: context.requestId }), entry }),
+      binds ? warmAhead(entry) : undefined,
+    ]);
+    return summary;
+  };
+  return { clock, log, ports, entryDeps, send, warmAhead };
 }
 
 // ---- on-alarm: CloudMonitor callback through an HTTP trigger --------------------------------------------
@@ -239,7 +264,9 @@ export function createAlarmFunction(deps: EntryFunctionDeps & { readonly token: 
     }
     const alarm = parseAlarmCallback(fields, (deps.clock ?? systemClock).now());
     if (!alarm.ok) return json(400, { error: `not a CloudMonitor alarm callback: ${alarm.error}` });
-    const { log, entryDeps, send } = setup(deps, context);
+    const { log, entryDeps, send, warmAhead } = setup(deps, context);
+    // An alarm that can start a failover warms attach at once, while the entry still reads the cloud.
+    const warming = alarm.value.alertState === AlarmState.Alarm || alarm.value.alertState === AlarmState.AlertLegacy ? warmAhead('on-alarm') : undefined;
     try {
       const result = await normaliseAlarm(alarm.value, entryDeps);
       if (result.kind === 'ignored') {
@@ -256,6 +283,8 @@ export function createAlarmFunction(deps: EntryFunctionDeps & { readonly token: 
     } catch (err) {
       log({ entry: 'on-alarm', decision: 'error', error: (err as Error).message, requestId: context.requestId });
       return json(500, { error: `could not act on the alarm: ${(err as Error).message}` });
+    } finally {
+      await warming;
     }
   };
 }
@@ -427,6 +456,7 @@ function entryHandler(kind: EntryKind, config: FunctionConfig, clients: ReturnTy
     groups: config.groups,
     allowUnmanaged: config.allowUnmanaged,
     staleAfterMs: StalledAfterMs * config.timeScale,
+    ...(config.warmInstances === 0 ? { warmAhead: { everyMs: WarmAheadEveryMs * config.timeScale } } : {}),
     timeScale: config.timeScale,
     windowSeconds: e.FLAP_WINDOW_SECONDS,
     ...(prepareScripts ? { prepareScripts } : {}),

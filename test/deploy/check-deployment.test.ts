@@ -31,6 +31,7 @@ const PolicySources = [
   'workflow/operation.ts',
   'workflow/standby.ts',
   'workflow/slots.ts',
+  'workflow/warm-ahead.ts',
   'workflow/groups.ts',
   'functions/_shared/entry-function.ts',
   'workflow/notifier.ts',

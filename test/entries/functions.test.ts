@@ -3,6 +3,7 @@ import { MemoryLedger } from '../../workflow/memory-ledger';
 import { parseWake } from '../../workflow/operation';
 import { defaultQueueNames } from '../../workflow/pipeline';
 import { topicDeliveringTo } from '../../workflow/ports';
+import { WarmAheadKind } from '../../workflow/warm-ahead';
 import { alarmBody, world } from './helpers';
 
 const queues = defaultQueueNames();
@@ -142,6 +143,22 @@ describe('Function: on-alarm (HTTP trigger)', () => {
     };
     const res = await createAlarmFunction({ ...deps, token: TOKEN })(httpEvent(), context);
     expect(res.statusCode).toBe(500);
+  });
+});
+
+describe('Function: on-alarm warms attach ahead when the steps keep no instance running', () => {
+  it('sends attach one warm-ahead per interval for ALARM, none for OK, none without warmAhead', async () => {
+    for (const warm of [true, false]) {
+      const { deps, queue, clock } = fns();
+      const handler = createAlarmFunction({ ...deps, token: TOKEN, ...(warm ? { warmAhead: { everyMs: 60_000 } } : {}) });
+      const ok = await handler(httpEvent({ body: alarmBody({ alertState: 'OK' }) }), context);
+      const first = await handler(httpEvent(), context);
+      const again = await handler(httpEvent(), context);
+      clock.t += 60_000;
+      const later = await handler(httpEvent(), context);
+      expect([ok.statusCode, first.statusCode, again.statusCode, later.statusCode]).toEqual([200, 202, 202, 202]);
+      expect(queue.on(queues.attach)).toEqual(warm ? [{ kind: WarmAheadKind, from: 'on-alarm' }, { kind: WarmAheadKind, from: 'on-alarm' }] : []);
+    }
   });
 });
 
