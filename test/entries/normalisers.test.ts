@@ -210,6 +210,22 @@ describe('Entry: ECS events', () => {
     expect(calls).toEqual(['describeInstances i-primary,i-standby,i-third']);
   });
 
+  it('asks each standby\'s agent once per pass, however many ENIs of the failed instance choose it', async () => {
+    const w = world(`
+groups:
+  - name: web
+    enis: [eni-web, eni-web2]
+    members: [i-primary, i-standby, i-third]
+    policy: { configureGuest: true }
+`);
+    w.ecs.addEni({ eniId: 'eni-web2', instanceId: 'i-primary', tags: { service: 'web' } });
+    w.ecs.instances.get('i-primary')!.status = 'Stopped';
+    const asked = jest.spyOn(w.ecs, 'cloudAssistantOnline');
+    const decided = binds(await normaliseEcsEvent(stateChange, w.deps));
+    expect(decided.map((r) => [r.eniId, r.instanceId])).toEqual([['eni-web', 'i-standby'], ['eni-web2', 'i-standby']]);
+    expect(asked.mock.calls).toEqual([['i-standby']]);
+  });
+
   it('gives Stopping and Stopped of one stop the same operationId', async () => {
     const { deps } = primaryDown(); // the event reports it, and ECS agrees when asked
     const a = binds(await normaliseEcsEvent(stateChange, deps))[0]!;

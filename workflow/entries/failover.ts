@@ -100,7 +100,11 @@ function failure(args: { group: FailoverGroup; eniId: string; source?: string; o
  * against its quota together; one decision per group ENI the failed instance holds (or one skip per
  * group holding none, or one skip when the instance is in no group).
  */
-export async function failoverFrom(failedInstanceId: string, origin: Origin, deps: EntryDeps, known?: readonly Instance[]): Promise<EntryDecision[]> {
+export async function failoverFrom(failedInstanceId: string, origin: Origin, entryDeps: EntryDeps, known?: readonly Instance[]): Promise<EntryDecision[]> {
+  // One pass asks each standby's agent once: a choice repeated after a lost slot race (a host failure's
+  // entries all reserve on the first standby) does not spend another DescribeCloudAssistantStatus of the
+  // instance's small share of the budget on an answer it got milliseconds ago.
+  const deps: EntryDeps = { ...entryDeps, ecs: agentsAskedOnce(entryDeps.ecs) };
   const groups = groupsOfInstance(deps.groups, failedInstanceId);
   if (groups.length === 0) return [{ kind: 'skip', reason: `${failedInstanceId} is a member of no failover group` }];
   const decisions: EntryDecision[] = [];
@@ -144,6 +148,24 @@ export async function failoverFrom(failedInstanceId: string, origin: Origin, dep
     }
   }
   return decisions;
+}
+
+/** `ecs` whose cloudAssistantOnline answers each instance once (the first answer, or its failure, is kept). */
+function agentsAskedOnce(ecs: EcsPort): EcsPort {
+  const asked = new Map<string, Promise<boolean>>();
+  return new Proxy(ecs, {
+    get(target, prop, receiver) {
+      if (prop === 'cloudAssistantOnline') {
+        return (instanceId: string) => {
+          let answer = asked.get(instanceId);
+          if (answer === undefined) asked.set(instanceId, (answer = target.cloudAssistantOnline(instanceId)));
+          return answer;
+        };
+      }
+      const value = Reflect.get(target, prop, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }
 
 /** How often a lost slot race makes an entry choose again before it gives up (its trigger is retried). */
