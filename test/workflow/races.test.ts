@@ -12,6 +12,7 @@ import { joinPowerHold, newRecord } from '../../workflow/operation';
 import { Reason } from '../../workflow/rules';
 import type { StepContext } from '../../workflow/step';
 import { attach } from '../../workflow/steps/attach';
+import { validate } from '../../workflow/steps/validate';
 import { stopIfRequired } from '../../workflow/steps/stop-if-required';
 import { GuestStallCheckMs, configureGuestRoutes } from '../../workflow/steps/configure-guest-routes';
 import { FakeClock, FakeEcs } from '../helpers/fake-ecs';
@@ -56,6 +57,23 @@ function stepContext(ecs: FakeEcs, clock: FakeClock, ledger = new MemoryLedger()
     beforeWrite: async (write, facts) => authorizeWrite(write, request(), facts, authority),
   };
 }
+
+describe('Races: a Stopped standby whose power hold owes its start (chaos seed 9019)', () => {
+  it('validate waits for it to run instead of planning an attach on "Stopped", and plans normally once nobody owes a start', async () => {
+    // Prepare: the standby (Stopped-only type) is Stopped; the last operation out of its hold owes the start.
+    const { clock, ecs, ledger } = world();
+    ecs.instances.get('i-primary')!.status = 'Stopped';
+    ecs.instances.get('i-standby')!.instanceType = 'ecs.t6-c1m1.large';
+    ecs.instances.get('i-standby')!.status = 'Stopped';
+    await ledger.putLease({ resourceId: powerHoldId('i-standby'), version: 1, operationId: '', until: 0, holders: [], startOwedBy: 'op-00000000000000aa', updatedAt: clock.now() });
+    const op = newRecord(request({ policy: { allowStop: true } }), clock.now());
+    // Act, Assess: it waits, naming the operation that owes the start.
+    expect(await validate(op, stepContext(ecs, clock, ledger))).toMatchObject({ kind: 'wait', detail: expect.stringMatching(/op-00000000000000aa is about to start it again/) });
+    // Once the start was asked for (the hold owes nothing), the plan is made as before.
+    await ledger.putLease({ resourceId: powerHoldId('i-standby'), version: 2, operationId: '', until: 0, holders: [], updatedAt: clock.now() });
+    expect(await validate(op, stepContext(ecs, clock, ledger))).toMatchObject({ kind: 'next', plan: { action: 'attach', instancePrep: 'none' } });
+  });
+});
 
 describe('Races: two ENIs onto one Stopped-only standby (bug 2, bug 3)', () => {
   it('one stop, one start after both attaches, and both guests configured after that start', async () => {

@@ -117,6 +117,12 @@ async function decide(op: Operation, ctx: StepContext): Promise<StepResult> {
   // A target that operations of this workflow hold stopped (a sibling bind to a Stopped-only standby):
   // join that hold instead of binding past it, so the last one out starts it after this ENI is on too.
   const hold = instance.status === InstanceStatus.Stopped ? await ctx.ledger.getLease(powerHoldId(instanceId)) : undefined;
+  // Stopped, but the last operation out of its power hold owes its start: it is about to run again. A plan
+  // made on "Stopped" would detach the ENI and then meet a Running target (a Stopped-only type refuses the
+  // attach: chaos seed 9019); look again once it runs, and plan for what it is then.
+  if (hold?.startOwedBy !== undefined && hold.startOwedBy !== op.operationId && hold.holders.length === 0) {
+    return wait(`instance ${instanceId} is Stopped, but operation ${hold.startOwedBy} is about to start it again (its power hold owes the start); waiting for it to run`);
+  }
   const joinHold = policy.allowStop && hold !== undefined && hold.holders.some((h) => h !== op.operationId);
   const prep = joinHold ? ({ kind: 'stop' } as const) : instancePrep(instance);
   if (prep.kind === 'refuse') return fail(prep.reason, prep.detail);
