@@ -92,7 +92,10 @@ describe('Local FC: minimum instances', () => {
     env.fc.control.failNextInvocation({ functionName: 'warm', phase: 'after' });
     // Act: the instance "dies" after its handler ran (the runtime recycles it)
     const crashed = await env.fc.invoke('warm', { rawPath: '/', requestContext: { http: { method: 'GET' } } });
-    for (const until = Date.now() + 5000; env.logs.filter((l) => l.includes('initialized for warm')).length < 2 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 20));
+    // Wait for the replacement to have started (its startup is recorded on the initializer's answer, which
+    // comes after the initializer's log line: waiting on the log alone raced that answer under load).
+    const replaced = (): boolean => env!.fc.instanceStartups('warm').some((s) => s.startup !== undefined);
+    for (const until = Date.now() + 5000; !replaced() && Date.now() < until; ) await new Promise((r) => setTimeout(r, 20));
     // Assess: a new warm instance was started and initialized before any further event
     expect(crashed.outcome).toBe('crashed');
     expect(env.fc.instanceCount('warm')).toBe(1);
