@@ -111,7 +111,7 @@ export function queuesOf(root: string, fn: string, prefix: string): string[] {
     const line = new RegExp(`\\[Step\\.${key}\\]:\\s*\\{[^}]*mayGoTo:\\s*\\[([^\\]]*)\\]`).exec(pipeline);
     if (line === null) throw new Error(`workflow/pipeline.ts: no Pipeline entry for Step.${key}`);
     out.add(`${prefix}${fn}`); // requeue with a delay
-    for (const m of line[1]!.matchAll(/Step\.(\w+)/g)) out.add(`${prefix}${m[1]!.replace(/[A-Z]/g, (c, i: number) => (i ? '-' : '') + c.toLowerCase())}`);
+    for (const m of line[1]!.matchAll(/Step\.(\w+)/g)) out.add(`${prefix}${stepName(m[1]!)}`);
     if (/startOperation\(/.test(read(root, 'workflow/runner.ts'))) out.add(q.validate); // the rescue of a detached ENI
   } else {
     out.add(q.validate);
@@ -120,12 +120,15 @@ export function queuesOf(root: string, fn: string, prefix: string): string[] {
     // An entry told the warm instances (WARM_INSTANCES in its s.yaml environment) warms attach ahead when
     // there are none (workflow/warm-ahead.ts EntryWarmsAhead); the others never do.
     const warms = /EntryWarmsAhead:\s*Step\s*=\s*Step\.(\w+)/.exec(read(root, 'workflow/warm-ahead.ts'));
-    if (warms !== null && /warmAheadBody\(/.test(read(root, 'functions/_shared/entry-function.ts')) && entryKnowsWarmInstances(root, fn)) {
-      out.add(`${prefix}${warms[1]!.replace(/[A-Z]/g, (c, i: number) => (i ? '-' : '') + c.toLowerCase())}`);
+    if (warms !== null && /sendWarmAhead\(/.test(read(root, 'functions/_shared/entry-function.ts')) && entryKnowsWarmInstances(root, fn)) {
+      out.add(`${prefix}${stepName(warms[1]!)}`);
     }
   }
   return [...out].sort();
 }
+
+/** `Step.<Key>`'s name as queues and functions spell it: `StopIfRequired` -> `stop-if-required`. */
+const stepName = (key: string): string => key.replace(/[A-Z]/g, (c, i: number) => (i ? '-' : '') + c.toLowerCase());
 
 /** Whether `fn`'s environment in s.yaml (its own map, or the vars map it names) sets WARM_INSTANCES. */
 function entryKnowsWarmInstances(root: string, fn: string): boolean {

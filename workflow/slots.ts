@@ -24,12 +24,17 @@ const ReserveTries = 5;
 
 /** ENI ids reserved on `instanceId` by operations in flight, other than `exceptEniId`, live at `now`. */
 export async function reservedOn(ledger: LedgerPort, instanceId: string, now: number, exceptEniId?: string): Promise<string[]> {
-  const lease = await ledger.getLease(standbySlotsId(instanceId));
-  return liveReservations(lease, now, exceptEniId).map((r) => r.eniId);
+  return (await readSlots(ledger, instanceId, now, exceptEniId)).reserved;
+}
+
+/** {@link reservedOn}, with the row it read (for {@link reserveStandbySlot}'s `seen`; null: no row). */
+export async function readSlots(ledger: LedgerPort, instanceId: string, now: number, exceptEniId?: string): Promise<{ row: LeaseRecord | null; reserved: string[] }> {
+  const row = await ledger.getLease(standbySlotsId(instanceId));
+  return { row: row ?? null, reserved: liveReservations(row, now, exceptEniId).map((r) => r.eniId) };
 }
 
 /** The reservations of a slots row live at `now`, other than `exceptEniId`'s. */
-export function liveReservations(lease: LeaseRecord | undefined, now: number, exceptEniId?: string): Reservation[] {
+function liveReservations(lease: LeaseRecord | undefined, now: number, exceptEniId?: string): Reservation[] {
   return (lease?.reserved ?? []).filter((r) => r.until > now && r.eniId !== exceptEniId);
 }
 

@@ -1,4 +1,5 @@
 import { Step } from './messages';
+import type { QueuePort } from './ports';
 
 /**
  * Warm-ahead: a step function that keeps no instance running (s.yaml vars.warmInstances: 0) starts cold
@@ -52,7 +53,11 @@ export function isWarmAhead(body: string): boolean {
  * The sender's side: `due(now)` answers true at most once per `everyMs`, so a storm of operations sends
  * one message per step instance, not one per operation.
  */
-export function warmAheadGate(everyMs: number): { due(now: number): boolean } {
+export interface WarmAheadGate {
+  due(now: number): boolean;
+}
+
+export function warmAheadGate(everyMs: number): WarmAheadGate {
   let last: number | undefined;
   return {
     due(now) {
@@ -61,4 +66,16 @@ export function warmAheadGate(everyMs: number): { due(now: number): boolean } {
       return true;
     },
   };
+}
+
+/**
+ * Sends `from`'s warm-ahead to `queueName` when `gate` says one is due. Never throws: a lost one only
+ * means a cold start. Answers what to journal (`lost` with the reason), or undefined when none was due.
+ */
+export async function sendWarmAhead(gate: WarmAheadGate, now: number, queue: QueuePort, queueName: string, from: string): Promise<{ lost?: string } | undefined> {
+  if (!gate.due(now)) return undefined;
+  return queue.send(queueName, warmAheadBody(from)).then(
+    () => ({}),
+    (err: unknown) => ({ lost: (err as Error).message }),
+  );
 }

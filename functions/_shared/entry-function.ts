@@ -12,7 +12,7 @@ import { DefaultFlapWindowSeconds, type EntryDecision, type EntryDeps, type Entr
 import { isFailbackMessage, normaliseFailbackRequest, normaliseRequest, parseFailbackEnvelope, parseRequestEnvelope } from '../../workflow/entries/request';
 import { normaliseSchedule, parseSchedulePayload, type TimerEventLike } from '../../workflow/entries/schedule';
 import { prepareStandbys, type PrepareReport } from '../../workflow/entries/prepare';
-import { EntryWarmsAhead, WarmAheadEveryMs, warmAheadBody, warmAheadGate } from '../../workflow/warm-ahead';
+import { EntryWarmsAhead, WarmAheadEveryMs, sendWarmAhead, warmAheadGate, type WarmAheadGate } from '../../workflow/warm-ahead';
 import { loadConfig, type FunctionConfig } from './config';
 import { decodeQueueEvent } from './events';
 import { initializerOf, instanceClients } from './instance-clients';
@@ -53,9 +53,9 @@ export interface EntryFunctionDeps {
   readonly prepareScripts?: { readonly guestScript: string; readonly installScript: string };
   /**
    * The steps keep no instance running (s.yaml vars.warmInstances: 0): an entry about to start operations
-   * warms attach ahead, at most once per `everyMs` (workflow/warm-ahead.ts).
+   * warms attach ahead when this gate (one per function instance) says one is due (workflow/warm-ahead.ts).
    */
-  readonly warmAhead?: { readonly everyMs: number };
+  readonly warmAhead?: WarmAheadGate;
 }
 
 /** What an invocation did, in the order decided (also logged, one JSON line per item). */
@@ -130,9 +130,6 @@ export async function dispatch(
   return summary;
 }
 
-/** One gate per entry deps (one per function instance in FC). */
-const warmGates = new WeakMap<EntryFunctionDeps, ReturnType<typeof warmAheadGate>>();
-
 function setup(deps: EntryFunctionDeps, context: StepFunctionContext) {
   const clock = deps.clock ?? systemClock;
   const log = deps.log ?? ((line) => console.log(JSON.stringify(line)));
@@ -151,13 +148,8 @@ function setup(deps: EntryFunctionDeps, context: StepFunctionContext) {
   /** Sends attach its warm-ahead when one is due; never fails the entry (a lost one only means a cold start). */
   const warmAhead = async (entry: string): Promise<void> => {
     if (deps.warmAhead === undefined) return;
-    let gate = warmGates.get(deps);
-    if (gate === undefined) warmGates.set(deps, (gate = warmAheadGate(deps.warmAhead.everyMs)));
-    if (!gate.due(clock.now())) return;
-    await ports.queue.send(deps.queues[EntryWarmsAhead], warmAheadBody(entry)).then(
-      () => log({ entry, decision: 'warm-ahead', to: EntryWarmsAhead, requestId: context.requestId }),
-      (err: unknown) => log({ entry, decision: 'warm-ahead', to: EntryWarmsAhead, lost: (err as Error).message, requestId: context.requestId }),
-    );
+    const sent = await sendWarmAhead(deps.warmAhead, clock.now(), ports.queue, deps.queues[EntryWarmsAhead], entry);
+    if (sent) log({ entry, decision: 'warm-ahead', to: EntryWarmsAhead, ...sent, requestId: context.requestId });
   };
   const send = async (result: EntryResult, entry: string): Promise<DispatchSummary> => {
     if (result.kind === 'ignored') return { enqueued: [], failed: [], skipped: [] };
@@ -456,7 +448,7 @@ function entryHandler(kind: EntryKind, config: FunctionConfig, clients: ReturnTy
     groups: config.groups,
     allowUnmanaged: config.allowUnmanaged,
     staleAfterMs: StalledAfterMs * config.timeScale,
-    ...(config.warmInstances === 0 ? { warmAhead: { everyMs: WarmAheadEveryMs * config.timeScale } } : {}),
+    ...(config.warmInstances === 0 ? { warmAhead: warmAheadGate(WarmAheadEveryMs * config.timeScale) } : {}),
     timeScale: config.timeScale,
     windowSeconds: e.FLAP_WINDOW_SECONDS,
     ...(prepareScripts ? { prepareScripts } : {}),

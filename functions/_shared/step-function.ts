@@ -3,7 +3,7 @@ import type { FcContextLike } from '../../cloud/credentials';
 import type { LedgerPort } from '../../workflow/ledger';
 import type { Step } from '../../workflow/messages';
 import { parseWake } from '../../workflow/operation';
-import { WarmAheadEveryMs, WarmAheadOf, isWarmAhead, warmAheadBody, warmAheadGate } from '../../workflow/warm-ahead';
+import { WarmAheadEveryMs, WarmAheadOf, isWarmAhead, sendWarmAhead, warmAheadGate, type WarmAheadGate } from '../../workflow/warm-ahead';
 import { systemClock, type Clock, type QueuePort, type TopicPort } from '../../workflow/ports';
 import { DefaultWaitPolicy, runDelivery, type RunReport } from '../../workflow/runner';
 import groupsYaml from '../../config/groups.yaml' with { type: 'text' };
@@ -28,9 +28,9 @@ export interface StepFunctionDeps {
   readonly log?: (line: Record<string, unknown>) => void;
   /**
    * The steps keep no instance running (s.yaml vars.warmInstances: 0): a delivery of a step that waits on
-   * the cloud first sends its successor a warm-ahead message, at most once per `everyMs` (workflow/warm-ahead.ts).
+   * the cloud first sends its successor a warm-ahead message when this gate says one is due (workflow/warm-ahead.ts).
    */
-  readonly warmAhead?: { readonly everyMs: number };
+  readonly warmAhead?: WarmAheadGate;
 }
 
 /** What one invocation did with each message it was given. */
@@ -46,8 +46,7 @@ export type MessageReport = { messageId: string } & (RunReport | { kind: 'reject
 export function createStepFunction(deps: StepFunctionDeps) {
   const clock = deps.clock ?? systemClock;
   const log = deps.log ?? ((line) => console.log(JSON.stringify(line)));
-  const successor = deps.warmAhead === undefined ? undefined : WarmAheadOf[deps.step];
-  const gate = deps.warmAhead === undefined ? undefined : warmAheadGate(deps.warmAhead.everyMs);
+  const successor = WarmAheadOf[deps.step];
   return async function handler(event: Buffer | string, context: StepFunctionContext): Promise<MessageReport[]> {
     const { ecs, queue, topic, ledger } = deps.ports(context);
     const reject = async (messageId: string, error: string, body: string): Promise<MessageReport> => {
@@ -80,11 +79,10 @@ export function createStepFunction(deps: StepFunctionDeps) {
       }
       // Sent alongside the delivery, never failing it: a lost one only means the successor starts cold.
       const warming =
-        successor !== undefined && gate!.due(clock.now())
-          ? queue.send(deps.config.queues[successor], warmAheadBody(deps.step)).then(
-              () => log({ step: deps.step, decision: 'warm-ahead', to: successor, requestId: context.requestId }),
-              (err: unknown) => log({ step: deps.step, decision: 'warm-ahead', to: successor, lost: (err as Error).message, requestId: context.requestId }),
-            )
+        deps.warmAhead !== undefined && successor !== undefined
+          ? sendWarmAhead(deps.warmAhead, clock.now(), queue, deps.config.queues[successor], deps.step).then((sent) => {
+              if (sent) log({ step: deps.step, decision: 'warm-ahead', to: successor, ...sent, requestId: context.requestId });
+            })
           : undefined;
       const report = await runDelivery(parsed.value, {
         ecs: ecs.withDeadline(clock.now() + deps.config.stepBudgetMs),
@@ -123,7 +121,7 @@ export function stepFunctionFromEnvironment(step: Step, guestScript?: string) {
       config,
       ports: (context) => clients.ports(context),
       ...(guestScript === undefined ? {} : { guestScript }),
-      ...(config.warmInstances === 0 ? { warmAhead: { everyMs: WarmAheadEveryMs * config.timeScale } } : {}),
+      ...(config.warmInstances === 0 ? { warmAhead: warmAheadGate(WarmAheadEveryMs * config.timeScale) } : {}),
     }),
     initialize: initializerOf(clients, config),
   };

@@ -3,7 +3,7 @@ import { MemoryLedger } from '../../workflow/memory-ledger';
 import { parseWake } from '../../workflow/operation';
 import { defaultQueueNames } from '../../workflow/pipeline';
 import { topicDeliveringTo } from '../../workflow/ports';
-import { WarmAheadKind } from '../../workflow/warm-ahead';
+import { WarmAheadKind, warmAheadGate } from '../../workflow/warm-ahead';
 import { alarmBody, world } from './helpers';
 
 const queues = defaultQueueNames();
@@ -150,7 +150,7 @@ describe('Function: on-alarm warms attach ahead when the steps keep no instance 
   it('sends attach one warm-ahead per interval for ALARM, none for OK, none without warmAhead', async () => {
     for (const warm of [true, false]) {
       const { deps, queue, clock } = fns();
-      const handler = createAlarmFunction({ ...deps, token: TOKEN, ...(warm ? { warmAhead: { everyMs: 60_000 } } : {}) });
+      const handler = createAlarmFunction({ ...deps, token: TOKEN, ...(warm ? { warmAhead: warmAheadGate(60_000) } : {}) });
       const ok = await handler(httpEvent({ body: alarmBody({ alertState: 'OK' }) }), context);
       const first = await handler(httpEvent(), context);
       const again = await handler(httpEvent(), context);

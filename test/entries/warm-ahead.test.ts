@@ -7,7 +7,7 @@ import { MemoryLedger } from '../../workflow/memory-ledger';
 import { defaultQueueNames } from '../../workflow/pipeline';
 import { topicDeliveringTo } from '../../workflow/ports';
 import type { LedgerPort } from '../../workflow/ledger';
-import { WarmAheadKind, WarmAheadOf, isWarmAhead, warmAheadBody, warmAheadGate } from '../../workflow/warm-ahead';
+import { WarmAheadKind, WarmAheadOf, isWarmAhead, warmAheadBody, warmAheadGate, type WarmAheadGate } from '../../workflow/warm-ahead';
 import { GROUPS_YAML, world } from './helpers';
 
 const queues = defaultQueueNames();
@@ -22,7 +22,7 @@ const untouchable = new Proxy({} as LedgerPort, {
 });
 
 /** `step`'s FC handler over the fake world, with `ledger`, warming ahead when `warmAhead` says. */
-function stepHandler(w: ReturnType<typeof world>, step: 'attach' | 'verify-bound', ledger: LedgerPort, warmAhead?: { everyMs: number }) {
+function stepHandler(w: ReturnType<typeof world>, step: 'attach' | 'verify-bound', ledger: LedgerPort, warmAhead?: WarmAheadGate) {
   return createStepFunction({
     step,
     config: loadConfig({}, GROUPS_YAML),
@@ -65,7 +65,7 @@ describe('warm-ahead messages', () => {
   test('with warmAhead, attach warms verify-bound alongside a delivery, once per interval; without it, never', async () => {
     for (const warm of [true, false]) {
       const w = world();
-      const handler = stepHandler(w, 'attach', new MemoryLedger(), warm ? { everyMs: 60_000 } : undefined);
+      const handler = stepHandler(w, 'attach', new MemoryLedger(), warm ? warmAheadGate(60_000) : undefined);
       // Wake-ups of operations this ledger does not know: dead-lettered as always, the warm-ahead sent anyway.
       const wake = JSON.stringify({ kind: 'eni-failover.wake', operationId: 'op-0123456789abcdef', step: 'attach', attempt: 0 });
       await handler(event(wake), context);

@@ -1,11 +1,11 @@
 import { BindRequest, deriveOperationId, type Origin } from '../messages';
 import { describeGroupEnis, groupsOfInstance, type FailoverGroup, type GroupsConfig } from '../groups';
 import { EniStatus, type Eni, type Instance } from '../model';
-import { standbySlotsId, type LeaseRecord, type LedgerPort } from '../ledger';
+import type { LeaseRecord, LedgerPort } from '../ledger';
 import { operationMovingFrom } from '../operation';
 import type { EcsPort } from '../ports';
 import { Reason } from '../rules';
-import { liveReservations, reserveStandbySlot } from '../slots';
+import { readSlots, reserveStandbySlot } from '../slots';
 import { selectStandby, type PassedOver } from '../standby';
 
 /**
@@ -191,13 +191,13 @@ async function chooseAndReserve(
     // The slots rows selection read: the reservation starts from the chosen standby's (its compare-and-set
     // catches a row that changed since), instead of reading it a second time.
     const slotRows = new Map<string, LeaseRecord | null>();
-    const readSlots = async (id: string): Promise<string[]> => {
-      const row = await ledger!.getLease(standbySlotsId(id));
-      slotRows.set(id, row ?? null);
-      return liveReservations(row, now, eni.eniId).map((r) => r.eniId);
+    const reservedOn = async (id: string): Promise<string[]> => {
+      const { row, reserved } = await readSlots(ledger!, id, now, eni.eniId);
+      slotRows.set(id, row);
+      return reserved;
     };
     const choice = await selectStandby(
-      { group, eni, excludeInstanceId: failedInstanceId, instances, plannedEnis: planned, ...(ledger === undefined ? {} : { reservedOn: readSlots }) },
+      { group, eni, excludeInstanceId: failedInstanceId, instances, plannedEnis: planned, ...(ledger === undefined ? {} : { reservedOn }) },
       deps.ecs,
     );
     if (!choice.ok) return choice;
