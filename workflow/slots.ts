@@ -22,12 +22,10 @@ export type Reservation = NonNullable<LeaseRecord['reserved']>[number];
 /** How many times a reservation retries a lost compare-and-set before giving up (the caller chooses again). */
 const ReserveTries = 5;
 
-/** ENI ids reserved on `instanceId` by operations in flight, other than `exceptEniId`, live at `now`. */
-export async function reservedOn(ledger: LedgerPort, instanceId: string, now: number, exceptEniId?: string): Promise<string[]> {
-  return (await readSlots(ledger, instanceId, now, exceptEniId)).reserved;
-}
-
-/** {@link reservedOn}, with the row it read (for {@link reserveStandbySlot}'s `seen`; null: no row). */
+/**
+ * The slots row of `instanceId` (null: none) and the ENI ids reserved on it by operations in flight, other
+ * than `exceptEniId`, live at `now`. The row is for {@link reserveStandbySlot}'s `seen`.
+ */
 export async function readSlots(ledger: LedgerPort, instanceId: string, now: number, exceptEniId?: string): Promise<{ row: LeaseRecord | null; reserved: string[] }> {
   const row = await ledger.getLease(standbySlotsId(instanceId));
   return { row: row ?? null, reserved: liveReservations(row, now, exceptEniId).map((r) => r.eniId) };

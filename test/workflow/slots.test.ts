@@ -1,5 +1,9 @@
 import { MemoryLedger } from '../../workflow/memory-ledger';
-import { reserveStandbySlot, reservedOn } from '../../workflow/slots';
+import { readSlots, reserveStandbySlot } from '../../workflow/slots';
+import type { LedgerPort } from '../../workflow/ledger';
+
+/** The ENIs the standby's slots row lists as in flight at `now`. */
+const reservedOn = async (ledger: LedgerPort, id: string, now: number): Promise<string[]> => (await readSlots(ledger, id, now)).reserved;
 
 describe('Standby slots', () => {
   const base = { standby: 'i-standby', until: 10_000, now: 1_000, boundEniIds: ['eni-p0', 'eni-x'], quota: 4 };
