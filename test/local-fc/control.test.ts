@@ -97,8 +97,11 @@ describe('Control: hold', () => {
     // Act
     const { messageId } = await cloud.queues.send('fc-events', 'queued-first');
     await hold.whenWaiting(1);
-    await cloud.queues.send('fc-events', 'queued-second');
+    const second = await cloud.queues.send('fc-events', 'queued-second');
     await cloud.waitForInvocations((r) => r.trigger === 'events' && r.outcome === 'succeeded' && handledOrder().includes('queued-second'), 1);
+    // The trigger deletes a message after its invocation is recorded: wait for that delete (bounded), or a
+    // loaded run reads the second message still in flight.
+    for (const until = Date.now() + 5000; cloud.mns.control.inFlight('fc-events').some((m) => m.messageId === second.messageId) && Date.now() < until; ) await new Promise((r) => setTimeout(r, 10));
     const inFlightWhileHeld = cloud.mns.control.inFlight('fc-events').map((m) => m.messageId);
     hold.release();
     await cloud.waitForInvocations((r) => r.trigger === 'events' && (r.messageIds ?? []).includes(messageId) && r.outcome === 'succeeded', 1);
